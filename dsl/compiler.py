@@ -1,0 +1,982 @@
+"""Compiling a node's catalog: the one place where the language's stages are wired together.
+
+    CompileRequest --loader/parser--> definitions --Compiler (evaluator)--> engine.catalog.Catalog
+
+The compiler follows Puppet's order: the site's top-level code (``Class[main]``), then the node
+definition, then ENC classes, then a loop evaluating pending defined-type instances and
+collectors until nothing changes, then overrides, relationships and validation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.catalog import Catalog, Resource, capitalize_type
+
+from . import ast
+from . import types as T
+from .errors import DslError, DslTypeError, EvaluationError, Span
+from .evaluator import Evaluator, Scope, puppet_equal, to_str, truthy
+from .loader import Autoloader, Definitions, site_manifests
+from .parser import parse_file
+from .resource_types import BUILTIN_TYPES, METAPARAMS, RELATIONSHIP_METAPARAMS
+from .values import DEFAULT, RegexValue, Sensitive
+
+_TAG_RE = re.compile(r"\A[a-z0-9_][a-z0-9_:.\-]*\Z")
+
+
+@dataclass
+class CompileRequest:
+    """Everything a compilation needs; the CLI and the master build one."""
+
+    node: str
+    facts: dict[str, Any]
+    manifests: list[Path] = field(default_factory=list)
+    modulepath: list[Path] = field(default_factory=list)
+    hiera_config: Path | None = None
+    env_dir: Path | None = None
+    environment: str = "production"
+    strict_variables: bool = False
+    classes: dict[str, dict[str, Any]] = field(default_factory=dict)  # from an ENC
+    parameters: dict[str, Any] = field(default_factory=dict)  # top-scope variables from an ENC
+    trusted: dict[str, Any] | None = None
+    code_id: str | None = None
+    version: int | str | None = None
+    exported_allowed: bool = False
+
+    @classmethod
+    def from_cli(cls, *, manifest: Path | None, node: str, facts: dict[str, Any],
+                 modulepath: Sequence[Path] = (), hiera_config: Path | None = None,
+                 env_dir: Path | None = None, environment: str = "production",
+                 strict_variables: bool = False) -> CompileRequest:
+        mpath = list(modulepath)
+        manifests: list[Path] = []
+        if env_dir is not None:
+            env_dir = Path(env_dir)
+            if not env_dir.is_dir():
+                raise EvaluationError(f"environment directory {env_dir} does not exist",
+                                      Span(str(env_dir), 0, 0, 0, 0))
+            if not mpath:
+                mpath = [env_dir / "modules"]
+                site_modules = env_dir / "site-modules"
+                if site_modules.is_dir():
+                    mpath.append(site_modules)
+            if hiera_config is None and (env_dir / "hiera.yaml").is_file():
+                hiera_config = env_dir / "hiera.yaml"
+            if manifest is None:
+                manifest = env_dir / "manifests"
+        if manifest is not None:
+            manifest = Path(manifest)
+            if not manifest.exists():
+                raise EvaluationError(f"manifest {manifest} does not exist", Span(str(manifest), 0, 0, 0, 0))
+            manifests = site_manifests(manifest)
+        return cls(node=node, facts=facts, manifests=manifests, modulepath=mpath,
+                   hiera_config=hiera_config, env_dir=env_dir, environment=environment,
+                   strict_variables=strict_variables)
+
+
+# -- resources under construction ------------------------------------------------------------------
+class CResource:
+    """A resource while the catalog is compiled (mutable; becomes an ``engine.catalog.Resource``)."""
+
+    __slots__ = ("type", "title", "params", "span", "tags", "virtual", "exported", "scope",
+                 "container", "kind", "evaluated", "definition", "sensitive", "param_spans")
+
+    def __init__(self, type_: str, title: str, span: Span, scope: Scope | None, kind: str) -> None:
+        self.type = type_
+        self.title = title
+        self.params: dict[str, Any] = {}
+        self.param_spans: dict[str, Span] = {}
+        self.span = span
+        self.tags: list[str] = []
+        self.virtual = False
+        self.exported = False
+        self.scope = scope
+        self.container: str | None = None
+        self.kind = kind  # 'builtin', 'define', 'class', 'node', 'stage'
+        self.evaluated = False
+        self.definition: Any = None
+        self.sensitive: set[str] = set()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.type}[{self.title}]"
+
+    def add_tags(self, tags: Sequence[str]) -> None:
+        have = self.tags
+        for t in tags:
+            if t not in have:
+                have.append(t)
+
+
+def tag_segments(name: str) -> list[str]:
+    name = name.lower()
+    if not _TAG_RE.match(name):
+        return []
+    if "::" in name:
+        return [name] + [p for p in name.split("::") if p]
+    return [name]
+
+
+def _type_tags(type_: str) -> list[str]:
+    return tag_segments(type_.lower())
+
+
+class _Relationship:
+    __slots__ = ("sources", "targets", "param", "node")
+
+    def __init__(self, sources: list[Any], targets: list[Any], param: str, node: ast.Node) -> None:
+        self.sources = sources
+        self.targets = targets
+        self.param = param
+        self.node = node
+
+
+class _Collection:
+    __slots__ = ("node", "type", "query", "scope", "ops", "matched")
+
+    def __init__(self, node: ast.Collector, type_: str, scope: Scope) -> None:
+        self.node = node
+        self.type = type_
+        self.query = node.query
+        self.scope = scope
+        self.ops = node.ops
+        self.matched: list[CResource] = []
+
+
+# -- the compiler --------------------------------------------------------------------------------
+class Compiler(Evaluator):
+    def __init__(self, request: CompileRequest) -> None:
+        from .functions import FUNCTIONS
+
+        super().__init__(FUNCTIONS, request.strict_variables)
+        self.request = request
+        self.definitions = Definitions()
+        self.autoloader = Autoloader(request.modulepath, self.definitions)
+        self.resources: dict[str, CResource] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.class_list: list[str] = []
+        self.catalog_tags: list[str] = []
+        self.classes_declared: dict[str, CResource] = {}
+        self.pending_defines: list[CResource] = []
+        self.collections: list[_Collection] = []
+        self.overrides: list[tuple[ast.ResourceOverride, list[Any], Scope]] = []
+        self.relationships: list[_Relationship] = []
+        self.node_scope: Scope | None = None
+        self._hiera: Any = None
+        self._dispatch.update({
+            ast.ResourceExpr: self._resource_expr, ast.ResourceDefaults: self._resource_defaults,
+            ast.ResourceOverride: self._resource_override, ast.Collector: self._collector,
+            ast.Relationship: self._relationship, ast.ClassDef: self._definition,
+            ast.DefineDef: self._definition, ast.NodeDef: self._definition,
+            ast.FunctionDef: self._definition, ast.TypeAlias: self._definition,
+        })
+
+    # -- entry point -----------------------------------------------------------------------------
+    def compile(self) -> Catalog:
+        req = self.request
+        programs = [parse_file(p) for p in req.manifests]
+        for program in programs:
+            self.definitions.register_program(program)
+        self.user_functions = self.definitions.functions
+        self._setup_top_scope()
+        stage = self._new_resource("Stage", "main", Span("", 0, 0, 0, 0), None, "stage")
+        stage.params["name"] = "main"
+        stage.tags = ["stage"]
+        main = self._new_resource("Class", "main", Span("", 0, 0, 0, 0), self.top, "class")
+        main.params["name"] = "main"
+        main.tags = ["class"]
+        main.container = stage.ref
+        self.edges.append((stage.ref, main.ref))
+        self.top.resource = main
+        self.class_scopes[""] = self.top
+        self.class_scopes["main"] = self.top
+        for program in programs:
+            self.eval_block(_top_level_code(program.body))
+        self._evaluate_node()
+        for name, params in req.classes.items():
+            self.declare_class(name, params, self.node_scope or self.top, None, resource_like=bool(params))
+        self._evaluate_generators()
+        self._finish_overrides()
+        self._evaluate_generators()
+        return self._build_catalog()
+
+    def _setup_top_scope(self) -> None:
+        req = self.request
+        facts = dict(req.facts)
+        top = self.top.vars
+        for k, v in facts.items():
+            if isinstance(k, str) and k.isidentifier() and k not in ("facts", "trusted"):
+                top[k] = v
+        certname = req.node
+        trusted = req.trusted or {
+            "authenticated": "local", "certname": certname,
+            "domain": certname.partition(".")[2] or None, "extensions": {},
+            "hostname": certname.partition(".")[0], "external": {},
+        }
+        top["facts"] = facts
+        top["trusted"] = trusted
+        top["server_facts"] = {"environment": req.environment, "serverversion": "bunraku"}
+        top["environment"] = req.environment
+        top["clientcert"] = certname
+        top.update(req.parameters)
+
+    # -- definitions are registered at load time; evaluating one does nothing ---------------------
+    def _definition(self, node: ast.Node) -> None:
+        return None
+
+    # -- node ------------------------------------------------------------------------------------
+    def _evaluate_node(self) -> None:
+        nodes = self.definitions.nodes
+        if not nodes:
+            return
+        name = self.request.node.lower()
+        match = None
+        match_name = None
+        # exact names, then the name with domain parts stripped one by one, then regexes, then default
+        candidates = [name]
+        parts = name.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            candidates.append(".".join(parts[:i]))
+        for cand in candidates:
+            for nd in nodes:
+                for m in nd.matches:
+                    if m.kind == "name" and m.value.lower() == cand:
+                        match, match_name = nd, m.value.lower()
+                        break
+                if match:
+                    break
+            if match:
+                break
+        captures: list[Any] | None = None
+        if match is None:
+            for nd in nodes:
+                for m in nd.matches:
+                    if m.kind == "regex":
+                        rm = RegexValue(m.value).compiled.search(name)
+                        if rm:
+                            match, match_name = nd, f"/{m.value}/"
+                            captures = [rm.group(0)] + list(rm.groups())
+                            break
+                if match:
+                    break
+        if match is None:
+            for nd in nodes:
+                if any(m.kind == "default" for m in nd.matches):
+                    match, match_name = nd, "default"
+                    break
+        if match is None:
+            raise EvaluationError(f"could not find a node definition for '{self.request.node}', and there "
+                                  "is no 'node default'; add one", Span(self.request.manifests[0].as_posix()
+                                                                         if self.request.manifests else "",
+                                                                         0, 0, 0, 0))
+        assert match_name is not None
+        main = self.resources["Class[main]"]
+        res = self._new_resource("Node", match_name, match.span, self.top, "node")
+        res.tags = []
+        res.add_tags(["node"] + tag_segments(match_name))
+        res.add_tags(main.tags)
+        res.container = main.ref
+        self.edges.append((main.ref, res.ref))
+        self.class_list.append(match_name)
+        self._catalog_tag(tag_segments(match_name))
+        scope = Scope("node", match_name, self.top, self.top, res)
+        scope.matches = captures
+        self.node_scope = scope
+        saved = self.scope
+        self.scope = scope
+        try:
+            self.eval_block(match.body)
+        finally:
+            self.scope = saved
+
+    def _catalog_tag(self, tags: Sequence[str]) -> None:
+        for t in tags:
+            if t not in self.catalog_tags:
+                self.catalog_tags.append(t)
+
+    # -- resources -------------------------------------------------------------------------------
+    def _new_resource(self, type_: str, title: str, span: Span, scope: Scope | None, kind: str) -> CResource:
+        res = CResource(type_, title, span, scope, kind)
+        self.resources[res.ref] = res
+        return res
+
+    def normalize_type(self, name: str, node: ast.Node) -> tuple[str, str]:
+        """Return (capitalised type name, kind) for a resource type name, autoloading defines."""
+        lname = name.lower().lstrip(":")
+        if lname in BUILTIN_TYPES:
+            return capitalize_type(lname), "builtin"
+        if lname not in self.definitions.defines:
+            self.autoloader.find_definition(lname)
+        if lname in self.definitions.defines:
+            return capitalize_type(lname), "define"
+        if lname in self.definitions.classes:
+            self.fail(node, f"'{lname}' is a class, not a resource type; declare it with "
+                            f"include {lname} or class {{ '{lname}': }}")
+        if self.autoloader.has_ruby_type(lname):
+            return capitalize_type(lname), "builtin"
+        self.fail(node, f"unknown resource type: '{name}'")
+
+    def _resource_expr(self, node: ast.ResourceExpr) -> list[Any]:
+        tname = node.type_name.lower()
+        if tname == "class":
+            return self._class_resource_expr(node)
+        if node.form == "exported" and not self.request.exported_allowed:
+            self.fail(node, "exported resources (@@) need the master's store, which this compilation "
+                            "does not have; compile through the master or remove the @@")
+        type_, kind = self.normalize_type(node.type_name, node)
+        refs: list[Any] = []
+        # A body titled `default` sets defaults for the other bodies of the same expression.
+        body_defaults: dict[str, Any] = {}
+        for body in node.bodies:
+            if type(body.title) is ast.DefaultLit:
+                body_defaults = self._eval_ops(body.ops, type_, for_defaults=True)
+        for body in node.bodies:
+            if type(body.title) is ast.DefaultLit:
+                continue
+            title_value = self.eval(body.title)
+            titles = title_value if isinstance(title_value, list) else [title_value]
+            params = self._eval_ops(body.ops, type_)
+            for title in titles:
+                if isinstance(title, (int, float)) and not isinstance(title, bool):
+                    title = to_str(title)
+                if not isinstance(title, str):
+                    self.fail(body.title, f"resource titles must be strings, got {T.generalized_name(title)}")
+                if title == "":
+                    self.fail(body.title, "a resource title cannot be empty")
+                merged = dict(body_defaults)
+                merged.update(params)
+                res = self.declare_resource(type_, kind, title, merged, node, body.span,
+                                            virtual=node.form != "regular", exported=node.form == "exported")
+                refs.append(T.PResource(res.type, res.title))
+        return refs
+
+    def _eval_ops(self, ops: Sequence[ast.AttributeOp], type_: str, for_defaults: bool = False,
+                  allow_append: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for op in ops:
+            if op.name == "*":
+                value = self.eval(op.value)
+                if value is None:
+                    continue
+                if not isinstance(value, dict):
+                    self.fail(op, f"'* =>' expects a Hash of attributes, got {T.generalized_name(value)}")
+                for k, v in value.items():
+                    if not isinstance(k, str):
+                        self.fail(op, "attribute names in a '* =>' hash must be strings")
+                    if k in params:
+                        self.fail(op, f"the attribute '{k}' is set more than once")
+                    params[k] = v
+                continue
+            if op.name in params:
+                self.fail(op, f"the attribute '{op.name}' is set more than once")
+            value = self.eval(op.value)
+            if op.op == "+>":
+                if not allow_append:
+                    self.fail(op, "'+>' can only be used in an override or collector block")
+                params[op.name] = ("+>", value)
+            else:
+                params[op.name] = value
+        return params
+
+    def _container_for(self, scope: Scope) -> CResource:
+        owner = scope.owner()
+        res = owner.resource
+        if res is None:
+            res = self.resources["Class[main]"]
+        return res
+
+    def declare_resource(self, type_: str, kind: str, title: str, params: dict[str, Any],
+                         node: ast.Node, span: Span, virtual: bool = False,
+                         exported: bool = False) -> CResource:
+        ref = f"{type_}[{title}]"
+        old = self.resources.get(ref)
+        if old is not None:
+            where = f"{old.span.file}:{old.span.line}" if old.span.line else "another place"
+            self.fail(span, f"duplicate declaration: {ref} is already declared at {where}; "
+                            "a resource can be declared only once")
+        scope = self.scope
+        res = CResource(type_, title, span, scope, kind)
+        res.virtual = virtual
+        res.exported = exported
+        self._check_attributes(type_, kind, params, node)
+        for k, v in params.items():
+            if v is None:
+                continue
+            res.params[k] = v
+        self._apply_defaults(res, scope)
+        container = self._container_for(scope)
+        res.container = container.ref
+        res.add_tags(_type_tags(type_))
+        res.add_tags(tag_segments(title))
+        res.add_tags(container.tags)
+        extra = res.params.get("tag")
+        if extra is not None:
+            for t in extra if isinstance(extra, list) else [extra]:
+                res.add_tags(tag_segments(str(t)))
+        self.resources[ref] = res
+        self.edges.append((container.ref, ref))
+        if kind == "define":
+            res.definition = self.definitions.defines[type_.lower()]
+            if not virtual:
+                self.pending_defines.append(res)
+        return res
+
+    def _check_attributes(self, type_: str, kind: str, params: dict[str, Any], node: ast.Node) -> None:
+        lname = type_.lower()
+        allowed = BUILTIN_TYPES.get(lname)
+        if allowed is None:
+            if kind == "define":
+                ddef = self.definitions.defines[lname]
+                names = {p.name for p in ddef.params} | METAPARAMS
+                for k in params:
+                    if k not in names and k not in ("name", "title"):
+                        self.fail(node, f"{type_}: has no parameter named '{k}'")
+            return
+        for k in params:
+            if k not in allowed:
+                self.fail(node, f"{type_}: has no parameter named '{k}'")
+
+    def _apply_defaults(self, res: CResource, scope: Scope) -> None:
+        s: Scope | None = scope
+        type_ = res.type
+        params = res.params
+        while s is not None:
+            d = s.defaults
+            if d is not None:
+                tdef = d.get(type_)
+                if tdef:
+                    for k, (v, _op) in tdef.items():
+                        if k not in params and v is not None:
+                            params[k] = v
+            s = s.parent
+
+    def _resource_defaults(self, node: ast.ResourceDefaults) -> None:
+        name = node.type_name.lstrip(":")
+        if name.lower() == "class":
+            self.fail(node, "resource defaults cannot be set for classes")
+        type_, kind = self.normalize_type(name, node)
+        params = self._eval_ops(node.ops, type_)
+        self._check_attributes(type_, kind, params, node)
+        scope = self.scope.owner() if self.scope.kind == "lambda" else self.scope
+        if scope.defaults is None:
+            scope.defaults = {}
+        entry = scope.defaults.setdefault(type_, {})
+        for k, v in params.items():
+            entry[k] = (v, node)
+        return None
+
+    def _resource_override(self, node: ast.ResourceOverride) -> None:
+        target = self.eval(node.target)
+        refs = target if isinstance(target, list) else [target]
+        for r in refs:
+            if not isinstance(r, (T.PResource, T.PClass)):
+                self.fail(node, f"an override needs resource references, got {T.generalized_name(r)}")
+        params = self._eval_ops(node.ops, "", allow_append=True)
+        self.overrides.append((node, [(r, params) for r in refs], self.scope))
+        self._try_override(node, refs, params, final=False)
+
+    def _try_override(self, node: ast.ResourceOverride, refs: list[Any], params: dict[str, Any],
+                      final: bool) -> bool:
+        done = True
+        for r in refs:
+            ref = r.ref
+            res = self.resources.get(ref)
+            if res is None:
+                if final:
+                    self.fail(node, f"cannot override {ref}: no such resource in the catalog")
+                done = False
+                continue
+            self._set_params(res, params, node)
+        return done
+
+    def _set_params(self, res: CResource, params: dict[str, Any], node: ast.Node) -> None:
+        if res.kind == "define" or res.kind == "builtin":
+            plain = {k: (v[1] if isinstance(v, tuple) and len(v) == 2 and v[0] == "+>" else v)
+                     for k, v in params.items()}
+            self._check_attributes(res.type, res.kind, plain, node)
+        for k, v in params.items():
+            if isinstance(v, tuple) and len(v) == 2 and v[0] == "+>":
+                old = res.params.get(k)
+                add = v[1] if isinstance(v[1], list) else [v[1]]
+                if old is None:
+                    res.params[k] = add if len(add) != 1 else add[0]
+                else:
+                    res.params[k] = (old if isinstance(old, list) else [old]) + add
+            elif v is None:
+                res.params.pop(k, None)
+            else:
+                res.params[k] = v
+            if k == "tag" and v is not None:
+                for t in v if isinstance(v, list) else [v]:
+                    res.add_tags(tag_segments(str(t)))
+
+    def _finish_overrides(self) -> None:
+        for node, pairs, _scope in self.overrides:
+            refs = [r for r, _ in pairs]
+            missing = [r for r in refs if r.ref not in self.resources]
+            if missing:
+                self.fail(node, f"cannot override {missing[0].ref}: no such resource in the catalog")
+
+    # -- collectors ----------------------------------------------------------------------------------
+    def _collector(self, node: ast.Collector) -> _Collection:
+        if node.exported and not self.request.exported_allowed:
+            self.fail(node, "collecting exported resources (<<| |>>) needs the master's store, which this "
+                            "compilation does not have")
+        type_, _kind = self.normalize_type(node.type_name, node)
+        coll = _Collection(node, type_, self.scope)
+        self.collections.append(coll)
+        return coll
+
+    def _run_collections(self) -> bool:
+        changed = False
+        for coll in self.collections:
+            for res in list(self.resources.values()):
+                if res.type != coll.type or res in coll.matched:
+                    continue
+                if coll.query is not None and not self._query_matches(coll.query, res, coll.scope):
+                    continue
+                coll.matched.append(res)
+                if res.virtual and not res.exported:
+                    res.virtual = False
+                    if res.kind == "define":
+                        self.pending_defines.append(res)
+                    changed = True
+                if coll.ops:
+                    saved = self.scope
+                    self.scope = coll.scope
+                    try:
+                        params = self._eval_ops(coll.ops, coll.type, allow_append=True)
+                    finally:
+                        self.scope = saved
+                    self._set_params(res, params, coll.node)
+        return changed
+
+    def _query_matches(self, q: ast.Node, res: CResource, scope: Scope) -> bool:
+        if isinstance(q, ast.And):
+            return self._query_matches(q.left, res, scope) and self._query_matches(q.right, res, scope)
+        if isinstance(q, ast.Or):
+            return self._query_matches(q.left, res, scope) or self._query_matches(q.right, res, scope)
+        if isinstance(q, ast.BinOp) and q.op in ("==", "!="):
+            if not isinstance(q.left, (ast.QName, ast.Literal)):
+                self.fail(q, "a collector query compares an attribute name with a value")
+            attr = q.left.name if isinstance(q.left, ast.QName) else str(q.left.value)
+            saved = self.scope
+            self.scope = scope
+            try:
+                want = self.eval(q.right)
+            finally:
+                self.scope = saved
+            if attr == "title":
+                have: Any = res.title
+            elif attr == "tag":
+                hit = any(puppet_equal(t, want) for t in res.tags)
+                return hit if q.op == "==" else not hit
+            else:
+                have = res.params.get(attr)
+            if isinstance(have, list):
+                hit = any(puppet_equal(h, want) for h in have)
+            else:
+                hit = puppet_equal(_ref_str(have), _ref_str(want))
+            return hit if q.op == "==" else not hit
+        if isinstance(q, ast.Not):
+            return not self._query_matches(q.operand, res, scope)
+        self.fail(q, "collector queries support ==, !=, and, or and parentheses")
+
+    # -- relationships ----------------------------------------------------------------------------------
+    def _relationship(self, node: ast.Relationship) -> list[Any]:
+        left = self._rel_operand(self.eval(node.left), node.left)
+        right = self._rel_operand(self.eval(node.right), node.right)
+        op = node.op
+        if op == "->":
+            self.relationships.append(_Relationship(left, right, "before", node))
+        elif op == "~>":
+            self.relationships.append(_Relationship(left, right, "notify", node))
+        elif op == "<-":
+            self.relationships.append(_Relationship(right, left, "before", node))
+        else:
+            self.relationships.append(_Relationship(right, left, "notify", node))
+        return right
+
+    def _rel_operand(self, value: Any, node: ast.Node) -> list[Any]:
+        items = value if isinstance(value, list) else [value]
+        out: list[Any] = []
+        for item in items:
+            if isinstance(item, (T.PResource, T.PClass, _Collection)):
+                out.append(item)
+            elif isinstance(item, list):
+                out.extend(self._rel_operand(item, node))
+            elif isinstance(item, str) and re.match(r"\A[A-Z][\w:]*\[.*\]\Z", item):
+                type_name, _, title = item[:-1].partition("[")
+                out.append(T.PResource(capitalize_type(type_name), title))
+            else:
+                self.fail(node, f"a relationship needs resources, references or collectors, got "
+                                f"{T.generalized_name(item)}")
+        return out
+
+    def _expand_rel(self, items: list[Any]) -> list[str]:
+        refs: list[str] = []
+        for item in items:
+            if isinstance(item, _Collection):
+                refs.extend(r.ref for r in item.matched if not r.virtual)
+            else:
+                refs.append(item.ref)
+        return refs
+
+    # -- classes ---------------------------------------------------------------------------------------
+    def _class_resource_expr(self, node: ast.ResourceExpr) -> list[Any]:
+        refs: list[Any] = []
+        for body in node.bodies:
+            title = self.eval(body.title)
+            params = self._eval_ops(body.ops, "Class")
+            for t in title if isinstance(title, list) else [title]:
+                if not isinstance(t, str):
+                    self.fail(body.title, f"class names must be strings, got {T.generalized_name(t)}")
+                res = self.declare_class(t, params, self.scope, body, resource_like=True)
+                refs.append(T.PClass(res.title.lower() if res.title != "main" else "main"))
+        return refs
+
+    def find_class(self, name: str) -> ast.ClassDef | None:
+        key = name.lower().lstrip(":")
+        cdef = self.definitions.classes.get(key)
+        if cdef is None:
+            self.autoloader.find_definition(key)
+            cdef = self.definitions.classes.get(key)
+        return cdef
+
+    def declare_class(self, name: str, params: dict[str, Any], scope: Scope, node: ast.Node | None,
+                      resource_like: bool = False) -> CResource:
+        key = name.lower()
+        if key.startswith("::"):
+            key = key[2:]
+        ref = f"Class[{capitalize_type(key)}]"
+        existing = self.classes_declared.get(key)
+        if existing is not None:
+            if resource_like:
+                where = f"{existing.span.file}:{existing.span.line}" if existing.span.line else "another place"
+                self.fail(node or existing.span,
+                          f"duplicate declaration: {ref} is already declared at {where}; a class declared "
+                          "with class { } must not be declared elsewhere (include it instead)")
+            return existing
+        cdef = self.find_class(key)
+        if cdef is None:
+            self.fail(node or Span("", 0, 0, 0, 0),
+                      f"could not find class '{key}' for node {self.request.node}")
+        parent_scope: Scope | None = None
+        if cdef.parent is not None:
+            parent_name = cdef.parent.lower().lstrip(":")
+            self.declare_class(parent_name, {}, scope, cdef, resource_like=False)
+            parent_scope = self.class_scopes.get(parent_name)
+        span = node.span if node is not None else cdef.span
+        res = CResource("Class", capitalize_type(key), span, scope, "class")
+        res.definition = cdef
+        self.classes_declared[key] = res
+        self.resources[ref] = res
+        stage = params.get("stage")
+        stage_ref = f"Stage[{stage}]" if isinstance(stage, str) else "Stage[main]"
+        if stage_ref not in self.resources:
+            self.fail(node or cdef, f"class {key} is assigned to {stage_ref}, which is not declared")
+        res.container = stage_ref
+        self.edges.append((stage_ref, ref))
+        res.add_tags(["class"] + tag_segments(key))
+        declaring = self._container_for(scope)
+        res.add_tags(declaring.tags)
+        self.class_list.append(key)
+        self._catalog_tag(tag_segments(key))
+        enclosing = parent_scope or self.node_scope or self.top
+        cscope = Scope("class", key, enclosing, scope, res)
+        self.class_scopes[key] = cscope
+        self._bind_parameters(res, cdef.params, params, cscope, node or cdef, is_class=True)
+        for meta in METAPARAMS:
+            if meta in params and params[meta] is not None:
+                res.params[meta] = params[meta]
+        saved = self.scope
+        self.scope = cscope
+        try:
+            self.eval_block(_class_body_code(cdef.body))
+        finally:
+            self.scope = saved
+        res.evaluated = True
+        return res
+
+    def _bind_parameters(self, res: CResource, declared: Sequence[ast.Param], given: dict[str, Any],
+                         scope: Scope, node: ast.Node, is_class: bool) -> None:
+        names = {p.name for p in declared}
+        label = res.ref
+        for k in given:
+            if k not in names and k not in METAPARAMS and k not in ("name", "title"):
+                self.fail(node, f"{label}: has no parameter named '{k}'")
+        scope.vars["title"] = res.title.lower() if is_class else res.title
+        scope.vars["name"] = scope.vars["title"] if is_class else given.get("name", res.title)
+        mod = (res.title.lower() if is_class else res.type.lower()).split("::")[0]
+        scope.vars["module_name"] = mod
+        for p in declared:
+            found = False
+            value: Any = None
+            if p.name in given:
+                found, value = True, given[p.name]
+            elif is_class:
+                found, value = self.hiera_class_param(f"{res.title.lower()}::{p.name}", node)
+            if not found or value is None and p.name not in given:
+                if p.default is not None:
+                    saved = self.scope
+                    self.scope = scope
+                    try:
+                        value = self.eval(p.default)
+                    finally:
+                        self.scope = saved
+                    found = True
+            if not found:
+                if p.type_expr is not None:
+                    t = self._eval_type_in(p.type_expr, scope)
+                    if t.instance(None):
+                        scope.vars[p.name] = None
+                        continue
+                self.fail(node, f"{label}: expects a value for parameter '{p.name}'", DslTypeError)
+            if p.type_expr is not None:
+                t = self._eval_type_in(p.type_expr, scope)
+                if not t.instance(value):
+                    self.fail(node, f"{label}: parameter '{p.name}' {T.mismatch_message(t, value)}",
+                              DslTypeError)
+            if isinstance(value, Sensitive):
+                res.sensitive.add(p.name)
+            scope.vars[p.name] = value
+            if value is not None:
+                res.params[p.name] = value
+
+    def _eval_type_in(self, node: ast.Node, scope: Scope) -> T.PType:
+        saved = self.scope
+        self.scope = scope
+        try:
+            return self.eval_type(node)
+        finally:
+            self.scope = saved
+
+    def hiera_class_param(self, key: str, node: ast.Node) -> tuple[bool, Any]:
+        hiera = self.hiera()
+        if hiera is None:
+            return False, None
+        return hiera.lookup(key, self.hiera_scope_lookup, None)
+
+    def hiera(self) -> Any:
+        if self._hiera is None:
+            req = self.request
+            if req.hiera_config is None and req.env_dir is None and not req.modulepath:
+                self._hiera = False
+                return None
+            from .hiera import Hiera
+
+            self._hiera = Hiera.for_environment(req.env_dir, req.hiera_config, req.modulepath)
+        return self._hiera or None
+
+    def hiera_scope_lookup(self, name: str) -> tuple[bool, Any]:
+        return self.lookup_var(name)
+
+    # -- defined types -------------------------------------------------------------------------------
+    def _evaluate_define(self, res: CResource) -> None:
+        res.evaluated = True
+        ddef: ast.DefineDef = res.definition
+        enclosing = self.node_scope or self.top
+        dscope = Scope("define", res.type.lower(), enclosing, res.scope, res)
+        given = dict(res.params)
+        res.params = {}
+        self._bind_parameters(res, ddef.params, given, dscope, _SpanNode(res.span), is_class=False)
+        for k, v in given.items():
+            if k in METAPARAMS or k == "name":
+                res.params[k] = v
+        saved = self.scope
+        self.scope = dscope
+        try:
+            self.eval_block(ddef.body)
+        finally:
+            self.scope = saved
+
+    def _evaluate_generators(self) -> None:
+        for _ in range(10000):
+            changed = self._run_collections()
+            pending = [r for r in self.pending_defines if not r.evaluated and not r.virtual]
+            self.pending_defines = []
+            for res in pending:
+                if not res.evaluated:
+                    self._evaluate_define(res)
+            if not changed and not pending:
+                return
+        raise EvaluationError("evaluation did not settle after 10000 rounds of defined types and collectors")
+
+    # -- functions and aliases from modules -------------------------------------------------------------
+    def load_function(self, name: str, node: ast.Node) -> ast.FunctionDef | None:
+        key = name.lower()
+        if "::" in key:
+            self.autoloader.find_function(key)
+            fdef = self.definitions.functions.get(key)
+            if fdef is not None:
+                return fdef
+        return None
+
+    def load_type_alias(self, name: str, node: ast.Node | None) -> T.PType | None:
+        alias = self.definitions.aliases.get(name)
+        if alias is None and "::" in name:
+            self.autoloader.find_type_alias(name)
+            alias = self.definitions.aliases.get(name)
+        if alias is None:
+            return None
+        target = alias
+
+        def resolve() -> T.PType:
+            saved = self.scope
+            self.scope = self.top
+            try:
+                return self.eval_type(target.type_expr)
+            finally:
+                self.scope = saved
+
+        t = T.PTypeAlias(alias.name.lstrip(":"), resolve)
+        self.type_aliases[name] = t
+        return t
+
+    # -- statements that aren't expressions -------------------------------------------------------------
+    def eval_statement(self, node: ast.Node) -> Any:
+        self.fail(node, f"{type(node).__name__} cannot be evaluated here")
+
+    # -- the catalog ----------------------------------------------------------------------------------
+    def _build_catalog(self) -> Catalog:
+        req = self.request
+        for rel in self.relationships:
+            sources = self._expand_rel(rel.sources)
+            targets = self._expand_rel(rel.targets)
+            for s in sources:
+                res = self.resources.get(s)
+                if res is None or res.virtual:
+                    self.fail(rel.node, f"could not find resource '{s}' for a relationship; declare it "
+                                        "or fix the reference")
+                for t in targets:
+                    tres = self.resources.get(t)
+                    if tres is None or tres.virtual:
+                        self.fail(rel.node, f"could not find resource '{t}' for a relationship with '{s}'; "
+                                            "declare it or fix the reference")
+                    old = res.params.get(rel.param)
+                    lst = old if isinstance(old, list) else ([] if old is None else [old])
+                    lst = list(lst)
+                    lst.append(T.PResource(t.partition("[")[0], t[t.index("[") + 1:-1]))
+                    res.params[rel.param] = lst
+        catalog = Catalog(req.node, version=req.version, code_id=req.code_id, environment=req.environment)
+        live = {ref for ref, r in self.resources.items() if not r.virtual}
+        for res in self.resources.values():
+            if res.virtual:
+                continue
+            params: dict[str, Any] = {}
+            sensitive = list(res.sensitive)
+            for k, v in res.params.items():
+                if v is None:
+                    continue
+                if k in RELATIONSHIP_METAPARAMS:
+                    refs = _to_refs(v)
+                    for r in refs:
+                        if r not in live:
+                            self.fail(res.span, f"could not find resource '{r}' in parameter '{k}' of "
+                                                f"{res.ref}; declare it or fix the reference")
+                    params[k] = refs if (isinstance(v, list) or len(refs) != 1) else refs[0]
+                    continue
+                if isinstance(v, Sensitive):
+                    sensitive.append(k)
+                    v = v.value
+                params[k] = _to_data(v)
+            resource = Resource(
+                type=res.type, title=res.title, parameters=params, tags=list(res.tags),
+                file=res.span.file if res.span.line and res.kind not in ("class", "node") else None,
+                line=(res.span.line or None) if res.kind not in ("class", "node") else None,
+                exported=res.exported, sensitive_parameters=sorted(set(sensitive)),
+            )
+            catalog.add(resource)
+        for source, target in self.edges:
+            if source in live and target in live:
+                catalog.add_edge(source, target)
+        catalog.classes = list(self.class_list)
+        catalog.tags = list(self.catalog_tags) + [t for t in ("node", "class") if t not in self.catalog_tags]
+        return catalog
+
+
+class _SpanNode(ast.Node):
+    __slots__ = ()
+
+
+def _top_level_code(block: ast.Block) -> ast.Block:
+    stmts = tuple(s for s in block.statements
+                  if type(s) not in (ast.ClassDef, ast.DefineDef, ast.NodeDef, ast.FunctionDef, ast.TypeAlias))
+    return ast.Block(block.span, stmts)
+
+
+def _class_body_code(block: ast.Block) -> ast.Block:
+    return _top_level_code(block)
+
+
+def _ref_str(v: Any) -> Any:
+    if isinstance(v, (T.PResource, T.PClass)):
+        return v.ref
+    return v
+
+
+def _to_refs(v: Any) -> list[str]:
+    out: list[str] = []
+    for item in v if isinstance(v, list) else [v]:
+        if isinstance(item, (T.PResource, T.PClass)):
+            out.append(item.ref)
+        elif isinstance(item, list):
+            out.extend(_to_refs(item))
+        elif isinstance(item, str):
+            if "[" in item and item.endswith("]"):
+                type_name, _, title = item[:-1].partition("[")
+                out.append(f"{capitalize_type(type_name)}[{title}]")
+            else:
+                out.append(item)
+        elif item is None:
+            continue
+        else:
+            out.append(to_str(item))
+    return out
+
+
+def _to_data(v: Any) -> Any:
+    """A catalog parameter value as JSON data."""
+    if v is None or isinstance(v, (str, bool, int, float)):
+        return v
+    if isinstance(v, list):
+        return [_to_data(x) for x in v]
+    if isinstance(v, dict):
+        return {(k if isinstance(k, str) else to_str(k)): _to_data(x) for k, x in v.items()}
+    if isinstance(v, (T.PResource, T.PClass)):
+        return v.ref
+    if isinstance(v, Sensitive):
+        return _to_data(v.value)
+    if v is DEFAULT:
+        return "default"
+    return to_str(v)
+
+
+# -- public API ------------------------------------------------------------------------------------
+def compile_catalog(request: CompileRequest) -> Catalog:
+    """Compile the catalog of ``request.node``. Raises :class:`DslError` for anything a user can fix."""
+    compiler = Compiler(request)
+    try:
+        return compiler.compile()
+    except RecursionError:
+        raise EvaluationError("manifest nesting too deep (recursion limit reached)",
+                              Span(request.manifests[0].as_posix() if request.manifests else "", 0, 0, 0, 0)
+                              ) from None
+
+
+def lookup_for_node(request: CompileRequest, key: str, merge: str | None = None) -> tuple[bool, Any]:
+    """A Hiera lookup with the node's facts in scope, as the compiler would do it."""
+    compiler = Compiler(request)
+    compiler._setup_top_scope()
+    hiera = compiler.hiera()
+    if hiera is None:
+        return False, None
+    return hiera.lookup(key, compiler.hiera_scope_lookup, merge)
+
+
+__all__ = ["CompileRequest", "compile_catalog", "lookup_for_node", "DslError", "truthy"]
