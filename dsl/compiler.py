@@ -84,7 +84,8 @@ class CResource:
     """A resource while the catalog is compiled (mutable; becomes an ``engine.catalog.Resource``)."""
 
     __slots__ = ("type", "title", "params", "span", "tags", "virtual", "exported", "scope",
-                 "container", "kind", "evaluated", "definition", "sensitive", "param_spans")
+                 "container", "kind", "evaluated", "definition", "sensitive", "param_spans",
+                 "positioned")
 
     def __init__(self, type_: str, title: str, span: Span, scope: Scope | None, kind: str) -> None:
         self.type = type_
@@ -101,6 +102,8 @@ class CResource:
         self.evaluated = False
         self.definition: Any = None
         self.sensitive: set[str] = set()
+        # classes and nodes carry no file/line in the catalog unless declared like a resource
+        self.positioned = kind not in ("class", "node")
 
     @property
     def ref(self) -> str:
@@ -167,6 +170,8 @@ class Compiler(Evaluator):
         self.overrides: list[tuple[ast.ResourceOverride, list[Any], Scope]] = []
         self.relationships: list[_Relationship] = []
         self.node_scope: Scope | None = None
+        self.aliases: dict[str, str] = {}
+        self.op_spans: dict[str, Span] = {}
         self._hiera: Any = None
         self._dispatch.update({
             ast.ResourceExpr: self._resource_expr, ast.ResourceDefaults: self._resource_defaults,
@@ -222,6 +227,9 @@ class Compiler(Evaluator):
         top["trusted"] = trusted
         top["server_facts"] = {"environment": req.environment, "serverversion": "bunraku"}
         top["environment"] = req.environment
+        top["name"] = "main"
+        top["title"] = "main"
+        top["module_name"] = ""
         top["clientcert"] = certname
         top.update(req.parameters)
 
@@ -239,9 +247,6 @@ class Compiler(Evaluator):
         match_name = None
         # exact names, then the name with domain parts stripped one by one, then regexes, then default
         candidates = [name]
-        parts = name.split(".")
-        for i in range(len(parts) - 1, 0, -1):
-            candidates.append(".".join(parts[:i]))
         for cand in candidates:
             for nd in nodes:
                 for m in nd.matches:
@@ -259,7 +264,7 @@ class Compiler(Evaluator):
                     if m.kind == "regex":
                         rm = RegexValue(m.value).compiled.search(name)
                         if rm:
-                            match, match_name = nd, f"/{m.value}/"
+                            match, match_name = nd, "__node_regexp__" + re.sub(r"[^-\w:.]", "", m.value)
                             captures = [rm.group(0)] + list(rm.groups())
                             break
                 if match:
@@ -278,7 +283,7 @@ class Compiler(Evaluator):
         main = self.resources["Class[main]"]
         res = self._new_resource("Node", match_name, match.span, self.top, "node")
         res.tags = []
-        res.add_tags(["node"] + tag_segments(match_name))
+        res.add_tags(["node"] + (tag_segments(match_name) or [match_name.lower()]))
         res.add_tags(main.tags)
         res.container = main.ref
         self.edges.append((main.ref, res.ref))
@@ -350,7 +355,7 @@ class Compiler(Evaluator):
                     self.fail(body.title, "a resource title cannot be empty")
                 merged = dict(body_defaults)
                 merged.update(params)
-                res = self.declare_resource(type_, kind, title, merged, node, body.span,
+                res = self.declare_resource(type_, kind, title, merged, node, node.span,
                                             virtual=node.form != "regular", exported=node.form == "exported")
                 refs.append(T.PResource(res.type, res.title))
         return refs
@@ -358,6 +363,7 @@ class Compiler(Evaluator):
     def _eval_ops(self, ops: Sequence[ast.AttributeOp], type_: str, for_defaults: bool = False,
                   allow_append: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {}
+        spans = self.op_spans = {}
         for op in ops:
             if op.name == "*":
                 value = self.eval(op.value)
@@ -375,6 +381,7 @@ class Compiler(Evaluator):
             if op.name in params:
                 self.fail(op, f"the attribute '{op.name}' is set more than once")
             value = self.eval(op.value)
+            spans[op.name] = op.span
             if op.op == "+>":
                 if not allow_append:
                     self.fail(op, "'+>' can only be used in an override or collector block")
@@ -403,6 +410,8 @@ class Compiler(Evaluator):
         res = CResource(type_, title, span, scope, kind)
         res.virtual = virtual
         res.exported = exported
+        res.param_spans = self.op_spans
+        self.op_spans = {}
         self._check_attributes(type_, kind, params, node)
         for k, v in params.items():
             if v is None:
@@ -419,7 +428,12 @@ class Compiler(Evaluator):
             for t in extra if isinstance(extra, list) else [extra]:
                 res.add_tags(tag_segments(str(t)))
         self.resources[ref] = res
-        self.edges.append((container.ref, ref))
+        if type_ != "Stage":
+            self.edges.append((container.ref, ref))
+        alias = res.params.get("alias")
+        if alias is not None:
+            for a in alias if isinstance(alias, list) else [alias]:
+                self.aliases[f"{type_}[{a}]"] = ref
         if kind == "define":
             res.definition = self.definitions.defines[type_.lower()]
             if not virtual:
@@ -636,7 +650,7 @@ class Compiler(Evaluator):
             for t in title if isinstance(title, list) else [title]:
                 if not isinstance(t, str):
                     self.fail(body.title, f"class names must be strings, got {T.generalized_name(t)}")
-                res = self.declare_class(t, params, self.scope, body, resource_like=True)
+                res = self.declare_class(t, params, self.scope, node, resource_like=True)
                 refs.append(T.PClass(res.title.lower() if res.title != "main" else "main"))
         return refs
 
@@ -673,6 +687,7 @@ class Compiler(Evaluator):
             parent_scope = self.class_scopes.get(parent_name)
         span = node.span if node is not None else cdef.span
         res = CResource("Class", capitalize_type(key), span, scope, "class")
+        res.positioned = resource_like and node is not None
         res.definition = cdef
         self.classes_declared[key] = res
         self.resources[ref] = res
@@ -685,6 +700,10 @@ class Compiler(Evaluator):
         res.add_tags(["class"] + tag_segments(key))
         declaring = self._container_for(scope)
         res.add_tags(declaring.tags)
+        extra_tags = params.get("tag")
+        if extra_tags is not None:
+            for t in extra_tags if isinstance(extra_tags, list) else [extra_tags]:
+                res.add_tags(tag_segments(str(t)))
         self.class_list.append(key)
         self._catalog_tag(tag_segments(key))
         enclosing = parent_scope or self.node_scope or self.top
@@ -849,12 +868,12 @@ class Compiler(Evaluator):
             sources = self._expand_rel(rel.sources)
             targets = self._expand_rel(rel.targets)
             for s in sources:
-                res = self.resources.get(s)
+                res = self.resources.get(self.aliases.get(s, s))
                 if res is None or res.virtual:
                     self.fail(rel.node, f"could not find resource '{s}' for a relationship; declare it "
                                         "or fix the reference")
                 for t in targets:
-                    tres = self.resources.get(t)
+                    tres = self.resources.get(self.aliases.get(t, t))
                     if tres is None or tres.virtual:
                         self.fail(rel.node, f"could not find resource '{t}' for a relationship with '{s}'; "
                                             "declare it or fix the reference")
@@ -865,6 +884,7 @@ class Compiler(Evaluator):
                     res.params[rel.param] = lst
         catalog = Catalog(req.node, version=req.version, code_id=req.code_id, environment=req.environment)
         live = {ref for ref, r in self.resources.items() if not r.virtual}
+        live.update(a for a, target in self.aliases.items() if target in live)
         for res in self.resources.values():
             if res.virtual:
                 continue
@@ -877,7 +897,7 @@ class Compiler(Evaluator):
                     refs = _to_refs(v)
                     for r in refs:
                         if r not in live:
-                            self.fail(res.span, f"could not find resource '{r}' in parameter '{k}' of "
+                            self.fail(res.param_spans.get(k, res.span), f"could not find resource '{r}' in parameter '{k}' of "
                                                 f"{res.ref}; declare it or fix the reference")
                     params[k] = refs if (isinstance(v, list) or len(refs) != 1) else refs[0]
                     continue
@@ -887,8 +907,8 @@ class Compiler(Evaluator):
                 params[k] = _to_data(v)
             resource = Resource(
                 type=res.type, title=res.title, parameters=params, tags=list(res.tags),
-                file=res.span.file if res.span.line and res.kind not in ("class", "node") else None,
-                line=(res.span.line or None) if res.kind not in ("class", "node") else None,
+                file=res.span.file if res.span.line and res.positioned else None,
+                line=(res.span.line or None) if res.positioned else None,
                 exported=res.exported, sensitive_parameters=sorted(set(sensitive)),
             )
             catalog.add(resource)

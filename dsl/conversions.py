@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import types as T
-from .evaluator import format_float, to_number, to_str
+from .evaluator import to_number, to_str
 from .values import RegexValue, Sensitive
 
 
@@ -99,8 +99,11 @@ def _to_num(ev: Any, r: T.PType, v: Any, extra: list[Any], node: Any) -> Any:
 
 
 def _to_string(v: Any, extra: list[Any]) -> str:
+    fmt = extra[0] if extra and isinstance(extra[0], str) else None
+    if fmt is not None:
+        return _format_one(v, fmt)
     if isinstance(v, float):
-        return format_float(v)
+        return f"{v:f}"
     if isinstance(v, str):
         return v
     if isinstance(v, list):
@@ -108,6 +111,28 @@ def _to_string(v: Any, extra: list[Any]) -> str:
     if isinstance(v, dict):
         return "{" + ", ".join(f"{_quoted(k)} => {_quoted(x)}" for k, x in v.items()) + "}"
     return to_str(v)
+
+
+def _format_one(v: Any, fmt: str) -> str:
+    """``String(255, '%x')``: one value through a format directive."""
+    import re
+
+    m = re.fullmatch(r"%([-+ 0#]*)(\d+)?(?:\.(\d+))?([sdifxXobBeEgGp])", fmt)
+    if m is None:
+        return to_str(v)
+    flags, width, prec, conv = m.groups()
+    spec = "%" + flags + (width or "") + (f".{prec}" if prec is not None else "")
+    if conv == "p":
+        return (spec + "s") % (_quoted(v))
+    if conv in "dixXo":
+        n = to_number(v)
+        return (spec + ("d" if conv == "i" else conv)) % int(n if n is not None else 0)
+    if conv in "feEgG":
+        n = to_number(v)
+        return (spec + conv) % float(n if n is not None else 0)
+    if conv in "bB":
+        return format(int(to_number(v) or 0), "b")
+    return (spec + "s") % to_str(v)
 
 
 def _quoted(v: Any) -> str:

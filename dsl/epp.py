@@ -60,8 +60,9 @@ def translate(text: str, filename: str) -> tuple[str, str | None]:
             pos = m.end()
             continue
         if tok.endswith("%>") and not tok.startswith("<%"):
-            line = text.count("\n", 0, m.start()) + 1
-            raise DslSyntaxError("'%>' without a matching '<%'", Span(filename, line, 1, line, 1), text)
+            buf.append(tok)  # a stray '%>' outside any tag is text
+            pos = m.end()
+            continue
         mode = m.group(1)
         if mode == "-":
             # trim spaces and tabs before the tag on its line
@@ -93,12 +94,15 @@ def translate(text: str, filename: str) -> tuple[str, str | None]:
                 out.append(body)
         first_tag = False if mode != "#" else first_tag
         pos = close_end
-        if trim and pos < n and text[pos] == "\n":
-            pos += 1
-            out.append("\n")
-        elif trim and text.startswith("\r\n", pos):
-            pos += 2
-            out.append("\n")
+        if trim:
+            k = pos
+            while k < n and text[k] in " \t":
+                k += 1
+            if text.startswith("\r\n", k):
+                k += 1
+            if k < n and text[k] == "\n":
+                pos = k + 1
+                out.append("\n")
     flush()
     # Joined with spaces: every part keeps its own newlines, so template lines stay source lines.
     return " ".join(out), params

@@ -165,6 +165,8 @@ def to_str(v: Any) -> str:
         return "default"
     if isinstance(v, Sensitive):
         return "Sensitive [value redacted]"
+    if isinstance(v, T.PTypeAlias):
+        return f"{v.alias_name} = {v.resolved}"
     if isinstance(v, T.PType):
         return str(v)
     return str(v)
@@ -360,6 +362,8 @@ class Evaluator:
                 v = self.eval(n.operand)
                 if isinstance(v, list):
                     out.extend(v)
+                elif v is None:
+                    continue
                 elif isinstance(v, dict):
                     out.extend([[k, x] for k, x in v.items()])
                 else:
@@ -445,7 +449,7 @@ class Evaluator:
         value = self.eval(node.value)
         target = node.target
         if type(target) is ast.Var:
-            self.set_var(target.name, value, target)
+            self.set_var(target.name, value, node)
         else:
             assert isinstance(target, ast.ArrayLit)
             names = [t.name for t in target.items if isinstance(t, ast.Var)]
@@ -637,16 +641,14 @@ class Evaluator:
             if b == 0:
                 self.fail(node, "division by 0")
             if isinstance(a, int) and isinstance(b, int):
-                q = abs(a) // abs(b)
-                return q if (a >= 0) == (b >= 0) else -q
+                return a // b  # Ruby's integer division floors
             return a / b
         if op == "%":
             if not isinstance(a, int) or not isinstance(b, int):
                 self.fail(node, "operator '%' is only applicable to Integer values")
             if b == 0:
                 self.fail(node, "division by 0")
-            r = abs(a) % abs(b)
-            return r if a >= 0 else -r
+            return a % b  # the sign of the divisor, as Ruby
         if op in ("<<", ">>"):
             if not isinstance(a, int) or not isinstance(b, int):
                 self.fail(node, f"operator '{op}' is only applicable to Integer values")

@@ -379,6 +379,8 @@ def f_file(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any:
 @function("lookup")
 def f_lookup(ev: Compiler, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "lookup", args, 1, 4)
+    if len(args) == 1 and isinstance(args[0], dict):
+        args = [args[0].get("name"), args[0]]
     names = args[0]
     value_type: T.PType = T.ANY
     merge: Any = None
@@ -553,7 +555,9 @@ def f_index(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> 
     if block is not None:
         items, is_hash = _pairs(ev, node, "index", coll)
         for i, x in enumerate(items):
-            if truthy(_call_each(block, x, i, is_hash)):
+            hit = (block(x[1]) if block.arity < 2 else block(x[0], x[1])) if is_hash \
+                else _call_each(block, x, i, False)
+            if truthy(hit):
                 return x[0] if is_hash else i
         return None
     _arity(ev, node, "index", args, 2, 2)
@@ -813,6 +817,18 @@ def f_match(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 # -- collections ---------------------------------------------------------------------------------------
+@function("compare")
+def f_compare(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+    _arity(ev, node, "compare", args, 2, 3)
+    a, b = args[0], args[1]
+    if len(args) > 2 and args[2] is False and isinstance(a, str) and isinstance(b, str):
+        return (a > b) - (a < b)
+    try:
+        return compare(a, b)
+    except TypeError:
+        ev.fail(node, f"compare(): cannot compare {T.generalized_name(a)} with {T.generalized_name(b)}")
+
+
 @function("keys")
 def f_keys(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
     _type_check(ev, node, "keys", "hsh", args[0], _HASH)
@@ -1027,9 +1043,8 @@ def f_type(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
     v = args[0]
     mode = args[1] if len(args) > 1 else "detailed"
     t = T.type_of(v)
-    if mode == "generalized" or mode == "reduced":
-        name = T.generalized_name(v)
-        return T.SIMPLE_TYPES.get(name, t)
+    if mode == "generalized":
+        return T.generalize(t)
     return t
 
 

@@ -43,6 +43,8 @@ _HASH_AFTER = frozenset({
 })
 
 _NAME_RE = re.compile(r"(?:::)?[a-z_][A-Za-z0-9_]*(?:::[a-z_][A-Za-z0-9_]*)*")
+# A bare word with inner hyphens is a string (Puppet's WORD): `display-name => ...`
+_WORD_RE = re.compile(r"[a-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+")
 _CLASSREF_RE = re.compile(r"(?:::)?[A-Z][A-Za-z0-9_]*(?:::[A-Z][A-Za-z0-9_]*)*")
 _VAR_RE = re.compile(r"(?:::)?[a-z_][A-Za-z0-9_]*(?:::[a-z_][A-Za-z0-9_]*)*|[0-9]+")
 _NUMBER_RE = re.compile(
@@ -67,7 +69,7 @@ for _text, _type in _PUNCT:
 # Punctuation the grammar drops from the tree (Lark filters terminals named with a leading "_").
 _FILTERED = {name: "_" + name for name in (
     "ELSIF", "ELSE", "INHERITS", "LBRACK", "LISTSTART", "RBRACK", "LBRACE", "HASH_LBRACE", "RBRACE",
-    "LPAREN", "CALL_LPAREN", "RPAREN", "EQUALS", "QMARK", "COLON", "COMMA", "SEMIC", "DOT", "PIPE",
+    "LPAREN", "CALL_LPAREN", "RPAREN", "QMARK", "COLON", "COMMA", "SEMIC", "DOT", "PIPE",
     "LCOLLECT", "RCOLLECT", "LLCOLLECT", "RRCOLLECT")}
 
 _DQ_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "s": " ", "$": "$", '"': '"', "'": "'", "\\": "\\"}
@@ -218,9 +220,11 @@ class Lexer:
         if c == "[":
             type_ = "LBRACK" if (prev in _VALUE_END and not spaced) else "LISTSTART"
         elif c == "(":
-            type_ = "CALL_LPAREN" if (prev in ("NAME", "STMT_NAME", "CLASSREF") and not spaced) else "LPAREN"
+            same_line = not spaced or "\n" not in self.src[self.out[-1].end_pos:start] if self.out else False
+            type_ = "CALL_LPAREN" if (prev in ("NAME", "STMT_NAME") and same_line
+                                      or prev == "CLASSREF" and not spaced) else "LPAREN"
         else:
-            type_ = "HASH_LBRACE" if prev in _HASH_AFTER else "LBRACE"
+            type_ = "HASH_LBRACE" if prev in _HASH_AFTER or prev == "LBRACE" else "LBRACE"
         self._tok(type_, c, start, self.pos)
 
     def _word(self, start: int) -> None:
@@ -236,6 +240,11 @@ class Lexer:
             raise self.fail(f"unexpected character {src[start]!r}", start)
         end = m.end()
         word = m.group(0)
+        wm = _WORD_RE.match(src, start)
+        if wm is not None and wm.end() > end and "::" not in word:
+            self.pos = wm.end()
+            self._tok("NAME", wm.group(0), start, self.pos)
+            return
         # Bare words may contain hyphens in a few places (e.g. node names, resource titles); Puppet
         # lexes them as NAME only in a node definition, which the grammar handles with DOT and MINUS.
         self.pos = end
@@ -248,7 +257,7 @@ class Lexer:
             self._tok("TYPE_ALIAS", word, start, end)
             return
         if word in STATEMENT_FUNCTIONS and not src.startswith("=>", nxt) and not (
-            nxt == end and nxt < self.n and src[nxt] == "("
+            nxt < self.n and src[nxt] == "("
         ):
             self._tok("STMT_NAME", word, start, end)
             return

@@ -280,11 +280,12 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     # assignment ----------------------------------------------------------------------------------
     def assignment(self, meta: Any, c: list[Any]) -> ast.Assign:
         target = c[0]
+        eq = c[1]
         if isinstance(target, ast.ArrayLit):
             for item in target.items:
                 if not isinstance(item, ast.Var):
                     raise self._fail("only variables can be assigned to in an array assignment", item.span)
-        return ast.Assign(target.span, target, c[1])
+        return ast.Assign(self._tspan(eq), target, c[2])
 
     def obsolete_assign(self, meta: Any, c: list[Any]) -> ast.Node:
         raise self._fail(f"the '{c[1]}' operator is no longer supported; write "
@@ -293,13 +294,14 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     # expressions ---------------------------------------------------------------------------------
     def or_(self, meta: Any, c: list[Any]) -> ast.Or:
-        return ast.Or(self._tspan(c[1]), c[0], c[2])
+        return ast.Or(_join(c[0].span, c[2].span), c[0], c[2])
 
     def and_(self, meta: Any, c: list[Any]) -> ast.And:
-        return ast.And(self._tspan(c[1]), c[0], c[2])
+        return ast.And(_join(c[0].span, c[2].span), c[0], c[2])
 
     def binop(self, meta: Any, c: list[Any]) -> ast.BinOp:
-        return ast.BinOp(self._tspan(c[1]), str(c[1]), c[0], c[2])
+        # Positions of operations are where the expression starts, as Puppet reports them.
+        return ast.BinOp(_join(c[0].span, c[2].span), str(c[1]), c[0], c[2])
 
     def neg(self, meta: Any, c: list[Any]) -> ast.Node:
         operand = c[1]
@@ -485,6 +487,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                 params = tuple(item)
             elif isinstance(item, tuple) and item and item[0] == "parent":
                 parent = item[1]
+        _check_builtin_params(params, "Class Definition", self.source)
         return ast.ClassDef(self._tspan(c[1]), name, params, parent, c[-1])
 
     def class_parent(self, meta: Any, c: list[Any]) -> tuple[str, str]:
@@ -492,6 +495,7 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
 
     def define_def(self, meta: Any, c: list[Any]) -> ast.DefineDef:
         params = tuple(c[2]) if len(c) > 3 else ()
+        _check_builtin_params(params, "Defined Type", self.source)
         return ast.DefineDef(self._tspan(c[1]), str(c[1]), params, c[-1])
 
     def node_def(self, meta: Any, c: list[Any]) -> ast.NodeDef:
@@ -535,11 +539,22 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return ast.FunctionDef(self._tspan(c[1]), str(c[1]), params, ret, c[-1])
 
     def type_alias(self, meta: Any, c: list[Any]) -> ast.TypeAlias:
-        return ast.TypeAlias(self._tspan(c[1]), str(c[1]), c[2])
+        return ast.TypeAlias(self._tspan(c[1]), str(c[1]), c[-1])
 
 
 # Lark names the rule 'lambda'; Python can't have a method named so.
 setattr(_ToAst, "lambda", _ToAst.lambda_)  # noqa: B010
+
+
+def _check_builtin_params(params: tuple[ast.Param, ...], what: str, source: str) -> None:
+    for p in params:
+        if p.name in ("name", "title"):
+            raise DslSyntaxError(f"the parameter ${p.name} redefines a built-in parameter of the {what}; "
+                                 "rename it", p.span, source)
+
+
+def _join(a: Span, b: Span) -> Span:
+    return Span(a.file, a.line, a.col, b.end_line, b.end_col)
 
 
 def _interpolation_target(expr: ast.Node) -> ast.Node:
@@ -549,6 +564,9 @@ def _interpolation_target(expr: ast.Node) -> ast.Node:
         return ast.Var(expr.span, expr.name)
     if isinstance(expr, ast.Literal) and isinstance(expr.value, int) and not isinstance(expr.value, bool):
         return ast.Var(expr.span, str(expr.value))
+    if isinstance(expr, ast.Literal) and isinstance(expr.value, float):
+        raise DslSyntaxError(f"illegal numeric variable name '{expr.value}': a variable name that starts "
+                             "with a digit must be a decimal number", expr.span)
     if isinstance(expr, ast.Access):
         return ast.Access(expr.span, _interpolation_target(expr.target), expr.keys)
     if isinstance(expr, ast.MethodCall):

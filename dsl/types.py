@@ -85,11 +85,26 @@ class PDefault(PType):
 
 
 class PBoolean(PType):
-    __slots__ = ()
+    __slots__ = ("value",)
     name = "Boolean"
 
+    def __init__(self, value: bool | None = None) -> None:
+        self.value = value
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.value,)
+
     def instance(self, v: Any) -> bool:
-        return isinstance(v, bool)
+        return isinstance(v, bool) and (self.value is None or v is self.value)
+
+    def assignable(self, other: PType) -> bool:
+        other = resolve(other)
+        if isinstance(other, PVariant):
+            return all(self.assignable(t) for t in other.types)
+        return isinstance(other, PBoolean) and (self.value is None or other.value == self.value)
+
+    def __str__(self) -> str:
+        return "Boolean" if self.value is None else f"Boolean[{'true' if self.value else 'false'}]"
 
 
 class _Ranged(PType):
@@ -190,7 +205,7 @@ class PEnum(PType):
     name = "Enum"
 
     def __init__(self, values: Sequence[str], case_insensitive: bool = False) -> None:
-        self.values = tuple(values)
+        self.values = tuple(sorted(set(values)))
         self.case_insensitive = case_insensitive
 
     def _key(self) -> tuple[Any, ...]:
@@ -717,13 +732,13 @@ def type_of(v: Any) -> PType:
     if v is None:
         return PUndef()
     if isinstance(v, bool):
-        return PBoolean()
+        return PBoolean(v)
     if isinstance(v, int):
         return PInteger(v, v)
     if isinstance(v, float):
         return PFloat(v, v)
     if isinstance(v, str):
-        return PString(len(v), len(v))
+        return PString()
     if isinstance(v, Default):
         return PDefault()
     if isinstance(v, RegexValue):
@@ -741,6 +756,46 @@ def type_of(v: Any) -> PType:
             return PStruct([(k, type_of(x), True) for k, x in v.items()])
         return PHash(ANY, ANY, len(v), len(v))
     return PRuntime()
+
+
+def generalize(t: PType) -> PType:
+    """The generalised form of an inferred type: ``Tuple[Integer[1, 1], String]`` -> ``Array[ScalarData]``."""
+    t = resolve(t)
+    if isinstance(t, PInteger):
+        return PInteger()
+    if isinstance(t, PFloat):
+        return PFloat()
+    if isinstance(t, PString):
+        return PString()
+    if isinstance(t, PBoolean):
+        return PBoolean()
+    if isinstance(t, PTuple):
+        return PArray(common_type([generalize(x) for x in t.types]))
+    if isinstance(t, PStruct):
+        return PHash(PString(), common_type([generalize(x) for _, x, _ in t.members]))
+    if isinstance(t, PArray):
+        return PArray(generalize(t.elem))
+    if isinstance(t, PHash):
+        return PHash(generalize(t.key), generalize(t.value))
+    return t
+
+
+def common_type(types: Sequence[PType]) -> PType:
+    if not types:
+        return ANY
+    first = types[0]
+    if all(x == first for x in types):
+        return first
+    if all(isinstance(x, (PInteger, PFloat, PNumeric)) for x in types):
+        return PNumeric()
+    if all(isinstance(x, (PInteger, PFloat, PNumeric, PString, PBoolean, PScalarData)) for x in types):
+        return PScalarData()
+    if all(isinstance(x, (PInteger, PFloat, PNumeric, PString, PBoolean, PScalarData, PRegexp, PScalar))
+           for x in types):
+        return PScalar()
+    if all(PData().assignable(x) for x in types):
+        return PData()
+    return ANY
 
 
 def generalized_name(v: Any) -> str:

@@ -1,0 +1,5 @@
+class once (String $v = 'a') {}
+include once
+class { 'once':
+  v => 'b',
+}

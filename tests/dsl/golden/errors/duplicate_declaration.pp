@@ -1,0 +1,7 @@
+file { '/etc/dup':
+  ensure => file,
+}
+notify { 'between': }
+file { '/etc/dup':
+  ensure => absent,
+}

@@ -1,0 +1,4 @@
+$role = 'unknown'
+if $role !~ /^(web|db)$/ {
+  fail("unsupported role ${role}")
+}

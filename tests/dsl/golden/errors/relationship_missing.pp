@@ -1,0 +1,5 @@
+notify { 'here': }
+file { '/tmp/x':
+  ensure  => file,
+  require => Package['not-in-catalog'],
+}

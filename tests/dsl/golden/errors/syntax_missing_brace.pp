@@ -1,0 +1,5 @@
+class broken {
+  file { '/tmp/a':
+    ensure => file,
+
+notify { 'after': }

@@ -1,0 +1,2 @@
+$ok = upcase('a')
+$bad = no_such_function($ok, 2)

@@ -1,0 +1,4 @@
+notify { 'ok': }
+frobnicate { 'x':
+  level => 3,
+}

@@ -1,0 +1,3 @@
+function gmod::double(Numeric $x) >> Numeric {
+  $x * 2
+}

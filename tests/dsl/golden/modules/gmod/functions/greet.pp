@@ -1,0 +1,4 @@
+function gmod::greet(String $who, String $greeting = 'Hello', *$rest) >> String {
+  $extra = $rest.empty ? { true => '', default => " (${rest.join(', ')})" }
+  "${greeting}, ${who}!${extra}"
+}

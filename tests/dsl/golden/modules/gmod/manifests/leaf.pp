@@ -1,0 +1,5 @@
+class gmod::leaf {
+  file { '/tmp/gmod-leaf':
+    ensure => file,
+  }
+}

@@ -1,0 +1,3 @@
+class gmod::other {
+  notify { 'gmod-other': }
+}

@@ -1,0 +1,5 @@
+class gmod::params {
+  $greeting = 'hello'
+  $count = 3
+  $list = ['a', 'b']
+}

@@ -1,0 +1,1 @@
+type Gmod::Port = Integer[1, 65535]
