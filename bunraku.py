@@ -120,9 +120,10 @@ def _host_facts_or_minimal(node: str) -> dict[str, Any]:
 @main.command("compile")
 @click.argument("manifest", required=False, type=click.Path())
 @_compile_options
+@click.option("--pretty/--compact", default=None, help="Indent the JSON (default: only on a terminal).")
 def compile_cmd(manifest: str | None, node: str, facts_file: str | None, modulepath: str | None,
                 hiera_config: str | None, env_dir: str | None, environment: str,
-                strict_variables: bool) -> None:
+                strict_variables: bool, pretty: bool | None) -> None:
     """Compile MANIFEST (or the environment's manifests/) for a node; print the catalog JSON."""
     from dsl.compiler import compile_catalog
     from dsl.errors import DslError
@@ -133,7 +134,9 @@ def compile_cmd(manifest: str | None, node: str, facts_file: str | None, modulep
         catalog = compile_catalog(request)
     except DslError as exc:
         _report_dsl_error(exc)
-    click.echo(catalog.to_json())
+    if pretty is None:
+        pretty = sys.stdout.isatty()
+    click.echo(catalog.to_json(indent=2 if pretty else None))
 
 
 @main.group("parser")

@@ -1,10 +1,10 @@
 """Hiera 5 lookup, as Puppet 7 does it.
 
-Two layers are searched in order: the environment (its hiera.yaml, or Puppet's default hierarchy
-``data/common.yaml``) and the module named by the key's first ``::`` segment (its hiera.yaml). Each
-layer is a hiera.yaml version 5 hierarchy of YAML/JSON data files. On top of that: the merge
-strategies first/unique/hash/deep, ``lookup_options`` (merge and convert_to per key or key pattern),
-``%{...}`` interpolation in paths and data, dotted sub-keys.
+Two layers are searched in order: the environment (its hiera.yaml) and the module named by the
+key's first ``::`` segment (its hiera.yaml). Each layer is a hiera.yaml version 5 hierarchy of
+YAML/JSON data files. On top of that: the merge strategies first/unique/hash/deep,
+``lookup_options`` (merge and convert_to per key or key pattern), ``%{...}`` interpolation in paths
+and data, dotted sub-keys.
 
 The algorithm follows Puppet's ``lib/puppet/pops/lookup`` (lookup_adapter.rb, hiera_config.rb,
 interpolation.rb, sub_lookup.rb), ``merge_strategy.rb`` and the deep_merge gem line by line, quirks
@@ -323,14 +323,15 @@ class _First(_Strategy):
     name = "first"
 
     def lookup(self, variants: Sequence[Any], fetch: Callable[[Any], Any]) -> Any:
+        return self.reduce(variants, fetch)
+
+    def reduce(self, variants: Iterable[Any], fetch: Callable[[Any], Any]) -> Any:
         # First found does not go on when a root key was found and its sub-key was not.
         for variant in variants:
             value = fetch(variant)
             if value is not MISSING:
                 return value
         return MISSING
-
-    reduce = lookup
 
 
 def _assert_merge_arg(param: str, ok: bool, expected: str, value: Any) -> None:
@@ -541,8 +542,9 @@ def _parse_file(path: Path, fmt: str) -> Any:
         try:
             data = yaml.load(text, Loader=_DataLoader)  # noqa: S506 - a safe loader
         except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+            # Psych (libyaml, like CSafeLoader) reports "PROBLEM CONTEXT" at the context mark when there is one.
+            mark = exc.context_mark or exc.problem_mark
+            problem = " ".join(" ".join(str(p) for p in (exc.problem, exc.context) if p).split()) or "syntax error"
             line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
             raise HieraError(f"invalid YAML: {problem}", _span(path, line, col)) from None
         except yaml.YAMLError as exc:
@@ -704,14 +706,14 @@ def _parse_levels(entries: Any, section: str, defaults: dict[str, Any], default_
         if len(functions) > 1:
             raise fail(f"Only one of data_hash, lookup_key, data_dig, or hiera3_backend can be defined in {where}",
                        section, i)
+        default_kind = next((k for k in _FUNCTION_KEYS if k in defaults), None)
         if functions:
             kind, function = functions[0], he[functions[0]]
+        elif default_kind is not None:
+            kind, function = default_kind, defaults[default_kind]
         else:
-            kind = next((k for k in _FUNCTION_KEYS if k in defaults), None)
-            if kind is None:
-                raise fail(f"One of data_hash, lookup_key, data_dig, or hiera3_backend must be defined in {where}",
-                           section, i)
-            function = defaults[kind]
+            raise fail(f"One of data_hash, lookup_key, data_dig, or hiera3_backend must be defined in {where}",
+                       section, i)
         if kind != "data_hash" or function not in _DATA_HASH_FORMATS:
             trail = (section, i, kind) if functions else ("defaults", kind)
             raise fail(f"{where} uses {kind}: {function}, which is not supported "
@@ -854,7 +856,8 @@ class Hiera:
 
     def __init__(self, env_config: Path | None, env_root: Path | None, modulepath: Sequence[Path] = (),
                  *, convert: Converter | None = None) -> None:
-        """``env_root`` alone: Puppet's default hierarchy under it; with ``env_config``: that hiera.yaml."""
+        """``env_config``: the environment's hiera.yaml; ``env_root`` alone: Puppet's default hierarchy
+        (``data/common.yaml``) under it; neither: no environment layer."""
         self.env_layer = None if env_root is None else _Layer("environment", env_config, env_root)
         self.modulepath = tuple(Path(p) for p in modulepath)
         self.convert = convert
@@ -866,9 +869,14 @@ class Hiera:
 
     @classmethod
     def for_environment(cls, env_dir: Path | None, hiera_config: Path | None, modulepath: Sequence[Path],
-                        *, convert: Converter | None = None) -> Hiera:
-        """The environment layer is ``hiera_config`` if given, else ``env_dir/hiera.yaml`` if it exists, else
-        Puppet's default hierarchy (``data/common.yaml``) under ``env_dir``; none without either."""
+                        *, convert: Converter | None = None, env_default_hierarchy: bool = False) -> Hiera:
+        """The environment layer is ``hiera_config`` if given, else ``env_dir/hiera.yaml`` if it exists.
+
+        Without either there is no environment layer at all: Puppet 7 (confirmed with 7.23) gives an
+        environment without hiera.yaml no data provider, so its ``data/common.yaml`` is not read. Pass
+        ``env_default_hierarchy=True`` to read it anyway with Puppet's default hierarchy (what Puppet
+        does with ``environment_data_provider = hiera`` in environment.conf).
+        """
         if hiera_config is not None:
             hiera_config = Path(hiera_config)
             if not hiera_config.is_file():
@@ -877,7 +885,10 @@ class Hiera:
         if env_dir is not None:
             env_dir = Path(env_dir)
             candidate = env_dir / "hiera.yaml"
-            return cls(candidate if candidate.is_file() else None, env_dir, modulepath, convert=convert)
+            if candidate.is_file():
+                return cls(candidate, env_dir, modulepath, convert=convert)
+            if env_default_hierarchy:
+                return cls(None, env_dir, modulepath, convert=convert)
         return cls(None, None, modulepath, convert=convert)
 
     def __repr__(self) -> str:
@@ -895,6 +906,8 @@ class Hiera:
     def _key(self, key: str) -> _Key:
         k = self._keys.get(key)
         if k is None:
+            if len(self._keys) >= 4 * _CACHE_LIMIT:
+                self._keys.clear()
             k = self._keys[key] = _parse_key(key)
         return k
 
@@ -958,7 +971,7 @@ class Hiera:
         self._modules[name] = layer
         return layer
 
-    def _config(self, layer: _Layer) -> _Config | None:
+    def _config(self, layer: _Layer) -> _Config:
         if layer.config is None:
             if layer.kind == "module":
                 raw = _parse_file(layer.config_path, "yaml") if layer.config_path else {}
@@ -978,7 +991,6 @@ class Hiera:
         if memo is not None:
             return memo
         config = self._config(layer)
-        assert config is not None
         cacheable = True
         values = []
         for expr in config.exprs:
@@ -1048,7 +1060,7 @@ class Hiera:
     def _default_hierarchy_lookup(self, inv: _Invocation, layer: _Layer, k: _Key) -> Any:
         """LookupAdapter#lookup_default_in_module: a module's default_hierarchy, with its own lookup_options."""
         config = self._config(layer)
-        if config is None or config.default_levels is None:
+        if config.default_levels is None:
             return MISSING
         resolved = self._resolve(inv, layer, default_hierarchy=True)
         cache_key = ("default", resolved)
@@ -1301,7 +1313,9 @@ def _expand_braces(pattern: str) -> list[str]:
             depth -= 1
             if depth == 0:
                 body = pattern[start + 1:i]
-                alts, level, cur = [], 0, []
+                alts: list[str] = []
+                cur: list[str] = []
+                level = 0
                 for c in body:
                     if c == "," and level == 0:
                         alts.append("".join(cur))

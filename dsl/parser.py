@@ -11,11 +11,12 @@ import hashlib
 import logging
 import os
 import pickle
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import Lexer as _LarkLexer
 
@@ -38,10 +39,15 @@ class _NoLexer(_LarkLexer):
         return iter(())
 
 
+_TRANSFORMER: _ToAst | None = None
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
+    global _TRANSFORMER
+    _TRANSFORMER = _ToAst()
     return Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer=_NoLexer,
-                propagate_positions=True, maybe_placeholders=False, cache=True)
+                maybe_placeholders=False, cache=True, transformer=_TRANSFORMER)
 
 
 # -- human names for tokens in messages ------------------------------------------------------------
@@ -145,9 +151,17 @@ def _syntax_error(exc: UnexpectedInput, tokens: list[Token], filename: str, sour
     if prev is not None and {"_COMMA", "_RBRACE"} <= expected | {"_RBRACE"} and "_COMMA" in expected \
             and tok.type in ("NAME", "STMT_NAME") and stack and tokens[stack[-1]].type == "_LBRACE":
         return DslSyntaxError(f"expected ',' or '}}' after the attribute value, found {shown}", span, source)
-    if tok.type == "FARROW" and prev is not None and prev.type in ("STRING", "NAME") and stack \
-            and tokens[stack[-1]].type == "_LBRACE" and "_COLON" in expected:
+    if "_COLON" in expected and stack and tokens[stack[-1]].type == "_LBRACE" \
+            and _describe_opener(tokens, stack[-1]) == "resource body":
         return DslSyntaxError(f"expected ':' after the resource title, found {shown}", span, source)
+    if tok.type in _CLOSERS and not stack:
+        return DslSyntaxError(f"unmatched {shown}: nothing is open here to close", span, source)
+    if stack and _OPENERS[tokens[stack[-1]].type] in {_TOKEN_TEXT.get(e, "")[1:2] for e in expected} \
+            and tok.type not in _CLOSERS and tok.line != tokens[stack[-1]].line:
+        opener = tokens[stack[-1]]
+        return DslSyntaxError(
+            f"expected '{_OPENERS[opener.type]}' to close the {_describe_opener(tokens, stack[-1])} "
+            f"opened at line {opener.line}, found {shown}", span, source)
     names = sorted({_TOKEN_TEXT[e] for e in expected if e in _TOKEN_TEXT})
     hint = ""
     if names and len(names) <= 4:
@@ -185,18 +199,33 @@ def _octal_or_int(text: str) -> int:
     return int(text)
 
 
-@v_args(meta=True)
 class _ToAst(Transformer):  # type: ignore[type-arg]
-    def __init__(self, filename: str, source: str) -> None:
+    """Builds the AST while the LALR parser reduces (no parse tree is built in between)."""
+
+    def __init__(self) -> None:
         super().__init__(visit_tokens=False)
-        self.filename = filename
-        self.source = source
+        self._ctx = threading.local()
+
+    @property
+    def filename(self) -> str:
+        return self._ctx.filename  # type: ignore[no-any-return]
+
+    @property
+    def source(self) -> str:
+        return self._ctx.source  # type: ignore[no-any-return]
+
+    def begin(self, filename: str, source: str) -> None:
+        self._ctx.filename = filename
+        self._ctx.source = source
 
     # spans -----------------------------------------------------------------------------------
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
+    def _span_of(self, c: list[Any]) -> Span:
+        """The span from the first to the last positioned child (tokens, nodes, lists of them)."""
+        first = _first_span(c, self.filename, reverse=False)
+        if first is None:
             return Span(self.filename, 0, 0, 0, 0)
-        return Span(self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
+        last = _first_span(c, self.filename, reverse=True) or first
+        return Span(self.filename, first.line, first.col, last.end_line, last.end_col)
 
     def _tspan(self, tok: Token) -> Span:
         return Span(self.filename, tok.line or 0, tok.column or 0, tok.end_line or 0, tok.end_column or 0)
@@ -205,20 +234,20 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         return DslSyntaxError(message, span, self.source)
 
     # program structure -------------------------------------------------------------------------
-    def start(self, meta: Any, children: list[Any]) -> ast.Block:
-        return children[0]
+    def start(self, c: list[Any]) -> ast.Block:
+        return c[0]
 
-    def statements(self, meta: Any, children: list[Any]) -> ast.Block:
-        return ast.Block(self._span(meta), tuple(children))
+    def statements(self, c: list[Any]) -> ast.Block:
+        return ast.Block(self._span_of(c), tuple(c))
 
-    def block(self, meta: Any, children: list[Any]) -> ast.Block:
-        return children[0]
+    def block(self, c: list[Any]) -> ast.Block:
+        return c[0]
 
     # resources ---------------------------------------------------------------------------------
-    def relationship(self, meta: Any, c: list[Any]) -> ast.Relationship:
+    def relationship(self, c: list[Any]) -> ast.Relationship:
         return ast.Relationship(self._tspan(c[1]), str(c[1]), c[0], c[2])
 
-    def resource(self, meta: Any, c: list[Any]) -> ast.ResourceExpr:
+    def resource(self, c: list[Any]) -> ast.ResourceExpr:
         form = "regular"
         if isinstance(c[0], Token) and c[0].type in ("AT", "ATAT"):
             form = "virtual" if c[0].type == "AT" else "exported"
@@ -226,35 +255,35 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         type_tok: Token = c[0]
         return ast.ResourceExpr(self._tspan(type_tok), str(type_tok), tuple(c[1]), form)
 
-    def resource_bodies(self, meta: Any, c: list[Any]) -> list[ast.ResourceBody]:
+    def resource_bodies(self, c: list[Any]) -> list[ast.ResourceBody]:
         return c
 
-    def resource_body(self, meta: Any, c: list[Any]) -> ast.ResourceBody:
+    def resource_body(self, c: list[Any]) -> ast.ResourceBody:
         ops = c[1] if len(c) > 1 else ()
         return ast.ResourceBody(c[0].span, c[0], tuple(ops))
 
-    def attribute_ops(self, meta: Any, c: list[Any]) -> _Ops:
+    def attribute_ops(self, c: list[Any]) -> _Ops:
         return _Ops(c)
 
-    def attribute_op(self, meta: Any, c: list[Any]) -> ast.AttributeOp:
+    def attribute_op(self, c: list[Any]) -> ast.AttributeOp:
         name_tok = c[0]
         return ast.AttributeOp(self._tspan(name_tok), str(name_tok), str(c[1]), c[2])
 
-    def attr_name(self, meta: Any, c: list[Any]) -> Token:
+    def attr_name(self, c: list[Any]) -> Token:
         return c[0]
 
-    def splat_op(self, meta: Any, c: list[Any]) -> ast.AttributeOp:
+    def splat_op(self, c: list[Any]) -> ast.AttributeOp:
         return ast.AttributeOp(self._tspan(c[0]), "*", "=>", c[2])
 
-    def resource_defaults(self, meta: Any, c: list[Any]) -> ast.ResourceDefaults:
+    def resource_defaults(self, c: list[Any]) -> ast.ResourceDefaults:
         ops = c[1] if len(c) > 1 else ()
         return ast.ResourceDefaults(self._tspan(c[0]), str(c[0]), tuple(ops))
 
-    def resource_override(self, meta: Any, c: list[Any]) -> ast.ResourceOverride:
+    def resource_override(self, c: list[Any]) -> ast.ResourceOverride:
         ops = c[1] if len(c) > 1 else ()
         return ast.ResourceOverride(c[0].span, c[0], tuple(ops))
 
-    def collector_ops(self, meta: Any, c: list[Any]) -> _Ops:
+    def collector_ops(self, c: list[Any]) -> _Ops:
         return _Ops(c[0]) if c else _Ops()
 
     def _collector(self, c: list[Any], exported: bool) -> ast.Collector:
@@ -268,17 +297,17 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                 query = item
         return ast.Collector(self._tspan(type_tok), str(type_tok), query, exported, ops)
 
-    def collector(self, meta: Any, c: list[Any]) -> ast.Collector:
+    def collector(self, c: list[Any]) -> ast.Collector:
         return self._collector(c, False)
 
-    def exported_collector(self, meta: Any, c: list[Any]) -> ast.Collector:
+    def exported_collector(self, c: list[Any]) -> ast.Collector:
         return self._collector(c, True)
 
-    def stmt_call(self, meta: Any, c: list[Any]) -> ast.Call:
-        return ast.Call(self._span(meta), str(c[0]), tuple(c[1]), None)
+    def stmt_call(self, c: list[Any]) -> ast.Call:
+        return ast.Call(self._span_of(c), str(c[0]), tuple(c[1]), None)
 
     # assignment ----------------------------------------------------------------------------------
-    def assignment(self, meta: Any, c: list[Any]) -> ast.Assign:
+    def assignment(self, c: list[Any]) -> ast.Assign:
         target = c[0]
         eq = c[1]
         if isinstance(target, ast.ArrayLit):
@@ -287,48 +316,48 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                     raise self._fail("only variables can be assigned to in an array assignment", item.span)
         return ast.Assign(self._tspan(eq), target, c[2])
 
-    def obsolete_assign(self, meta: Any, c: list[Any]) -> ast.Node:
+    def obsolete_assign(self, c: list[Any]) -> ast.Node:
         raise self._fail(f"the '{c[1]}' operator is no longer supported; write "
                          f"${c[0].name} = ${c[0].name} {'+' if str(c[1]) == '+=' else '-'} ...",
                          self._tspan(c[1]))
 
     # expressions ---------------------------------------------------------------------------------
-    def or_(self, meta: Any, c: list[Any]) -> ast.Or:
+    def or_(self, c: list[Any]) -> ast.Or:
         return ast.Or(_join(c[0].span, c[2].span), c[0], c[2])
 
-    def and_(self, meta: Any, c: list[Any]) -> ast.And:
+    def and_(self, c: list[Any]) -> ast.And:
         return ast.And(_join(c[0].span, c[2].span), c[0], c[2])
 
-    def binop(self, meta: Any, c: list[Any]) -> ast.BinOp:
+    def binop(self, c: list[Any]) -> ast.BinOp:
         # Positions of operations are where the expression starts, as Puppet reports them.
         return ast.BinOp(_join(c[0].span, c[2].span), str(c[1]), c[0], c[2])
 
-    def neg(self, meta: Any, c: list[Any]) -> ast.Node:
+    def neg(self, c: list[Any]) -> ast.Node:
         operand = c[1]
         if isinstance(operand, ast.Literal) and isinstance(operand.value, (int, float)) \
                 and not isinstance(operand.value, bool):
-            return ast.Literal(self._span(meta), -operand.value)
-        return ast.Neg(self._span(meta), operand)
+            return ast.Literal(self._span_of(c), -operand.value)
+        return ast.Neg(self._span_of(c), operand)
 
-    def splat(self, meta: Any, c: list[Any]) -> ast.Splat:
-        return ast.Splat(self._span(meta), c[1])
+    def splat(self, c: list[Any]) -> ast.Splat:
+        return ast.Splat(self._span_of(c), c[1])
 
-    def not_(self, meta: Any, c: list[Any]) -> ast.Not:
-        return ast.Not(self._span(meta), c[1])
+    def not_(self, c: list[Any]) -> ast.Not:
+        return ast.Not(self._span_of(c), c[1])
 
-    def selector(self, meta: Any, c: list[Any]) -> ast.Selector:
-        return ast.Selector(self._span(meta), c[0], tuple(c[1]))
+    def selector(self, c: list[Any]) -> ast.Selector:
+        return ast.Selector(self._span_of(c), c[0], tuple(c[1]))
 
-    def selector_entries(self, meta: Any, c: list[Any]) -> list[Any]:
+    def selector_entries(self, c: list[Any]) -> list[Any]:
         return c
 
-    def selector_entry(self, meta: Any, c: list[Any]) -> tuple[Any, Any]:
+    def selector_entry(self, c: list[Any]) -> tuple[Any, Any]:
         return (c[0], c[2])
 
-    def access(self, meta: Any, c: list[Any]) -> ast.Access:
-        return ast.Access(self._span(meta), c[0], tuple(c[1]))
+    def access(self, c: list[Any]) -> ast.Access:
+        return ast.Access(self._span_of(c), c[0], tuple(c[1]))
 
-    def method_call(self, meta: Any, c: list[Any]) -> ast.MethodCall:
+    def method_call(self, c: list[Any]) -> ast.MethodCall:
         target, name_tok = c[0], c[1]
         args: tuple[Any, ...] = ()
         lam = None
@@ -339,24 +368,24 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                 lam = item
         return ast.MethodCall(self._tspan(name_tok), target, str(name_tok), args, lam)
 
-    def method_name(self, meta: Any, c: list[Any]) -> Token:
+    def method_name(self, c: list[Any]) -> Token:
         return c[0]
 
-    def call_args(self, meta: Any, c: list[Any]) -> _CallArgs:
+    def call_args(self, c: list[Any]) -> _CallArgs:
         return _CallArgs(c[0]) if c else _CallArgs()
 
-    def call(self, meta: Any, c: list[Any]) -> ast.Call:
+    def call(self, c: list[Any]) -> ast.Call:
         lam = c[2] if len(c) > 2 else None
         return ast.Call(self._tspan(c[0]), str(c[0]), tuple(c[1]), lam)
 
-    def type_call(self, meta: Any, c: list[Any]) -> ast.TypeCall:
+    def type_call(self, c: list[Any]) -> ast.TypeCall:
         return ast.TypeCall(self._tspan(c[0]), str(c[0]), tuple(c[1]))
 
-    def args(self, meta: Any, c: list[Any]) -> list[Any]:
+    def args(self, c: list[Any]) -> list[Any]:
         return c
 
     # literals ------------------------------------------------------------------------------------
-    def number(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def number(self, c: list[Any]) -> ast.Literal:
         text = str(c[0])
         span = self._tspan(c[0])
         try:
@@ -366,10 +395,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         except ValueError:
             raise self._fail(f"'{text}' is not a valid number", span) from None
 
-    def string(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def string(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(self._tspan(c[0]), str(c[0]))
 
-    def dqstring(self, meta: Any, c: list[Any]) -> ast.Concat:
+    def dqstring(self, c: list[Any]) -> ast.Concat:
         parts: list[Any] = []
         for item in c:
             if isinstance(item, Token):
@@ -377,49 +406,49 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                     parts.append(str(item.value))
             else:
                 parts.append(_interpolation_target(item))
-        return ast.Concat(self._span(meta), tuple(parts))
+        return ast.Concat(self._span_of(c), tuple(parts))
 
-    def regex(self, meta: Any, c: list[Any]) -> ast.RegexLit:
+    def regex(self, c: list[Any]) -> ast.RegexLit:
         return ast.RegexLit(self._tspan(c[0]), str(c[0]))
 
-    def true(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def true(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(self._tspan(c[0]), True)
 
-    def false(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def false(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(self._tspan(c[0]), False)
 
-    def undef(self, meta: Any, c: list[Any]) -> ast.Literal:
+    def undef(self, c: list[Any]) -> ast.Literal:
         return ast.Literal(self._tspan(c[0]), None)
 
-    def default(self, meta: Any, c: list[Any]) -> ast.DefaultLit:
+    def default(self, c: list[Any]) -> ast.DefaultLit:
         return ast.DefaultLit(self._tspan(c[0]))
 
-    def variable(self, meta: Any, c: list[Any]) -> ast.Var:
+    def variable(self, c: list[Any]) -> ast.Var:
         return ast.Var(self._tspan(c[0]), str(c[0]))
 
-    def qname(self, meta: Any, c: list[Any]) -> ast.QName:
+    def qname(self, c: list[Any]) -> ast.QName:
         return ast.QName(self._tspan(c[0]), str(c[0]))
 
-    def typeref(self, meta: Any, c: list[Any]) -> ast.TypeRef:
+    def typeref(self, c: list[Any]) -> ast.TypeRef:
         return ast.TypeRef(self._tspan(c[0]), str(c[0]))
 
-    def array(self, meta: Any, c: list[Any]) -> ast.ArrayLit:
-        return ast.ArrayLit(self._span(meta), tuple(c[0]) if c else ())
+    def array(self, c: list[Any]) -> ast.ArrayLit:
+        return ast.ArrayLit(self._span_of(c), tuple(c[0]) if c else ())
 
-    def hash(self, meta: Any, c: list[Any]) -> ast.HashLit:
-        return ast.HashLit(self._span(meta), tuple(c[0]) if c else ())
+    def hash(self, c: list[Any]) -> ast.HashLit:
+        return ast.HashLit(self._span_of(c), tuple(c[0]) if c else ())
 
-    def hash_pairs(self, meta: Any, c: list[Any]) -> list[Any]:
+    def hash_pairs(self, c: list[Any]) -> list[Any]:
         return c
 
-    def hash_pair(self, meta: Any, c: list[Any]) -> tuple[Any, Any]:
+    def hash_pair(self, c: list[Any]) -> tuple[Any, Any]:
         return (c[0], c[2])
 
     # lambdas and conditionals -------------------------------------------------------------------
-    def lambda_(self, meta: Any, c: list[Any]) -> ast.Lambda:
-        return ast.Lambda(self._span(meta), tuple(c[:-1]), c[-1])
+    def lambda_(self, c: list[Any]) -> ast.Lambda:
+        return ast.Lambda(self._span_of(c), tuple(c[:-1]), c[-1])
 
-    def if_expr(self, meta: Any, c: list[Any]) -> ast.If:
+    def if_expr(self, c: list[Any]) -> ast.If:
         kw, cond, then = c[0], c[1], c[2]
         rest = c[3:]
         otherwise: ast.Node | None = None
@@ -431,33 +460,33 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                 otherwise = ast.If(e_span, e_cond, e_block, otherwise)
         return ast.If(self._tspan(kw), cond, then, otherwise)
 
-    def elsif_part(self, meta: Any, c: list[Any]) -> tuple[Any, ...]:
+    def elsif_part(self, c: list[Any]) -> tuple[Any, ...]:
         return ("elsif", c[0], c[1], c[0].span)
 
-    def else_part(self, meta: Any, c: list[Any]) -> tuple[Any, ...]:
+    def else_part(self, c: list[Any]) -> tuple[Any, ...]:
         return ("else", c[0])
 
-    def unless_expr(self, meta: Any, c: list[Any]) -> ast.Unless:
+    def unless_expr(self, c: list[Any]) -> ast.Unless:
         otherwise = c[3][1] if len(c) > 3 else None
         return ast.Unless(self._tspan(c[0]), c[1], c[2], otherwise)
 
-    def case_expr(self, meta: Any, c: list[Any]) -> ast.Case:
+    def case_expr(self, c: list[Any]) -> ast.Case:
         return ast.Case(self._tspan(c[0]), c[1], tuple(c[2:]))
 
-    def case_option(self, meta: Any, c: list[Any]) -> ast.CaseOption:
+    def case_option(self, c: list[Any]) -> ast.CaseOption:
         values = tuple(c[0])
         return ast.CaseOption(values[0].span, values, c[1])
 
     # definitions ---------------------------------------------------------------------------------
-    def params(self, meta: Any, c: list[Any]) -> _Params:
+    def params(self, c: list[Any]) -> _Params:
         return _Params(c)
 
-    def param(self, meta: Any, c: list[Any]) -> ast.Param:
+    def param(self, c: list[Any]) -> ast.Param:
         type_expr = None
         rest = False
         default = None
         name = ""
-        span = self._span(meta)
+        span = self._span_of(c)
         for item in c:
             if isinstance(item, Token):
                 if item.type == "TIMES":
@@ -473,12 +502,12 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
             raise self._fail(f"'${name}' is not a valid parameter name", span)
         return ast.Param(span, name, type_expr, default, rest)
 
-    def param_type(self, meta: Any, c: list[Any]) -> ast.Node:
+    def param_type(self, c: list[Any]) -> ast.Node:
         if isinstance(c[0], Token):
             return ast.TypeRef(self._tspan(c[0]), str(c[0]))
-        return ast.Access(self._span(meta), c[0], tuple(c[1]))
+        return ast.Access(self._span_of(c), c[0], tuple(c[1]))
 
-    def class_def(self, meta: Any, c: list[Any]) -> ast.ClassDef:
+    def class_def(self, c: list[Any]) -> ast.ClassDef:
         name = str(c[1])
         params: tuple[Any, ...] = ()
         parent = None
@@ -490,45 +519,45 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
         _check_builtin_params(params, "Class Definition", self.source)
         return ast.ClassDef(self._tspan(c[1]), name, params, parent, c[-1])
 
-    def class_parent(self, meta: Any, c: list[Any]) -> tuple[str, str]:
+    def class_parent(self, c: list[Any]) -> tuple[str, str]:
         return ("parent", str(c[0]))
 
-    def define_def(self, meta: Any, c: list[Any]) -> ast.DefineDef:
+    def define_def(self, c: list[Any]) -> ast.DefineDef:
         params = tuple(c[2]) if len(c) > 3 else ()
         _check_builtin_params(params, "Defined Type", self.source)
         return ast.DefineDef(self._tspan(c[1]), str(c[1]), params, c[-1])
 
-    def node_def(self, meta: Any, c: list[Any]) -> ast.NodeDef:
+    def node_def(self, c: list[Any]) -> ast.NodeDef:
         parent = None
         if len(c) > 3:
             parent = c[2]
         return ast.NodeDef(self._tspan(c[0]), tuple(c[1]), parent, c[-1])
 
-    def node_parent(self, meta: Any, c: list[Any]) -> ast.HostMatch:
+    def node_parent(self, c: list[Any]) -> ast.HostMatch:
         return c[0]
 
-    def hostnames(self, meta: Any, c: list[Any]) -> list[Any]:
+    def hostnames(self, c: list[Any]) -> list[Any]:
         return c
 
-    def host_string(self, meta: Any, c: list[Any]) -> ast.HostMatch:
+    def host_string(self, c: list[Any]) -> ast.HostMatch:
         return ast.HostMatch(self._tspan(c[0]), "name", str(c[0]))
 
-    def host_dq(self, meta: Any, c: list[Any]) -> ast.HostMatch:
+    def host_dq(self, c: list[Any]) -> ast.HostMatch:
         concat = c[0]
         if any(not isinstance(p, str) for p in concat.parts):
             raise self._fail("a node name cannot interpolate variables", concat.span)
         return ast.HostMatch(concat.span, "name", "".join(concat.parts))
 
-    def host_regex(self, meta: Any, c: list[Any]) -> ast.HostMatch:
+    def host_regex(self, c: list[Any]) -> ast.HostMatch:
         return ast.HostMatch(self._tspan(c[0]), "regex", str(c[0]))
 
-    def host_default(self, meta: Any, c: list[Any]) -> ast.HostMatch:
+    def host_default(self, c: list[Any]) -> ast.HostMatch:
         return ast.HostMatch(self._tspan(c[0]), "default", "default")
 
-    def host_dotted(self, meta: Any, c: list[Any]) -> ast.HostMatch:
+    def host_dotted(self, c: list[Any]) -> ast.HostMatch:
         return ast.HostMatch(self._tspan(c[0]), "name", ".".join(str(t) for t in c))
 
-    def function_def(self, meta: Any, c: list[Any]) -> ast.FunctionDef:
+    def function_def(self, c: list[Any]) -> ast.FunctionDef:
         params: tuple[Any, ...] = ()
         ret = None
         for item in c[2:-1]:
@@ -538,12 +567,28 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
                 ret = item
         return ast.FunctionDef(self._tspan(c[1]), str(c[1]), params, ret, c[-1])
 
-    def type_alias(self, meta: Any, c: list[Any]) -> ast.TypeAlias:
+    def type_alias(self, c: list[Any]) -> ast.TypeAlias:
         return ast.TypeAlias(self._tspan(c[1]), str(c[1]), c[-1])
 
 
 # Lark names the rule 'lambda'; Python can't have a method named so.
 setattr(_ToAst, "lambda", _ToAst.lambda_)  # noqa: B010
+
+
+def _first_span(items: Any, filename: str, reverse: bool) -> Span | None:
+    seq = reversed(items) if reverse else items
+    for item in seq:
+        if isinstance(item, Token):
+            if item.line:
+                return Span(filename, item.line, item.column or 0, item.end_line or 0, item.end_column or 0)
+        elif isinstance(item, ast.Node):
+            if item.span.line:
+                return item.span
+        elif isinstance(item, (list, tuple)):
+            found = _first_span(item, filename, reverse)
+            if found is not None:
+                return found
+    return None
 
 
 def _check_builtin_params(params: tuple[ast.Param, ...], what: str, source: str) -> None:
@@ -628,17 +673,18 @@ def _parse_uncached(source: str, filename: str) -> ast.Program:
         line, col = lexer.linecol(idx)
         raise DslSyntaxError("NUL byte in source text", Span(filename, line, col, line, col), source)
     tokens = Lexer(source, filename).tokens()
-    parser = _lark().parse_interactive("")
+    lark = _lark()
+    assert _TRANSFORMER is not None
+    _TRANSFORMER.begin(filename, source)
+    parser = lark.parse_interactive("")
     try:
         for tok in tokens:
             parser.feed_token(tok)
-        tree = parser.feed_eof()
+        body = parser.feed_eof()
     except UnexpectedToken as exc:
         raise _syntax_error(exc, tokens, filename, source) from None
     except UnexpectedInput as exc:  # pragma: no cover - other Lark input errors
         raise _syntax_error(exc, tokens, filename, source) from None
-    try:
-        body = _ToAst(filename, source).transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, DslError):
             raise exc.orig_exc from None

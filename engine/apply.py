@@ -1,0 +1,414 @@
+"""The apply transaction: check every resource in graph order, change what differs (or only report
+it in noop), propagate refresh events and failures, and return a :class:`Report`.
+
+    report = apply_catalog(catalog, root=Path("/"), noop=False)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from engine import registry
+from engine.catalog import Catalog, Resource, capitalize_type
+from engine.context import ApplyContext
+from engine.errors import EngineError, ValidationError
+from engine.graph import DOWN, END, LEAF, NOTIFY, START, UP, build_graph
+from engine.registry import Change, Provider, ResourceType
+from engine.report import REDACTED, Event, Report, ResourceStatus, _iso
+from engine.sources import FileSource
+
+log = logging.getLogger(__name__)
+
+#: Types that only carry containment.
+CONTAINER_TYPES = frozenset({"Stage", "Class", "Node"})
+#: Types Puppet catalogs carry that have nothing to do on the host.
+INERT_TYPES = frozenset({"Schedule", "Filebucket", "Anchor", "Whit"})
+
+
+def _unwrap(value: Any) -> tuple[Any, bool]:
+    """Puppet's rich-data Sensitive wrapper ``{"__ptype": "Sensitive", "__pvalue": v}``."""
+    if isinstance(value, dict) and value.get("__ptype") == "Sensitive":
+        return value.get("__pvalue"), True
+    return value, False
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(f"'{v}'" for v in value) + "]"
+    return f"'{value}'"
+
+
+class _Leaf:
+    """A leaf resource prepared for evaluation."""
+
+    __slots__ = ("res", "rtype", "params", "provider_cls", "error", "sensitive", "secrets", "noop")
+
+    def __init__(self, res: Resource) -> None:
+        self.res = res
+        self.rtype: ResourceType | None = None
+        self.params: dict[str, Any] = {}
+        self.provider_cls: type[Provider] | None = None
+        self.error: str | None = None
+        self.sensitive: frozenset[str] = frozenset(res.sensitive_parameters)
+        self.secrets: list[str] = []
+        self.noop = False
+
+
+class Transaction:
+    def __init__(self, catalog: Catalog, ctx: ApplyContext, *, tags: Iterable[str] | None = None) -> None:
+        self.catalog = catalog
+        self.ctx = ctx
+        self.tags = {t.lower() for t in tags} if tags else None
+        self.resources = catalog.resources
+        self.report = Report(
+            host=catalog.name, configuration_version=catalog.version, code_id=catalog.code_id,
+            catalog_uuid=catalog.catalog_uuid, environment=catalog.environment, noop=ctx.noop,
+        )
+        self.time_by_type: dict[str, float] = {}
+        self._parents = catalog.containment_parent()
+        self._paths: dict[str, list[str]] = {}
+
+    # -- preparation ----------------------------------------------------------------------------------
+    def _prepare(self) -> tuple[list[bool], list[_Leaf | None]]:
+        children = {e.source for e in self.catalog.edges}
+        is_container: list[bool] = []
+        leaves: list[_Leaf | None] = []
+        for res in self.resources:
+            rtype = registry.get_type(res.type)
+            if rtype is None and (res.type in CONTAINER_TYPES or "::" in res.type or res.ref in children
+                                  or res.type in INERT_TYPES):
+                is_container.append(True)
+                leaves.append(None)
+                continue
+            is_container.append(False)
+            leaf = _Leaf(res)
+            leaves.append(leaf)
+            if rtype is None:
+                leaf.error = f"unknown resource type '{res.type}'"
+                continue
+            leaf.rtype = rtype
+            raw: dict[str, Any] = {}
+            sensitive = set(leaf.sensitive) | rtype.sensitive_properties
+            for k, v in res.parameters.items():
+                v, secret = _unwrap(v)
+                if secret:
+                    sensitive.add(k)
+                raw[k] = v
+            leaf.sensitive = frozenset(sensitive)
+            leaf.secrets = [str(raw[k]) for k in sensitive if isinstance(raw.get(k), (str, int)) and str(raw[k])]
+            noop_param = raw.get("noop")
+            leaf.noop = noop_param is True or noop_param == "true"
+            try:
+                leaf.params = rtype.validate(res.title, raw)
+                pname = raw.get("provider") or rtype.default_provider(leaf.params, self.ctx)
+                leaf.provider_cls = registry.get_provider(rtype.name, str(pname))
+            except EngineError as exc:
+                leaf.error = str(exc)
+        return is_container, leaves
+
+    def _selected(self, res: Resource) -> bool:
+        if self.tags is None:
+            return True
+        return any(t.lower() in self.tags for t in res.tags) or res.type.lower() in self.tags
+
+    def containment_path(self, ref: str) -> list[str]:
+        path = self._paths.get(ref)
+        if path is None:
+            parent = self._parents.get(ref)
+            path = (self.containment_path(parent) if parent else []) + [_path_name(ref)]
+            self._paths[ref] = path
+        return path
+
+    # -- the run ----------------------------------------------------------------------------------------
+    def run(self) -> Report:
+        started = time.perf_counter()
+        registry.load_all()
+        is_container, leaves = self._prepare()
+
+        def autoreq(i: int) -> Iterable[str]:
+            leaf = leaves[i]
+            if leaf is None or leaf.rtype is None or leaf.error:
+                return ()
+            try:
+                return leaf.rtype.autorequires(leaf.res.title, leaf.params)
+            except EngineError:
+                return ()
+
+        graph = build_graph(self.catalog, self.resources, is_container, autoreq)
+        n = len(graph.kind)
+        failed_by: list[str | None] = [None] * n
+        changed: list[bool] = [False] * n
+        refreshes: list[int] = [0] * n
+        for node in graph.order:
+            k = graph.kind[node]
+            if k == LEAF:
+                leaf = leaves[graph.res[node]]
+                assert leaf is not None
+                if failed_by[node] is not None:
+                    self._skip(leaf, failed_by[node] or "")
+                    continue
+                if not self._selected(leaf.res):
+                    continue
+                ok, did_change = self._evaluate(leaf, refreshes[node])
+                if not ok:
+                    failed_by[node] = leaf.res.ref
+                changed[node] = did_change
+            out = graph.succ[node]
+            if not out:
+                continue
+            if failed_by[node] is not None:
+                for m, _ in out:
+                    if failed_by[m] is None:
+                        failed_by[m] = failed_by[node]
+                continue
+            if k == START:
+                if refreshes[node]:
+                    for m, ek in out:
+                        if ek == DOWN:
+                            refreshes[m] += refreshes[node]
+                continue
+            if changed[node]:
+                for m, ek in out:
+                    if ek == NOTIFY:
+                        refreshes[m] += 1
+                    elif ek == UP:
+                        changed[m] = True
+            elif k == END:
+                pass
+        self.report.finalise(time.perf_counter() - started, self.time_by_type)
+        return self.report
+
+    # -- one resource -------------------------------------------------------------------------------------
+    def _status(self, leaf: _Leaf) -> ResourceStatus:
+        res = leaf.res
+        status = ResourceStatus(res.type, res.title, res.file, res.line, list(res.tags),
+                                self.containment_path(res.ref))
+        if leaf.provider_cls is not None:
+            status.provider = leaf.provider_cls.name
+        self.report.resource_statuses[res.ref] = status
+        return status
+
+    def _skip(self, leaf: _Leaf, failed_ref: str) -> None:
+        status = self._status(leaf)
+        status.skipped = True
+        status.skip_reason = f"dependency {failed_ref} failed"
+        self.report.log("warning", f"Skipping because of failed dependencies ({failed_ref})",
+                        self._source(leaf, None), leaf.res.file, leaf.res.line)
+
+    def _source(self, leaf: _Leaf, prop: str | None) -> str:
+        path = "/" + "/".join(self.containment_path(leaf.res.ref))
+        return f"{path}/{prop}" if prop else path
+
+    def _scrub(self, leaf: _Leaf, text: str) -> str:
+        for secret in leaf.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def _event(self, leaf: _Leaf, status: ResourceStatus, change: Change, outcome: str,
+               message: str | None = None, name: str = "property_changed") -> None:
+        redacted = change.property in leaf.sensitive
+        if redacted:
+            previous, desired = REDACTED, REDACTED
+            text = message or f"changed {REDACTED} to {REDACTED}"
+        else:
+            previous, desired = change.previous, change.desired
+            text = message or change.message
+        if outcome == "noop" and message is None:
+            text = (f"current_value {REDACTED}, should be {REDACTED} (noop)" if redacted else
+                    f"current_value {_fmt(previous)}, should be {_fmt(desired)} (noop)")
+        text = self._scrub(leaf, text)
+        event = Event(change.property, previous, desired, text, outcome, _iso(time.time()), name, redacted)
+        status.events.append(event)
+        level = "err" if outcome == "failure" else "notice"
+        self.report.log(level, text, self._source(leaf, change.property), leaf.res.file, leaf.res.line)
+        if change.diff and self.ctx.show_diff and not redacted:
+            self.report.log("notice", self._scrub(leaf, change.diff), self._source(leaf, change.property),
+                            leaf.res.file, leaf.res.line)
+
+    def _drain_notes(self, leaf: _Leaf) -> None:
+        notes = self.ctx.notes
+        if notes:
+            for level, message, output in notes:
+                if output and leaf.sensitive:
+                    message = "[output redacted]"
+                self.report.log(level, self._scrub(leaf, message), self._source(leaf, None),
+                                leaf.res.file, leaf.res.line)
+            notes.clear()
+
+    def _evaluate(self, leaf: _Leaf, refresh_count: int) -> tuple[bool, bool]:
+        """Check, then change or report; return (succeeded, changed-or-would-change)."""
+        t0 = time.perf_counter()
+        status = self._status(leaf)
+        ok, did_change = self._evaluate_into(leaf, status, refresh_count)
+        elapsed = time.perf_counter() - t0
+        status.evaluation_time = elapsed
+        rtype = leaf.res.type
+        self.time_by_type[rtype] = self.time_by_type.get(rtype, 0.0) + elapsed
+        return ok, did_change
+
+    def _evaluate_into(self, leaf: _Leaf, status: ResourceStatus, refresh_count: int) -> tuple[bool, bool]:
+        res = leaf.res
+        if leaf.error is not None or leaf.provider_cls is None:
+            return self._fail(leaf, status, leaf.error or "no provider", "Could not evaluate")
+        noop = self.ctx.noop or leaf.noop
+        provider = leaf.provider_cls(self.ctx, res.title, leaf.params)
+        try:
+            changes = provider.check()
+        except EngineError as exc:
+            self._drain_notes(leaf)
+            return self._fail(leaf, status, str(exc), "Could not evaluate")
+        except OSError as exc:
+            self._drain_notes(leaf)
+            return self._fail(leaf, status, _os_error(exc), "Could not evaluate")
+        self._drain_notes(leaf)
+        if changes:
+            status.out_of_sync = True
+            status.out_of_sync_count = len(changes)
+        ok = True
+        for change in changes:
+            if noop:
+                self._event(leaf, status, change, "noop")
+                continue
+            try:
+                provider.sync(change)
+            except (EngineError, OSError) as exc:
+                reason = str(exc) if isinstance(exc, EngineError) else _os_error(exc)
+                self._drain_notes(leaf)
+                msg = f"change from {_fmt(change.previous)} to {_fmt(change.desired)} failed: {reason}"
+                if change.property in leaf.sensitive:
+                    msg = f"change from {REDACTED} to {REDACTED} failed: {reason}"
+                self._event(leaf, status, change, "failure", message=self._scrub(leaf, msg))
+                status.failed = True
+                ok = False
+                break
+            self._drain_notes(leaf)
+            self._event(leaf, status, change, "success")
+            status.change_count += 1
+        if ok and not noop:
+            if changes:
+                status.changed = True
+            ok = self._generated(leaf, provider) and ok
+        elif ok and noop:
+            self._generated(leaf, provider)
+        if ok and refresh_count and leaf.rtype is not None and leaf.rtype.refresh_property:
+            ok = self._refresh(leaf, status, provider, refresh_count, noop) and ok
+        did_change = bool(status.events) and ok
+        return ok, did_change
+
+    def _refresh(self, leaf: _Leaf, status: ResourceStatus, provider: Provider, count: int,
+                 noop: bool) -> bool:
+        assert leaf.rtype is not None
+        prop = leaf.rtype.refresh_property or "refresh"
+        plural = "s" if count != 1 else ""
+        try:
+            if noop:
+                if provider.will_refresh():
+                    self._event(leaf, status, Change(prop, None, None, ""), "noop",
+                                message=f"Would have triggered 'refresh' from {count} event{plural}",
+                                name="restarted" if prop == "refresh" else "executed_command")
+                return True
+            if provider.refresh():
+                self._drain_notes(leaf)
+                self._event(leaf, status, Change(prop, None, None, ""), "success",
+                            message=f"Triggered 'refresh' from {count} event{plural}",
+                            name="restarted" if prop == "refresh" else "executed_command")
+                status.changed = True
+                status.change_count += 1
+            self._drain_notes(leaf)
+            return True
+        except (EngineError, OSError) as exc:
+            self._drain_notes(leaf)
+            reason = str(exc) if isinstance(exc, EngineError) else _os_error(exc)
+            self._event(leaf, status, Change(prop, None, None, ""), "failure",
+                        message=self._scrub(leaf, f"Failed to call refresh: {reason}"))
+            status.failed = True
+            status.failed_to_restart = prop == "refresh"
+            return False
+
+    def _generated(self, leaf: _Leaf, provider: Provider) -> bool:
+        """Evaluate resources a provider generates (recursed files, purged users) right after it."""
+        try:
+            extra = provider.generate()
+        except (EngineError, OSError) as exc:
+            status = self.report.resource_statuses[leaf.res.ref]
+            reason = str(exc) if isinstance(exc, EngineError) else _os_error(exc)
+            self._event(leaf, status, Change("generate", None, None, ""), "failure",
+                        message=f"Failed to generate additional resources: {reason}")
+            status.failed = True
+            return False
+        ok = True
+        for type_name, title, params in extra:
+            ref = f"{capitalize_type(type_name)}[{title}]"
+            if ref in self.catalog or ref in self.report.resource_statuses:
+                continue  # explicit resources win over generated ones
+            child = Resource(capitalize_type(type_name), title, tags=list(leaf.res.tags),
+                             file=leaf.res.file, line=leaf.res.line)
+            sub = _Leaf(child)
+            sub.rtype = registry.get_type(type_name)
+            sub.params = params
+            sub.noop = leaf.noop
+            sub.sensitive = leaf.sensitive
+            sub.secrets = leaf.secrets
+            assert sub.rtype is not None
+            sub.provider_cls = registry.get_provider(sub.rtype.name, str(params.get("provider") or
+                                                     sub.rtype.default_provider(params, self.ctx)))
+            self._parents[ref] = self._parents.get(leaf.res.ref, "")
+            sub_ok, _ = self._evaluate(sub, 0)
+            ok = ok and sub_ok
+        return ok
+
+    def _fail(self, leaf: _Leaf, status: ResourceStatus, reason: str, prefix: str) -> tuple[bool, bool]:
+        status.failed = True
+        message = self._scrub(leaf, f"{prefix}: {reason}")
+        status.events.append(Event(None, None, None, message, "failure", _iso(time.time()), "resource_failed"))
+        self.report.log("err", message, self._source(leaf, None), leaf.res.file, leaf.res.line)
+        return False, False
+
+
+def _os_error(exc: OSError) -> str:
+    if exc.filename:
+        return f"{exc.strerror or exc}: {exc.filename}"
+    return str(exc.strerror or exc)
+
+
+def _path_name(ref: str) -> str:
+    if ref.startswith("Class[") and ref.endswith("]"):
+        return capitalize_type(ref[6:-1])
+    return ref
+
+
+def apply_catalog(
+    catalog: Catalog,
+    *,
+    root: Path | str = Path("/"),
+    noop: bool = False,
+    tags: Iterable[str] | None = None,
+    show_diff: bool = False,
+    state_dir: Path | str | None = None,
+    facts: dict[str, Any] | None = None,
+    file_sources: FileSource | None = None,
+    save_report: bool = True,
+) -> Report:
+    """Converge ``root`` to ``catalog`` (or, with ``noop``, only report what would change).
+
+    The report is saved under ``state_dir`` (``ROOT/var/lib/bunraku`` by default) unless ``noop`` is
+    set: a noop run writes nothing anywhere. Raises :class:`engine.errors.GraphError` for a
+    dependency cycle or a relationship with a missing resource; failures of single resources are in
+    the report.
+    """
+    ctx = ApplyContext(root=root, noop=noop, facts=facts, state_dir=state_dir, show_diff=show_diff,
+                       file_sources=file_sources)
+    report = Transaction(catalog, ctx, tags=tags).run()
+    if save_report and not noop:
+        try:
+            report.save(ctx.state_dir)
+        except OSError as exc:
+            log.warning("could not save the report under %s: %s", ctx.state_dir, exc)
+    return report
+
+
+__all__ = ["apply_catalog", "Transaction", "ValidationError"]

@@ -1,0 +1,85 @@
+"""What one apply run knows: the target root, noop, facts, state directory and shared caches."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.accounts import AccountDB
+from engine.filebucket import FileBucket
+from engine.fsutil import under_root
+from engine.sources import FileSource, ModulepathFileSource
+
+log = logging.getLogger(__name__)
+
+
+def default_state_dir(root: Path | str) -> Path:
+    return Path(under_root(str(root), "/var/lib/bunraku"))
+
+
+class ApplyContext:
+    """Shared by every provider of one run. Caches are per run, never persisted."""
+
+    def __init__(self, *, root: Path | str = "/", noop: bool = False, facts: dict[str, Any] | None = None,
+                 state_dir: Path | str | None = None, show_diff: bool = False,
+                 file_sources: FileSource | None = None) -> None:
+        root_s = os.path.abspath(str(root))
+        self.root = root_s if root_s != "/" else "/"
+        self.noop = noop
+        self.facts: dict[str, Any] = facts or {}
+        self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir(self.root)
+        self.show_diff = show_diff
+        self.file_sources: FileSource = file_sources or ModulepathFileSource()
+        self.accounts = AccountDB(self.root)
+        self.cache: dict[str, Any] = {}
+        self._bucket: FileBucket | None = None
+        #: Log lines a provider wants in the report, drained by the transaction after each step.
+        self.notes: list[tuple[str, str, bool]] = []
+
+    def note(self, level: str, message: str, *, output: bool = False) -> None:
+        """A log line for the report; ``output`` marks command output (hidden when anything is sensitive)."""
+        self.notes.append((level, message, output))
+
+    def path(self, path: str) -> str:
+        """A catalog path inside the target root."""
+        return under_root(self.root, path)
+
+    @property
+    def filebucket(self) -> FileBucket:
+        if self._bucket is None:
+            self._bucket = FileBucket(self.state_dir)
+        return self._bucket
+
+    def fact(self, dotted: str, default: Any = None) -> Any:
+        value: Any = self.facts
+        for part in dotted.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return default
+            value = value[part]
+        return value
+
+    @property
+    def os_family(self) -> str:
+        fam = self.fact("os.family") or self.facts.get("osfamily")
+        if fam:
+            return str(fam)
+        if "os_family" not in self.cache:
+            self.cache["os_family"] = self._os_family_from_release()
+        return str(self.cache["os_family"])
+
+    def _os_family_from_release(self) -> str:
+        try:
+            with open(self.path("/etc/os-release"), encoding="utf-8") as fh:
+                text = fh.read()
+        except OSError:
+            return ""
+        for line in text.splitlines():
+            if line.startswith("ID_LIKE=") or line.startswith("ID="):
+                ids = line.split("=", 1)[1].strip('"').split()
+                if "debian" in ids or "ubuntu" in ids:
+                    return "Debian"
+                if any(i in ids for i in ("rhel", "fedora", "centos")):
+                    return "RedHat"
+        return ""

@@ -1,0 +1,284 @@
+"""Package providers: dpkg (local .deb files), apt (apt-get) and pip (into a given Python).
+
+dpkg and apt read the installed state from ``ROOT/var/lib/dpkg/status`` directly: no subprocess
+when nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from engine.debversion import compare_versions
+from engine.errors import ProviderError
+from engine.registry import Change, Provider, provider
+from engine.shell import run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class DpkgState:
+    status: str  # "installed" | "config-files" | other dpkg states
+    version: str
+
+
+def parse_dpkg_status(text: str) -> dict[str, DpkgState]:
+    out: dict[str, DpkgState] = {}
+    for para in text.split("\n\n"):
+        name = status = version = ""
+        arch = ""
+        for line in para.splitlines():
+            if line.startswith("Package:"):
+                name = line[8:].strip()
+            elif line.startswith("Status:"):
+                status = line[7:].strip().split()[-1]
+            elif line.startswith("Version:"):
+                version = line[8:].strip()
+            elif line.startswith("Architecture:"):
+                arch = line[13:].strip()
+        if name:
+            state = DpkgState(status, version)
+            out.setdefault(name, state)
+            if arch:
+                out[f"{name}:{arch}"] = state
+    return out
+
+
+def _admindir(ctx: Any) -> str:
+    return ctx.path("/var/lib/dpkg")
+
+
+def dpkg_status(ctx: Any) -> dict[str, DpkgState]:
+    cached = ctx.cache.get("dpkg-status")
+    if cached is None:
+        try:
+            with open(os.path.join(_admindir(ctx), "status"), encoding="utf-8", errors="replace") as fh:
+                cached = parse_dpkg_status(fh.read())
+        except FileNotFoundError:
+            cached = {}
+        ctx.cache["dpkg-status"] = cached
+    return cached
+
+
+def _dpkg_root_args(ctx: Any) -> list[str]:
+    return [] if ctx.root == "/" else [f"--root={ctx.root}"]
+
+
+def _ensure_change(installed: DpkgState | None, ensure: str, available: str | None) -> Change | None:
+    """Pure: the ensure change (if any) from the installed state to ``ensure``."""
+    have = "absent"
+    if installed is not None and installed.status == "installed":
+        have = installed.version
+    elif installed is not None and installed.status == "config-files":
+        have = "absent" if ensure != "purged" else "config-files"
+    if ensure in ("absent", "purged"):
+        if have == "absent" or (ensure == "purged" and installed is None):
+            return None
+        return Change("ensure", have, ensure, "removed")
+    if ensure == "present":
+        return None if have not in ("absent", "config-files") else Change("ensure", "absent", "present", "created")
+    want = available if ensure == "latest" else ensure
+    if want is None:
+        raise ProviderError("no version of the package is available")
+    if have in ("absent", "config-files"):
+        return Change("ensure", "absent", want, "created")
+    if (ensure == "latest" and compare_versions(have, want) >= 0) or (ensure != "latest" and have == want):
+        return None
+    return Change("ensure", have, want, f"ensure changed '{have}' to '{want}'")
+
+
+@provider("package", "dpkg")
+class Dpkg(Provider):
+    """Installs from ``source``: a .deb file, or a directory of .deb files (a local repository)."""
+
+    __slots__ = ()
+
+    def _debs(self) -> list[tuple[str, str]]:
+        """(version, path) of the candidate .deb files for this package, highest version last."""
+        source = self.params.get("source")
+        if not source:
+            raise ProviderError("the dpkg provider needs a source (a .deb file or a directory of them)")
+        key = f"debs:{source}"
+        cache = self.ctx.cache
+        if key not in cache:
+            files = ([os.path.join(source, f) for f in sorted(os.listdir(source)) if f.endswith(".deb")]
+                     if os.path.isdir(source) else [source])
+            found = []
+            for f in files:
+                out = run(["dpkg-deb", "-f", f, "Package", "Version"]).stdout
+                fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+                found.append((fields.get("Package", ""), fields.get("Version", ""), f))
+            cache[key] = found
+        from engine.debversion import version_key
+
+        debs = [(v, f) for name, v, f in cache[key] if name == self.params["name"]]
+        debs.sort(key=lambda d: version_key(d[0]))
+        return debs
+
+    def _available(self) -> str | None:
+        if self.params["ensure"] != "latest":
+            return None
+        debs = self._debs()
+        return debs[-1][0] if debs else None
+
+    def check(self) -> list[Change]:
+        installed = dpkg_status(self.ctx).get(self.params["name"])
+        change = _ensure_change(installed, self.params["ensure"], self._available())
+        return [change] if change else []
+
+    def sync(self, change: Change) -> None:
+        p = self.params
+        try:
+            if change.desired in ("absent", "purged"):
+                flag = "--purge" if change.desired == "purged" else "--remove"
+                run(["dpkg", *_dpkg_root_args(self.ctx), *p["uninstall_options"], flag, p["name"]])
+                return
+            debs = self._debs()
+            if change.desired == "present":
+                if not debs:
+                    raise ProviderError(f"no .deb for {p['name']} in {p['source']}")
+                path = debs[-1][1]
+            else:
+                match = [f for v, f in debs if v == change.desired]
+                if not match:
+                    raise ProviderError(f"no .deb of {p['name']} version {change.desired} in {p['source']}")
+                path = match[0]
+            run(["dpkg", *_dpkg_root_args(self.ctx), "--force-confold", *p["install_options"], "-i", path])
+        finally:
+            self.ctx.cache.pop("dpkg-status", None)
+
+    @classmethod
+    def instances(cls, ctx: Any) -> list[tuple[str, dict[str, Any]]]:
+        return [(name, {"ensure": st.version}) for name, st in sorted(dpkg_status(ctx).items())
+                if st.status == "installed" and ":" not in name]
+
+
+@provider("package", "apt")
+class Apt(Provider):
+    """apt-get; for a target root other than /, apt is pointed at ROOT's state and dpkg --root."""
+
+    __slots__ = ()
+
+    def _config(self) -> list[str]:
+        root = self.ctx.root
+        if root == "/":
+            return []
+        return ["-o", f"Dir={root}", "-o", f"Dir::State::status={root}/var/lib/dpkg/status",
+                "-o", f"DPkg::Options::=--root={root}", "-o", "Debug::NoLocking=1",
+                "-o", "APT::Sandbox::User=root"]
+
+    def _apt_args(self) -> list[str]:
+        if self.ctx.root != "/":
+            os.makedirs(self.ctx.path("/var/log/apt"), exist_ok=True)
+        return ["-q", "-y", "-o", "DPkg::Options::=--force-confold", *self._config()]
+
+    def _candidate(self) -> str | None:
+        out = run(["apt-cache", *self._config(), "policy", self.params["name"]]).stdout
+        for line in out.splitlines():
+            line = line.strip()
+            if line.startswith("Candidate:"):
+                value = line.split(":", 1)[1].strip()
+                return None if value == "(none)" else value
+        return None
+
+    def check(self) -> list[Change]:
+        installed = dpkg_status(self.ctx).get(self.params["name"])
+        available = self._candidate() if self.params["ensure"] == "latest" else None
+        change = _ensure_change(installed, self.params["ensure"], available)
+        return [change] if change else []
+
+    def sync(self, change: Change) -> None:
+        p = self.params
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        try:
+            if change.desired in ("absent", "purged"):
+                verb = "purge" if change.desired == "purged" else "remove"
+                run(["apt-get", *self._apt_args(), *p["uninstall_options"], verb, p["name"]], env=env)
+                return
+            target = p["name"] if change.desired == "present" else f"{p['name']}={change.desired}"
+            run(["apt-get", *self._apt_args(), "--allow-downgrades", *p["install_options"], "install", target],
+                env=env)
+        finally:
+            self.ctx.cache.pop("dpkg-status", None)
+
+    instances = Dpkg.instances
+
+
+@provider("package", "pip")
+class Pip(Provider):
+    """pip into the Python given by ``python`` (an interpreter or a virtualenv directory)."""
+
+    __slots__ = ()
+
+    def _python(self) -> str:
+        python = self.params.get("python")
+        if not python:
+            raise ProviderError("the pip provider needs python => '/path/to/venv' or an interpreter")
+        path = self.ctx.path(python)
+        if os.path.isdir(path):
+            path = os.path.join(path, "bin", "python")
+        if not os.access(path, os.X_OK):
+            raise ProviderError(f"no Python interpreter at {python}")
+        return path
+
+    def _pip(self) -> list[str]:
+        import sys
+
+        python = self._python()
+        # The target may be a venv without pip: drive it with this interpreter's pip via --python.
+        has_pip = run([python, "-c", "import pip"], check=False).returncode == 0
+        return [python, "-m", "pip"] if has_pip else [sys.executable, "-m", "pip", "--python", python]
+
+    def _installed(self) -> dict[str, str]:
+        key = f"pip:{self.params.get('python')}"
+        if key not in self.ctx.cache:
+            code = ("import importlib.metadata as m, json;"
+                    "print(json.dumps({d.metadata['Name'].lower().replace('_','-'): d.version "
+                    "for d in m.distributions()}))")
+            self.ctx.cache[key] = json.loads(run([self._python(), "-c", code]).stdout)
+        return self.ctx.cache[key]
+
+    def _latest(self) -> str | None:
+        args = self._pip() + ["index", "versions", self.params["name"], "--disable-pip-version-check"]
+        if self.params.get("source"):
+            args += ["--no-index", "--find-links", self.params["source"]]
+        proc = run(args, check=False)
+        for line in proc.stdout.splitlines():
+            if "(" in line and line.endswith(")"):
+                return line.split("(", 1)[1].rstrip(")")
+        return None
+
+    def check(self) -> list[Change]:
+        p = self.params
+        have = self._installed().get(p["name"].lower().replace("_", "-"))
+        ensure = p["ensure"]
+        if ensure in ("absent", "purged"):
+            return [Change("ensure", have, "absent", "removed")] if have else []
+        if ensure == "present":
+            return [] if have else [Change("ensure", "absent", "present", "created")]
+        want = self._latest() if ensure == "latest" else ensure
+        if want is None:
+            raise ProviderError(f"no version of {p['name']} is available")
+        if have is None:
+            return [Change("ensure", "absent", want, "created")]
+        if have == want:
+            return []
+        return [Change("ensure", have, want, f"ensure changed '{have}' to '{want}'")]
+
+    def sync(self, change: Change) -> None:
+        p = self.params
+        try:
+            if change.desired == "absent":
+                run(self._pip() + ["uninstall", "-y", *p["uninstall_options"], p["name"]])
+                return
+            spec = p["name"] if change.desired == "present" else f"{p['name']}=={change.desired}"
+            args = self._pip() + ["install", "--disable-pip-version-check", *p["install_options"]]
+            if p.get("source"):
+                args += ["--no-index", "--find-links", p["source"]]
+            run(args + [spec])
+        finally:
+            self.ctx.cache.pop(f"pip:{p.get('python')}", None)

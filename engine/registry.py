@@ -1,0 +1,186 @@
+"""Registries of resource types and providers, filled by decorators at import time.
+
+``@resource_type("file")`` registers a :class:`ResourceType` subclass (pure validation and
+normalisation, no I/O); ``@provider("package", "dpkg")`` registers a :class:`Provider` subclass (reads
+the current state, compares property by property, changes only what differs). A duplicate name fails
+at import, so two modules can never silently fight over one name.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from engine.errors import ProviderError, RegistryError, ValidationError
+
+if TYPE_CHECKING:
+    from engine.context import ApplyContext
+
+log = logging.getLogger(__name__)
+
+#: Metaparameters every resource accepts; types never see them in ``validate``.
+METAPARAMS = frozenset({
+    "before", "require", "notify", "subscribe", "tag", "alias", "noop", "loglevel", "schedule",
+    "stage", "audit", "provider",
+})
+
+_TYPES: dict[str, ResourceType] = {}
+_PROVIDERS: dict[str, dict[str, type[Provider]]] = {}
+
+
+class Change:
+    """One out-of-sync property found by a provider's check: what it is and what it should be."""
+
+    __slots__ = ("property", "previous", "desired", "message", "diff")
+
+    def __init__(self, prop: str, previous: Any, desired: Any, message: str, diff: str | None = None):
+        self.property = prop
+        self.previous = previous
+        self.desired = desired
+        self.message = message
+        self.diff = diff
+
+    def __repr__(self) -> str:
+        return f"Change({self.property!r}, {self.previous!r} -> {self.desired!r})"
+
+
+class ResourceType:
+    """A resource type: which parameters it takes and how they normalise. Pure: no I/O here."""
+
+    name: ClassVar[str] = ""
+    #: Parameters (and properties) accepted besides the metaparameters.
+    parameters: ClassVar[frozenset[str]] = frozenset()
+    #: The namevar: the parameter the title stands for when it is not given.
+    namevar: ClassVar[str] = "name"
+    #: The event property reported when a refresh runs; ``None`` means the type ignores refreshes.
+    refresh_property: ClassVar[str | None] = None
+    #: Properties whose values never appear in logs or reports (like Puppet's ``sensitive``).
+    sensitive_properties: ClassVar[frozenset[str]] = frozenset()
+
+    def validate(self, title: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check and normalise ``params``; return the normalised parameters (namevar filled in)."""
+        unknown = [k for k in params if k not in self.parameters and k not in METAPARAMS]
+        if unknown:
+            raise ValidationError(f"no parameter named '{sorted(unknown)[0]}'")
+        out = {k: v for k, v in params.items() if k not in METAPARAMS}
+        out.setdefault(self.namevar, title)
+        return self.normalise(title, out)
+
+    def normalise(self, title: str, params: dict[str, Any]) -> dict[str, Any]:
+        return params
+
+    def autorequires(self, title: str, params: Mapping[str, Any]) -> Iterable[str]:
+        """References this resource depends on when they are in the catalog (before it)."""
+        return ()
+
+    def default_provider(self, params: Mapping[str, Any], ctx: ApplyContext) -> str:
+        names = providers_of(self.name)
+        if not names:
+            raise RegistryError(f"type '{self.name}' has no provider")
+        return names[0]
+
+
+class Provider:
+    """Reads and changes one resource on the target system.
+
+    ``check()`` never mutates anything; ``sync(change)`` makes one change that ``check()`` found, in
+    the order ``check()`` listed them (ensure first).
+    """
+
+    type_name: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+
+    __slots__ = ("ctx", "title", "params")
+
+    def __init__(self, ctx: ApplyContext, title: str, params: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.title = title
+        self.params = params
+
+    def check(self) -> list[Change]:
+        raise NotImplementedError
+
+    def sync(self, change: Change) -> None:
+        raise NotImplementedError
+
+    def refresh(self) -> bool:
+        """React to a refresh event; return whether anything was done."""
+        return False
+
+    def will_refresh(self) -> bool:
+        """Whether ``refresh()`` would act (used in noop, never mutates)."""
+        return False
+
+    def generate(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Extra resources ``(type, title, normalised params)`` to evaluate right after this one."""
+        return []
+
+    @classmethod
+    def instances(cls, ctx: ApplyContext) -> list[tuple[str, dict[str, Any]]]:
+        """Every resource of this type present on the system, as (title, current parameters)."""
+        raise ProviderError(f"{cls.type_name} provider {cls.name} cannot list instances")
+
+
+T = TypeVar("T", bound=ResourceType)
+P = TypeVar("P", bound=type[Provider])
+
+
+def resource_type(name: str) -> Callable[[type[T]], type[T]]:
+    def register(cls: type[T]) -> type[T]:
+        if name in _TYPES:
+            raise RegistryError(f"resource type '{name}' is registered twice")
+        cls.name = name
+        _TYPES[name] = cls()
+        return cls
+
+    return register
+
+
+def provider(type_name: str, name: str) -> Callable[[P], P]:
+    def register(cls: P) -> P:
+        table = _PROVIDERS.setdefault(type_name, {})
+        if name in table:
+            raise RegistryError(f"provider '{name}' of type '{type_name}' is registered twice")
+        cls.type_name = type_name
+        cls.name = name
+        table[name] = cls
+        return cls
+
+    return register
+
+
+def get_type(name: str) -> ResourceType | None:
+    load_all()
+    return _TYPES.get(name.lower())
+
+
+def type_names() -> list[str]:
+    load_all()
+    return sorted(_TYPES)
+
+
+def providers_of(type_name: str) -> list[str]:
+    return list(_PROVIDERS.get(type_name, {}))
+
+
+def get_provider(type_name: str, name: str) -> type[Provider]:
+    load_all()
+    try:
+        return _PROVIDERS[type_name][name]
+    except KeyError:
+        known = ", ".join(sorted(_PROVIDERS.get(type_name, {}))) or "none"
+        raise ValidationError(f"no provider '{name}' for type '{type_name}' (known: {known})") from None
+
+
+_loaded = False
+
+
+def load_all() -> None:
+    """Import every built-in type and provider module (they register themselves)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import engine.providers  # noqa: F401
+    import engine.types  # noqa: F401
