@@ -22,7 +22,7 @@ from . import types as T
 from .errors import DslError, DslTypeError, EvaluationError, Span
 from .evaluator import Evaluator, Scope, puppet_equal, to_str, truthy
 from .loader import Autoloader, Definitions, site_manifests
-from .parser import parse_file
+from .parser import parse_file, parse_string
 from .resource_types import BUILTIN_TYPES, METAPARAMS, RELATIONSHIP_METAPARAMS
 from .values import DEFAULT, RegexValue, Sensitive
 
@@ -789,8 +789,27 @@ class Compiler(Evaluator):
                 return None
             from .hiera import Hiera
 
-            self._hiera = Hiera.for_environment(req.env_dir, req.hiera_config, req.modulepath)
+            self._hiera = Hiera.for_environment(req.env_dir, req.hiera_config, req.modulepath,
+                                               convert=self._hiera_convert)
         return self._hiera or None
+
+    def _hiera_convert(self, type_spec: Any, value: Any, args: list[Any]) -> Any:
+        """Hiera's ``convert_to``: Puppet's ``new`` with the type written in the data."""
+        from .conversions import new_value
+
+        if not isinstance(type_spec, str):
+            raise EvaluationError(f"convert_to needs a type name, got {type_spec!r}")
+        program = parse_string(type_spec, "<convert_to>")
+        stmts = program.body.statements
+        if len(stmts) != 1:
+            raise EvaluationError(f"convert_to: '{type_spec}' is not a type")
+        saved = self.scope
+        self.scope = self.top
+        try:
+            t = self.eval_type(stmts[0])
+            return new_value(self, t, [value, *args], stmts[0])
+        finally:
+            self.scope = saved
 
     def hiera_scope_lookup(self, name: str) -> tuple[bool, Any]:
         return self.lookup_var(name)
