@@ -324,7 +324,8 @@ class Compiler(Evaluator):
                             f"include {lname} or class {{ '{lname}': }}")
         if self.autoloader.has_ruby_type(lname):
             return capitalize_type(lname), "builtin"
-        self.fail(node, f"unknown resource type: '{name}'")
+        self.fail(node, f"unknown resource type: '{name}'; check the name and that the module "
+                        "defining it is on the module path")
 
     def _resource_expr(self, node: ast.ResourceExpr) -> list[Any]:
         tname = node.type_name.lower()
@@ -412,7 +413,7 @@ class Compiler(Evaluator):
         res.exported = exported
         res.param_spans = self.op_spans
         self.op_spans = {}
-        self._check_attributes(type_, kind, params, node)
+        self._check_attributes(type_, kind, params, node, title)
         for k, v in params.items():
             if v is None:
                 continue
@@ -440,7 +441,9 @@ class Compiler(Evaluator):
                 self.pending_defines.append(res)
         return res
 
-    def _check_attributes(self, type_: str, kind: str, params: dict[str, Any], node: ast.Node) -> None:
+    def _check_attributes(self, type_: str, kind: str, params: dict[str, Any], node: ast.Node,
+                          title: str | None = None) -> None:
+        label = f"{type_}[{title}]" if title is not None else type_
         lname = type_.lower()
         allowed = BUILTIN_TYPES.get(lname)
         if allowed is None:
@@ -449,11 +452,11 @@ class Compiler(Evaluator):
                 names = {p.name for p in ddef.params} | METAPARAMS
                 for k in params:
                     if k not in names and k not in ("name", "title"):
-                        self.fail(node, f"{type_}: has no parameter named '{k}'")
+                        self.fail(node, f"{label}: has no parameter named '{k}'")
             return
         for k in params:
             if k not in allowed:
-                self.fail(node, f"{type_}: has no parameter named '{k}'")
+                self.fail(node, f"{label}: has no parameter named '{k}'")
 
     def _apply_defaults(self, res: CResource, scope: Scope) -> None:
         s: Scope | None = scope
@@ -679,7 +682,8 @@ class Compiler(Evaluator):
         cdef = self.find_class(key)
         if cdef is None:
             self.fail(node or Span("", 0, 0, 0, 0),
-                      f"could not find class '{key}' for node {self.request.node}")
+                      f"could not find class '{key}' for node {self.request.node}; check the name and "
+                      "that its module is on the module path")
         parent_scope: Scope | None = None
         if cdef.parent is not None:
             parent_name = cdef.parent.lower().lstrip(":")

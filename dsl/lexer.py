@@ -180,7 +180,7 @@ class Lexer:
             if c == '"':
                 self._double_quoted(start)
                 continue
-            if c.isdigit():
+            if "0" <= c <= "9":
                 m = _NUMBER_RE.match(src, self.pos)
                 assert m is not None
                 end = m.end()

@@ -1,0 +1,5 @@
+"""The core collectors. Importing this package registers them all in ``facts.registry.COLLECTORS``."""
+
+from facts.core import hardware, network, operating_system, packages, ssh, storage, system, virtual
+
+__all__ = ["hardware", "network", "operating_system", "packages", "ssh", "storage", "system", "virtual"]
