@@ -482,7 +482,7 @@ class Compiler(Evaluator):
         scope = self.scope.owner() if self.scope.kind == "lambda" else self.scope
         if scope.defaults is None:
             scope.defaults = {}
-        entry = scope.defaults.setdefault(type_, {})
+        entry: dict[str, tuple[Any, Any]] = scope.defaults.setdefault(type_, {})
         for k, v in params.items():
             entry[k] = (v, node)
         return None

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import types as T
-from .evaluator import to_number, to_str
+from .evaluator import Evaluator, to_number, to_str
 from .values import RegexValue, Sensitive
 
 
-def new_value(ev: Any, t: Any, args: list[Any], node: Any) -> Any:
+def new_value(ev: Evaluator, t: Any, args: list[Any], node: Any) -> Any:
     if not isinstance(t, T.PType):
         ev.fail(node, "new() expects a type as its first argument")
     r = T.resolve(t)
@@ -70,7 +70,7 @@ def new_value(ev: Any, t: Any, args: list[Any], node: Any) -> Any:
     return result
 
 
-def _to_num(ev: Any, r: T.PType, v: Any, extra: list[Any], node: Any) -> Any:
+def _to_num(ev: Evaluator, r: T.PType, v: Any, extra: list[Any], node: Any) -> Any:
     if isinstance(v, bool):
         n: Any = 1 if v else 0
     elif isinstance(v, (int, float)):
@@ -143,7 +143,7 @@ def _quoted(v: Any) -> str:
     return _to_string(v, [])
 
 
-def _to_bool(ev: Any, v: Any, node: Any) -> bool:
+def _to_bool(ev: Evaluator, v: Any, node: Any) -> bool:
     if isinstance(v, bool):
         return v
     if isinstance(v, (int, float)):

@@ -21,6 +21,8 @@ from . import types as T
 from .errors import DslTypeError, EvaluationError
 from .evaluator import (
     Closure,
+    Evaluator,
+    Scope,
     _Break,
     _hashable,
     compare,
@@ -52,7 +54,7 @@ def function(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return register
 
 
-def _arity(ev: Any, node: Any, name: str, args: list[Any], lo: int, hi: int | None = None) -> None:
+def _arity(ev: Evaluator, node: Any, name: str, args: list[Any], lo: int, hi: int | None = None) -> None:
     n = len(args)
     if n < lo or (hi is not None and n > hi):
         if hi == lo:
@@ -64,13 +66,14 @@ def _arity(ev: Any, node: Any, name: str, args: list[Any], lo: int, hi: int | No
         ev.fail(node, f"'{name}' expects {want} argument(s), got {n}")
 
 
-def _need_block(ev: Any, node: Any, name: str, block: Closure | None) -> Closure:
+def _need_block(ev: Evaluator, node: Any, name: str, block: Closure | None) -> Closure:
     if block is None:
         ev.fail(node, f"'{name}' expects a block (lambda)")
+        raise AssertionError  # unreachable: fail() raises
     return block
 
 
-def _type_check(ev: Any, node: Any, name: str, what: str, value: Any, t: T.PType) -> None:
+def _type_check(ev: Evaluator, node: Any, name: str, what: str, value: Any, t: T.PType) -> None:
     if not t.instance(value):
         ev.fail(node, f"'{name}' parameter '{what}' {T.mismatch_message(t, value)}", DslTypeError)
 
@@ -90,7 +93,7 @@ def _flat_names(args: list[Any]) -> list[Any]:
     return out
 
 
-def _class_name(ev: Any, node: Any, v: Any) -> str:
+def _class_name(ev: Evaluator, node: Any, v: Any) -> str:
     if isinstance(v, T.PClass) and v.class_name:
         return v.class_name
     if isinstance(v, T.PResource) and v.type_name == "Class" and v.title:
@@ -249,12 +252,12 @@ def f_tagged(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("fail")
-def f_fail(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_fail(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     ev.fail(node, " ".join(to_str(a) for a in args) or "fail() called")
 
 
 def _logger(level: str) -> Callable[..., Any]:
-    def log_fn(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+    def log_fn(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
         msg = " ".join(to_str(a) for a in args)
         if level in ("warning", "err", "crit", "alert", "emerg"):
             ev.warn(node, msg) if level == "warning" else log.error("%s", msg)
@@ -316,7 +319,7 @@ def _jinja_render(ev: Compiler, text: str, name: str, node: ast.Node) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              autoescape=False)
     variables: dict[str, Any] = {}
-    s = ev.scope
+    s: Scope | None = ev.scope
     chain = []
     while s is not None:
         chain.append(s)
@@ -422,7 +425,7 @@ def f_lookup(ev: Compiler, args: list[Any], block: Closure | None, node: ast.Nod
 
 
 # -- iteration ----------------------------------------------------------------------------------------
-def _pairs(ev: Any, node: Any, name: str, v: Any) -> tuple[list[Any], bool]:
+def _pairs(ev: Evaluator, node: Any, name: str, v: Any) -> tuple[list[Any], bool]:
     """Items to iterate and whether they are hash pairs."""
     if isinstance(v, dict):
         return [[k, x] for k, x in v.items()], True
@@ -451,7 +454,7 @@ def _call_each(block: Closure, item: Any, index: int, is_hash: bool) -> Any:
 
 
 @function("each")
-def f_each(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_each(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "each", args, 1, 1)
     b = _need_block(ev, node, "each", block)
     items, is_hash = _pairs(ev, node, "each", args[0])
@@ -464,7 +467,7 @@ def f_each(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> A
 
 
 @function("reverse_each")
-def f_reverse_each(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_reverse_each(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     items, is_hash = _pairs(ev, node, "reverse_each", args[0])
     items = list(reversed(items))
     if block is None:
@@ -478,7 +481,7 @@ def f_reverse_each(ev: Any, args: list[Any], block: Closure | None, node: ast.No
 
 
 @function("map")
-def f_map(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_map(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "map", args, 1, 1)
     b = _need_block(ev, node, "map", block)
     items, is_hash = _pairs(ev, node, "map", args[0])
@@ -492,7 +495,7 @@ def f_map(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> An
 
 
 @function("filter")
-def f_filter(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_filter(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "filter", args, 1, 1)
     b = _need_block(ev, node, "filter", block)
     items, is_hash = _pairs(ev, node, "filter", args[0])
@@ -505,7 +508,7 @@ def f_filter(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) ->
 
 
 @function("reduce")
-def f_reduce(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_reduce(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "reduce", args, 1, 2)
     b = _need_block(ev, node, "reduce", block)
     items, _ = _pairs(ev, node, "reduce", args[0])
@@ -521,21 +524,21 @@ def f_reduce(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) ->
 
 
 @function("any")
-def f_any(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_any(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     b = _need_block(ev, node, "any", block)
     items, is_hash = _pairs(ev, node, "any", args[0])
     return any(truthy(_call_each(b, x, i, is_hash)) for i, x in enumerate(items))
 
 
 @function("all")
-def f_all(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_all(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     b = _need_block(ev, node, "all", block)
     items, is_hash = _pairs(ev, node, "all", args[0])
     return all(truthy(_call_each(b, x, i, is_hash)) for i, x in enumerate(items))
 
 
 @function("step")
-def f_step(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_step(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "step", args, 2, 2)
     items, _ = _pairs(ev, node, "step", args[0])
     n = args[1]
@@ -550,7 +553,7 @@ def f_step(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> A
 
 
 @function("index")
-def f_index(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_index(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     coll = args[0]
     if block is not None:
         items, is_hash = _pairs(ev, node, "index", coll)
@@ -577,24 +580,24 @@ def f_index(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> 
 
 
 @function("with")
-def f_with(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_with(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     return _need_block(ev, node, "with", block)(*args)
 
 
 @function("then")
-def f_then(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_then(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     b = _need_block(ev, node, "then", block)
     return None if args[0] is None else b(args[0])
 
 
 @function("lest")
-def f_lest(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_lest(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     b = _need_block(ev, node, "lest", block)
     return b() if args[0] is None else args[0]
 
 
 # -- strings -----------------------------------------------------------------------------------------
-def _map_str(ev: Any, node: Any, name: str, v: Any, fn: Callable[[str], str]) -> Any:
+def _map_str(ev: Evaluator, node: Any, name: str, v: Any, fn: Callable[[str], str]) -> Any:
     if isinstance(v, str):
         return fn(v)
     if isinstance(v, list):
@@ -607,43 +610,43 @@ def _map_str(ev: Any, node: Any, name: str, v: Any, fn: Callable[[str], str]) ->
 
 
 @function("upcase")
-def f_upcase(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_upcase(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "upcase", args[0], str.upper)
 
 
 @function("downcase")
-def f_downcase(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_downcase(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "downcase", args[0], str.lower)
 
 
 @function("capitalize")
-def f_capitalize(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_capitalize(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "capitalize", args[0], lambda s: s[:1].upper() + s[1:].lower())
 
 
 @function("strip")
-def f_strip(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_strip(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "strip", args[0], str.strip)
 
 
 @function("lstrip")
-def f_lstrip(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_lstrip(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "lstrip", args[0], str.lstrip)
 
 
 @function("rstrip")
-def f_rstrip(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_rstrip(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "rstrip", args[0], str.rstrip)
 
 
 @function("chomp")
-def f_chomp(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_chomp(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return _map_str(ev, node, "chomp", args[0], lambda s: s[:-2] if s.endswith("\r\n") else s.rstrip("\n")[:len(s)]
                     if s.endswith("\n") else s)
 
 
 @function("split")
-def f_split(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_split(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "split", args, 2, 2)
     s, sep = args
     _type_check(ev, node, "split", "str", s, _STR)
@@ -661,7 +664,7 @@ def f_split(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("join")
-def f_join(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_join(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "join", args, 1, 2)
     arr = args[0]
     _type_check(ev, node, "join", "arg", arr, _ARRAY)
@@ -671,7 +674,7 @@ def f_join(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("size", "length")
-def f_size(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_size(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "length", args, 1, 1)
     v = args[0]
     if isinstance(v, (str, list, dict)):
@@ -682,7 +685,7 @@ def f_size(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("empty")
-def f_empty(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_empty(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     v = args[0]
     if v is None:
         return True
@@ -694,7 +697,7 @@ def f_empty(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("regsubst")
-def f_regsubst(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_regsubst(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "regsubst", args, 3, 5)
     target, pattern, repl = args[0], args[1], args[2]
     flags = args[3] if len(args) > 3 else ""
@@ -752,7 +755,7 @@ _SPRINTF_RE = re.compile(r"%(?:<(\w+)>)?([-+ 0#]*)(\*|\d+)?(?:\.(\d+))?([sdifxXo
 
 
 @function("sprintf")
-def f_sprintf(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_sprintf(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "sprintf", args, 1)
     fmt = args[0]
     values = list(args[1:])
@@ -794,7 +797,7 @@ def f_sprintf(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("match")
-def f_match(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_match(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "match", args, 2, 2)
     target, pattern = args
     if isinstance(pattern, str):
@@ -818,7 +821,7 @@ def f_match(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 # -- collections ---------------------------------------------------------------------------------------
 @function("compare")
-def f_compare(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_compare(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "compare", args, 2, 3)
     a, b = args[0], args[1]
     if len(args) > 2 and args[2] is False and isinstance(a, str) and isinstance(b, str):
@@ -830,18 +833,18 @@ def f_compare(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("keys")
-def f_keys(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_keys(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _type_check(ev, node, "keys", "hsh", args[0], _HASH)
     return list(args[0].keys())
 
 
 @function("values")
-def f_values(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_values(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _type_check(ev, node, "values", "hsh", args[0], _HASH)
     return list(args[0].values())
 
 
-def _sort_key(ev: Any, node: Any) -> Callable[[Any], Any]:
+def _sort_key(ev: Evaluator, node: Any) -> Callable[[Any], Any]:
     import functools
 
     def cmp(a: Any, b: Any) -> int:
@@ -854,7 +857,7 @@ def _sort_key(ev: Any, node: Any) -> Callable[[Any], Any]:
 
 
 @function("sort")
-def f_sort(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_sort(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     v = args[0]
     if isinstance(v, str):
         return "".join(sorted(v))
@@ -870,7 +873,7 @@ def f_sort(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> A
 
 
 @function("unique")
-def f_unique(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_unique(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     v = args[0]
     if isinstance(v, str):
         return "".join(dict.fromkeys(v))
@@ -899,7 +902,7 @@ def f_unique(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) ->
 
 
 @function("flatten")
-def f_flatten(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_flatten(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     def flat(v: Any) -> list[Any]:
         out: list[Any] = []
         for x in v:
@@ -912,7 +915,7 @@ def f_flatten(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
     return flat(args if len(args) != 1 or not isinstance(args[0], list) else args[0])
 
 
-def _minmax(ev: Any, args: list[Any], block: Closure | None, node: ast.Node, name: str, pick: int) -> Any:
+def _minmax(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node, name: str, pick: int) -> Any:
     values = args[0] if len(args) == 1 and isinstance(args[0], list) else args
     if not values:
         return None
@@ -935,17 +938,17 @@ def _minmax(ev: Any, args: list[Any], block: Closure | None, node: ast.Node, nam
 
 
 @function("min")
-def f_min(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_min(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     return _minmax(ev, args, block, node, "min", -1)
 
 
 @function("max")
-def f_max(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_max(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     return _minmax(ev, args, block, node, "max", 1)
 
 
 @function("abs")
-def f_abs(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_abs(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     n = to_number(args[0])
     if n is None:
         ev.fail(node, f"'abs' expects a Numeric value, got {T.generalized_name(args[0])}")
@@ -953,7 +956,7 @@ def f_abs(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("versioncmp")
-def f_versioncmp(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_versioncmp(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "versioncmp", args, 2, 3)
     a, b = str(args[0]), str(args[1])
     if a == b:
@@ -996,13 +999,13 @@ def _dig(v: Any, keys: list[Any]) -> Any:
 
 
 @function("dig")
-def f_dig(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_dig(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "dig", args, 1)
     return _dig(args[0], args[1:])
 
 
 @function("get")
-def f_get(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_get(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "get", args, 2, 3)
     path = str(args[1])
     keys: list[Any] = []
@@ -1023,7 +1026,7 @@ def f_get(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> An
 
 
 @function("assert_type")
-def f_assert_type(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_assert_type(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     _arity(ev, node, "assert_type", args, 2, 2)
     t, v = args
     if isinstance(t, str):
@@ -1038,7 +1041,7 @@ def f_assert_type(ev: Any, args: list[Any], block: Closure | None, node: ast.Nod
 
 
 @function("type")
-def f_type(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_type(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "type", args, 1, 2)
     v = args[0]
     mode = args[1] if len(args) > 1 else "detailed"
@@ -1049,7 +1052,7 @@ def f_type(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("new")
-def f_new(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_new(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     from .conversions import new_value
 
     result = new_value(ev, args[0], args[1:], node)
@@ -1058,22 +1061,22 @@ def f_new(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> An
 
 # -- digests and encodings --------------------------------------------------------------------------
 @function("sha1")
-def f_sha1(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_sha1(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return hashlib.sha1(to_str(args[0]).encode()).hexdigest()
 
 
 @function("sha256")
-def f_sha256(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_sha256(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return hashlib.sha256(to_str(args[0]).encode()).hexdigest()
 
 
 @function("md5")
-def f_md5(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_md5(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return hashlib.md5(to_str(args[0]).encode()).hexdigest()
 
 
 @function("base64")
-def f_base64(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_base64(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "base64", args, 2, 3)
     action, s = args[0], to_str(args[1])
     if action == "encode":
@@ -1083,7 +1086,7 @@ def f_base64(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 # -- stdlib favourites ------------------------------------------------------------------------------
 @function("pick")
-def f_pick(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_pick(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     for a in _flat_names(args):
         if a is not None and a != "" and a != "undef" and a is not DEFAULT:
             return a
@@ -1091,7 +1094,7 @@ def f_pick(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("pick_default")
-def f_pick_default(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_pick_default(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     if not args:
         ev.fail(node, "pick_default(): must receive at least one argument")
     for a in args:
@@ -1101,7 +1104,7 @@ def f_pick_default(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("merge")
-def f_merge(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_merge(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     out: dict[Any, Any] = {}
     for a in args:
         if a is None or a == "":
@@ -1123,7 +1126,7 @@ def _deep_merge(a: dict[Any, Any], b: dict[Any, Any]) -> dict[Any, Any]:
 
 
 @function("deep_merge")
-def f_deep_merge(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_deep_merge(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     out: dict[Any, Any] = {}
     for a in args:
         if a is None or a == "":
@@ -1135,7 +1138,7 @@ def f_deep_merge(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("concat")
-def f_concat(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_concat(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     out = list(args[0]) if isinstance(args[0], list) else [args[0]]
     for a in args[1:]:
         out.extend(a if isinstance(a, list) else [a])
@@ -1143,7 +1146,7 @@ def f_concat(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("any2array")
-def f_any2array(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_any2array(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     if not args:
         return []
     if len(args) > 1:
@@ -1206,14 +1209,14 @@ def f_ensure_resources(ev: Compiler, args: list[Any], block: Any, node: ast.Node
 
 
 @function("has_key")
-def f_has_key(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_has_key(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "has_key", args, 2, 2)
     _type_check(ev, node, "has_key", "hash", args[0], _HASH)
     return _hashable(args[1]) in args[0]
 
 
 @function("member")
-def f_member(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_member(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "member", args, 2, 2)
     arr, item = args
     if isinstance(arr, str):
@@ -1224,7 +1227,7 @@ def f_member(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("delete")
-def f_delete(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_delete(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "delete", args, 2, 2)
     coll, items = args
     items = items if isinstance(items, list) else [items]
@@ -1255,21 +1258,21 @@ def f_fqdn_rand(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> An
 
 
 @function("to_json")
-def f_to_json(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_to_json(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     from .compiler import _to_data
 
     return json.dumps(_to_data(args[0]), separators=(",", ":"))
 
 
 @function("to_json_pretty")
-def f_to_json_pretty(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_to_json_pretty(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     from .compiler import _to_data
 
     return json.dumps(_to_data(args[0]), indent=2) + "\n"
 
 
 @function("to_yaml")
-def f_to_yaml(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_to_yaml(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     import yaml
 
     from .compiler import _to_data
@@ -1279,7 +1282,7 @@ def f_to_yaml(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("parsejson")
-def f_parsejson(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_parsejson(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     try:
         return json.loads(to_str(args[0]))
     except ValueError as exc:
@@ -1289,7 +1292,7 @@ def f_parsejson(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("parseyaml")
-def f_parseyaml(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_parseyaml(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     import yaml
 
     try:
@@ -1301,7 +1304,7 @@ def f_parseyaml(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("str2bool")
-def f_str2bool(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_str2bool(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     v = args[0]
     if isinstance(v, bool):
         return v
@@ -1314,7 +1317,7 @@ def f_str2bool(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("bool2str")
-def f_bool2str(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_bool2str(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     v = args[0]
     if not isinstance(v, bool):
         ev.fail(node, f"bool2str(): expects a Boolean, got {T.generalized_name(v)}")
@@ -1324,7 +1327,7 @@ def f_bool2str(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("range")
-def f_range(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_range(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "range", args, 2, 3)
     a, b = to_number(args[0]), to_number(args[1])
     step = int(args[2]) if len(args) > 2 else 1
@@ -1334,23 +1337,23 @@ def f_range(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
 
 
 @function("values_at")
-def f_values_at(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_values_at(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     arr, idx = args[0], args[1]
     return [arr[i] for i in (idx if isinstance(idx, list) else [idx])]
 
 
 @function("suffix")
-def f_suffix(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_suffix(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return [f"{x}{args[1]}" for x in args[0]]
 
 
 @function("prefix")
-def f_prefix(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_prefix(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return [f"{args[1]}{x}" for x in args[0]]
 
 
 @function("count")
-def f_count(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_count(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     items, is_hash = _pairs(ev, node, "count", args[0])
     if block is not None:
         return sum(1 for i, x in enumerate(items) if truthy(_call_each(block, x, i, is_hash)))
@@ -1360,26 +1363,26 @@ def f_count(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> 
 
 
 @function("sensitive")
-def f_sensitive(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_sensitive(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     return Sensitive(args[0])
 
 
 @function("unwrap")
-def f_unwrap(ev: Any, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
+def f_unwrap(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
     v = args[0]
     value = v.value if isinstance(v, Sensitive) else v
     return block(value) if block is not None else value
 
 
 @function("versioncmp_sort")
-def f_versioncmp_sort(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:  # pragma: no cover
+def f_versioncmp_sort(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:  # pragma: no cover
     import functools
 
     return sorted(args[0], key=functools.cmp_to_key(lambda a, b: f_versioncmp(ev, [a, b], None, node)))
 
 
 @function("shellquote")
-def f_shellquote(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
+def f_shellquote(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     import shlex
 
     return " ".join(shlex.quote(to_str(a)) for a in _flat_names(args))

@@ -29,18 +29,17 @@ class Definitions:
 
     def _register_block(self, block: ast.Block, namespace: str) -> None:
         for stmt in block.statements:
-            kind = type(stmt)
-            if kind is ast.ClassDef:
+            if isinstance(stmt, ast.ClassDef):
                 name = _qualify(stmt.name, namespace)
                 self._add(self.classes, name, stmt, "class")
                 self._register_block(stmt.body, name)
-            elif kind is ast.DefineDef:
+            elif isinstance(stmt, ast.DefineDef):
                 self._add(self.defines, _qualify(stmt.name, namespace), stmt, "defined type")
-            elif kind is ast.NodeDef:
+            elif isinstance(stmt, ast.NodeDef):
                 self.nodes.append(stmt)
-            elif kind is ast.FunctionDef:
+            elif isinstance(stmt, ast.FunctionDef):
                 self._add(self.functions, stmt.name.lower().lstrip(":"), stmt, "function")
-            elif kind is ast.TypeAlias:
+            elif isinstance(stmt, ast.TypeAlias):
                 self._add(self.aliases, stmt.name.lower().lstrip(":"), stmt, "type alias")
 
     @staticmethod

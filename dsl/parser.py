@@ -35,7 +35,7 @@ class _NoLexer(_LarkLexer):
     def __init__(self, conf: Any) -> None:
         pass
 
-    def lex(self, data: Any) -> Any:  # pragma: no cover - never called
+    def lex(self, lexer_state: Any, parser_state: Any = None) -> Any:  # pragma: no cover - never called
         return iter(())
 
 

@@ -157,8 +157,8 @@ def parametrize(ev: Evaluator, base: T.PType, args: list[Any], node: ast.Node) -
     if isinstance(base, T.PClass):
         if base.class_name is not None:
             ev.fail(node, f"{base} cannot be parametrized further")
-        refs = [_class_ref(ev, a, node) for a in _flatten(args)]
-        return refs[0] if len(refs) == 1 else _RefList(refs)  # type: ignore[return-value]
+        crefs = [_class_ref(ev, a, node) for a in _flatten(args)]
+        return crefs[0] if len(crefs) == 1 else _RefList(crefs)  # type: ignore[return-value]
     if isinstance(base, T.PResource):
         return _resource_refs(ev, base, args, node)
     if isinstance(base_r, T.PTypeAlias):
@@ -222,13 +222,13 @@ def _resource_refs(ev: Evaluator, base: T.PResource, args: list[Any], node: ast.
         if not args:
             return T.PResource(type_name)
     titles = _flatten(args)
-    refs = []
+    rrefs: list[T.PResource] = []
     for t in titles:
         if isinstance(t, (int, float)) and not isinstance(t, bool):
             t = str(t)
         if not isinstance(t, str):
             ev.fail(node, f"{type_name}[] takes titles as strings, got {T.generalized_name(t)}")
-        refs.append(T.PResource(type_name, t))
-    if len(refs) == 1:
-        return refs[0]
-    return _RefList(refs)
+        rrefs.append(T.PResource(type_name, t))
+    if len(rrefs) == 1:
+        return rrefs[0]
+    return _RefList(rrefs)
