@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bunraku.py engine dsl master agent facts tests bench examples
+	$(BIN)/mypy engine dsl facts
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -982,7 +982,7 @@ def f_versioncmp(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> 
                 return (x > y) - (x < y)
             return (int(x) > int(y)) - (int(x) < int(y))
         return (x.upper() > y.upper()) - (x.upper() < y.upper())
-    return (len(a) > len(b)) - (len(a) < len(b)) if not ta and not tb else (1 if ta else -1)
+    return (a > b) - (a < b)  # as Puppet: the plain string order decides what's left
 
 
 def _dig(v: Any, keys: list[Any]) -> Any:
