@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -117,12 +118,17 @@ class CResource:
 
 
 def tag_segments(name: str) -> list[str]:
+    return list(_tag_segments(name))
+
+
+@lru_cache(maxsize=8192)
+def _tag_segments(name: str) -> tuple[str, ...]:
     name = name.lower()
     if not _TAG_RE.match(name):
-        return []
+        return ()
     if "::" in name:
-        return [name] + [p for p in name.split("::") if p]
-    return [name]
+        return (name, *[p for p in name.split("::") if p])
+    return (name,)
 
 
 def _type_tags(type_: str) -> list[str]:

@@ -16,6 +16,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 CATALOG_FORMAT = 2
@@ -28,6 +29,7 @@ class CatalogError(Exception):
     """A catalog document is malformed or inconsistent."""
 
 
+@lru_cache(maxsize=4096)
 def capitalize_type(name: str) -> str:
     """Puppet's type-name casing: every ``::`` segment capitalised (``foo::bar`` -> ``Foo::Bar``)."""
     return "::".join(seg[:1].upper() + seg[1:] for seg in name.lower().split("::"))
