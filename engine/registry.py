@@ -45,6 +45,21 @@ class Change:
         return f"Change({self.property!r}, {self.previous!r} -> {self.desired!r})"
 
 
+class ProbeResult:
+    """What a probe observed: whether the thing is as expected, after how many attempts, and how long."""
+
+    __slots__ = ("ok", "attempts", "message", "duration")
+
+    def __init__(self, ok: bool, attempts: int, message: str, duration: float) -> None:
+        self.ok = ok
+        self.attempts = attempts
+        self.message = message
+        self.duration = duration
+
+    def __repr__(self) -> str:
+        return f"ProbeResult(ok={self.ok}, attempts={self.attempts}, {self.message!r})"
+
+
 class ResourceType:
     """A resource type: which parameters it takes and how they normalise. Pure: no I/O here."""
 
@@ -57,6 +72,9 @@ class ResourceType:
     refresh_property: ClassVar[str | None] = None
     #: Properties whose values never appear in logs or reports (like Puppet's ``sensitive``).
     sensitive_properties: ClassVar[frozenset[str]] = frozenset()
+    #: A probe observes and never changes anything: the transaction calls ``Provider.probe()``
+    #: instead of check/sync, in noop runs too, and never sends refresh events from it.
+    probe: ClassVar[bool] = False
 
     def validate(self, title: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Check and normalise ``params``; return the normalised parameters (namevar filled in)."""
@@ -111,6 +129,10 @@ class Provider:
     def will_refresh(self) -> bool:
         """Whether ``refresh()`` would act (used in noop, never mutates)."""
         return False
+
+    def probe(self) -> ProbeResult:
+        """Observe (only for types with ``probe = True``); never mutates anything."""
+        raise ProviderError(f"{self.type_name} provider {self.name} is not a probe")
 
     def generate(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Extra resources ``(type, title, normalised params)`` to evaluate right after this one."""

@@ -1,3 +1,13 @@
 """Providers: read the current state and change only what differs. Importing registers them."""
 
-from engine.providers import cron, exec, file, notify, package, resources, service, user  # noqa: F401
+from engine.providers import (  # noqa: F401
+    cron,
+    exec,
+    file,
+    notify,
+    package,
+    resources,
+    service,
+    ssh_authorized_key,
+    user,
+)

@@ -96,13 +96,20 @@ class SysV(_Service):
 
     __slots__ = ()
 
-    def _script(self) -> str:
+    def _find_script(self) -> str | None:
         name = self.params["name"]
         for d in self.params["path"]:
             path = self.ctx.path(f"{d}/{name}")
             if os.path.exists(path):
                 return path
-        raise ProviderError(f"no init script for service {name} in {', '.join(self.params['path'])}")
+        return None
+
+    def _script(self) -> str:
+        script = self._find_script()
+        if script is None:
+            raise ProviderError(f"no init script for service {self.params['name']} in "
+                                f"{', '.join(self.params['path'])}")
+        return script
 
     def _cmd(self, action: str) -> None:
         custom = self.params.get(action)
@@ -117,7 +124,12 @@ class SysV(_Service):
         if p.get("status"):
             return run_detached(["/bin/sh", "-c", p["status"]])[0] == 0
         if p["hasstatus"]:
-            return run_detached([self._script(), "status"])[0] == 0
+            script = self._find_script()
+            if script is None:
+                # Not installed yet (a package earlier in the run may bring it): not running. Checking
+                # must not fail, so a dry run on a fresh host predicts the start instead of an error.
+                return False
+            return run_detached([script, "status"])[0] == 0
         return process_matches(p.get("pattern") or p.get("binary") or p["name"])
 
     def _links(self, levels: tuple[str, ...], letter: str) -> list[str]:

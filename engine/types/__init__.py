@@ -1,3 +1,13 @@
 """Resource types: pure validation and normalisation of parameters. Importing registers them."""
 
-from engine.types import cron, exec, file, notify, package, resources, service, user  # noqa: F401
+from engine.types import (  # noqa: F401
+    cron,
+    exec,
+    file,
+    notify,
+    package,
+    resources,
+    service,
+    ssh_authorized_key,
+    user,
+)
