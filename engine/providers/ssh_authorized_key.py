@@ -95,9 +95,9 @@ class AuthorizedKeys(Provider):
         try:
             lines = self._lines()
         except ProviderError:
-            if p["ensure"] == "absent":
-                return []
-            raise
+            # The account doesn't exist (yet: a User earlier in this run may create it). Checking
+            # predicts the key's creation; making the change fails clearly if the account is still missing.
+            lines = []
         found = self._find(lines)
         if p["ensure"] == "absent":
             return [Change("ensure", "present", "absent", "removed")] if found else []

@@ -57,5 +57,7 @@ def test_key_change_and_removal(root: Path, state: Path) -> None:
 def test_unknown_user_is_a_clear_failure(root: Path, state: Path) -> None:
     cb = CatalogBuilder()
     ref = cb.add("Ssh_authorized_key", "x", user="ghost", type="rsa", key=KEY)
+    predicted = apply_catalog(cb.catalog, root=root, state_dir=state, noop=True)
+    assert changes(predicted) == {(ref, "ensure")}
     report = apply_catalog(cb.catalog, root=root, state_dir=state)
     assert "user ghost does not exist" in failures(report)[ref][0]
