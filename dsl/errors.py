@@ -51,10 +51,12 @@ class DslError(Exception):
         return self.span.col if self.span else None
 
     def format_line(self) -> str:
+        """The one-line form; values quoted in the message can't break it over several lines."""
+        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
         if self.span is None or self.span.line == 0:
             where = self.span.file + ": " if self.span and self.span.file != "<unknown>" else ""
-            return f"{where}error: {self.message}"
-        return f"{self.span.file}:{self.span.line}:{self.span.col}: error: {self.message}"
+            return f"{where}error: {message}"
+        return f"{self.span.file}:{self.span.line}:{self.span.col}: error: {message}"
 
     def excerpt(self) -> str | None:
         """The offending source line with a caret under the column, when the source is at hand."""

@@ -45,7 +45,8 @@ _TYPES: dict[str, str] = {
     "mount": "name ensure device fstype options pass dump atboot remounts target blockdevice provider",
     "ssh_authorized_key": "name ensure key type user target options drop_private_keys provider",
     "sshkey": "name ensure key type host_aliases target provider",
-    "healthcheck": "name check url host port command expect_status expect_body retries interval timeout",
+    "healthcheck": "name check url host port command path environment expect_status expect_body retries "
+                   "interval timeout",
     "whit": "name",
     "component": "name",
 }

@@ -2,6 +2,17 @@
 it in noop), propagate refresh events and failures, and return a :class:`Report`.
 
     report = apply_catalog(catalog, root=Path("/"), noop=False)
+    report = apply_catalog(catalog, incremental_from=last_good_catalog)   # see engine.incremental
+
+Probes (``healthcheck``) observe instead of converging: they run in noop too, never send refresh
+events, and record their outcome in ``report.health`` as well as in their resource status (an
+unhealthy check is a failed resource, so the report status is ``failed`` as Puppet's would be for
+any failed resource). A probe that takes part in no relationship is evaluated after every other
+resource of the catalog: ordering only, so a failure elsewhere does not stop it from looking (the
+report already says "failed"; the health check says whether the service answers all the same) and
+its own failure holds back nothing. Relationships place a probe in the graph like any resource:
+``require`` makes it wait only for what it names and be skipped when that fails (health
+``unknown``); ``before`` makes it a gate for what follows.
 """
 
 from __future__ import annotations
@@ -16,7 +27,15 @@ from engine import registry
 from engine.catalog import Catalog, Resource, capitalize_type
 from engine.context import ApplyContext
 from engine.errors import EngineError, ValidationError
-from engine.graph import DOWN, END, LEAF, NOTIFY, START, UP, build_graph
+from engine.graph import DOWN, END, LEAF, NOTIFY, START, UP, Graph, build_graph
+from engine.incremental import (
+    as_catalog,
+    catalog_digest,
+    changed_resources,
+    closure,
+    removed_resources,
+    volatile_resources,
+)
 from engine.registry import Change, Provider, ResourceType
 from engine.report import REDACTED, Event, Report, ResourceStatus, _iso
 from engine.sources import FileSource
@@ -59,8 +78,10 @@ class _Leaf:
 
 
 class Transaction:
-    def __init__(self, catalog: Catalog, ctx: ApplyContext, *, tags: Iterable[str] | None = None) -> None:
+    def __init__(self, catalog: Catalog, ctx: ApplyContext, *, tags: Iterable[str] | None = None,
+                 incremental_from: Catalog | dict[str, Any] | None = None) -> None:
         self.catalog = catalog
+        self.base = as_catalog(incremental_from) if incremental_from is not None else None
         self.ctx = ctx
         self.tags = {t.lower() for t in tags} if tags else None
         self.resources = catalog.resources
@@ -143,20 +164,35 @@ class Transaction:
         failed_by: list[str | None] = [None] * n
         changed: list[bool] = [False] * n
         refreshes: list[int] = [0] * n
+        related = {ref for a, b, _ in self.catalog.relationships() for ref in (a, b)}
+        deferred: list[int] = []
+        wanted = self._incremental_plan(graph) if self.base is not None else None
+        considered = skipped_unchanged = 0
         for node in graph.order:
             k = graph.kind[node]
             if k == LEAF:
                 leaf = leaves[graph.res[node]]
                 assert leaf is not None
+                probe = leaf.rtype is not None and leaf.rtype.probe
                 if failed_by[node] is not None:
+                    # Skipped, and what depends on it is skipped in turn (below), as in Puppet.
+                    considered += 1
                     self._skip(leaf, failed_by[node] or "")
+                elif wanted is not None and not probe and leaf.res.ref not in wanted:
+                    if self._selected(leaf.res):
+                        skipped_unchanged += 1
                     continue
-                if not self._selected(leaf.res):
+                elif not self._selected(leaf.res):
                     continue
-                ok, did_change = self._evaluate(leaf, refreshes[node])
-                if not ok:
-                    failed_by[node] = leaf.res.ref
-                changed[node] = did_change
+                else:
+                    considered += 1
+                    if probe and leaf.res.ref not in related:
+                        deferred.append(node)  # after everything else; see the module docstring
+                        continue
+                    ok, did_change = self._evaluate(leaf, refreshes[node])
+                    if not ok:
+                        failed_by[node] = leaf.res.ref
+                    changed[node] = did_change
             out = graph.succ[node]
             if not out:
                 continue
@@ -179,8 +215,30 @@ class Transaction:
                         changed[m] = True
             elif k == END:
                 pass
+        for node in deferred:  # a failed container relationship already skipped it above
+            leaf = leaves[graph.res[node]]
+            assert leaf is not None
+            self._evaluate(leaf, 0)
+        if self.base is not None:
+            self.report.apply_mode = "incremental"
+            self.report.incremental = {
+                "base_catalog_digest": catalog_digest(self.base), "considered": considered,
+                "skipped_unchanged": skipped_unchanged,
+            }
         self.report.finalise(time.perf_counter() - started, self.time_by_type)
         return self.report
+
+    def _incremental_plan(self, graph: Graph) -> set[str]:
+        """The references an incremental run evaluates (probes are added by the caller)."""
+        assert self.base is not None
+        seeds = changed_resources(self.base, self.catalog) | volatile_resources(self.catalog)
+        wanted = closure(graph, self.resources, seeds)
+        removed = removed_resources(self.base, self.catalog)
+        if removed:
+            self.report.log("info", f"{len(removed)} resource(s) no longer in the catalog are left "
+                            f"unmanaged, not purged: {', '.join(sorted(removed))}")
+        log.debug("incremental apply: %d changed or volatile, %d to evaluate", len(seeds), len(wanted))
+        return wanted
 
     # -- one resource -------------------------------------------------------------------------------------
     def _status(self, leaf: _Leaf) -> ResourceStatus:
@@ -196,6 +254,9 @@ class Transaction:
         status = self._status(leaf)
         status.skipped = True
         status.skip_reason = f"dependency {failed_ref} failed"
+        if leaf.rtype is not None and leaf.rtype.probe:
+            self.report.record_health(leaf.res.title, healthy=None, attempts=0,
+                                      message=f"not run: {status.skip_reason}", duration=0.0)
         self.report.log("warning", f"Skipping because of failed dependencies ({failed_ref})",
                         self._source(leaf, None), leaf.res.file, leaf.res.line)
 
@@ -245,6 +306,10 @@ class Transaction:
         status = self._status(leaf)
         ok, did_change = self._evaluate_into(leaf, status, refresh_count)
         elapsed = time.perf_counter() - t0
+        if leaf.rtype is not None and leaf.rtype.probe and leaf.res.title not in self.report.health["checks"]:
+            # It could not even start (invalid parameters, no provider): no observation, so unknown.
+            reason = next((e.message for e in status.events if e.status == "failure"), "not run")
+            self.report.record_health(leaf.res.title, healthy=None, attempts=0, message=reason, duration=0.0)
         status.evaluation_time = elapsed
         rtype = leaf.res.type
         self.time_by_type[rtype] = self.time_by_type.get(rtype, 0.0) + elapsed
@@ -256,6 +321,8 @@ class Transaction:
             return self._fail(leaf, status, leaf.error or "no provider", "Could not evaluate")
         noop = self.ctx.noop or leaf.noop
         provider = leaf.provider_cls(self.ctx, res.title, leaf.params)
+        if leaf.rtype is not None and leaf.rtype.probe:
+            return self._probe(leaf, status, provider), False
         try:
             changes = provider.check()
         except EngineError as exc:
@@ -298,6 +365,26 @@ class Transaction:
             ok = self._refresh(leaf, status, provider, refresh_count, noop) and ok
         did_change = bool(status.events) and ok
         return ok, did_change
+
+    def _probe(self, leaf: _Leaf, status: ResourceStatus, provider: Provider) -> bool:
+        """Observe; an event ``health`` (success or failure) and an entry in ``report.health``."""
+        try:
+            result = provider.probe()
+        except (EngineError, OSError) as exc:
+            self._drain_notes(leaf)
+            reason = str(exc) if isinstance(exc, EngineError) else _os_error(exc)
+            self._fail(leaf, status, reason, "Could not evaluate")
+            return False
+        self._drain_notes(leaf)
+        message = self._scrub(leaf, result.message)
+        observed = "healthy" if result.ok else "unhealthy"
+        self._event(leaf, status, Change("health", observed, "healthy", message),
+                    "success" if result.ok else "failure", message=message, name="health_checked")
+        self.report.record_health(leaf.res.title, healthy=result.ok, attempts=result.attempts,
+                                  message=message, duration=result.duration)
+        if not result.ok:
+            status.failed = True
+        return result.ok
 
     def _refresh(self, leaf: _Leaf, status: ResourceStatus, provider: Provider, count: int,
                  noop: bool) -> bool:
@@ -392,6 +479,7 @@ def apply_catalog(
     facts: dict[str, Any] | None = None,
     file_sources: FileSource | None = None,
     save_report: bool = True,
+    incremental_from: Catalog | dict[str, Any] | None = None,
 ) -> Report:
     """Converge ``root`` to ``catalog`` (or, with ``noop``, only report what would change).
 
@@ -399,10 +487,16 @@ def apply_catalog(
     set: a noop run writes nothing anywhere. Raises :class:`engine.errors.GraphError` for a
     dependency cycle or a relationship with a missing resource; failures of single resources are in
     the report.
+
+    With ``incremental_from`` (the last catalog applied successfully, as a :class:`Catalog` or its
+    JSON dict) only what changed since it is evaluated, with its dependents and refresh targets,
+    plus every probe; the rest is skipped unchecked, so drift of unchanged resources is left for
+    the next full run, and resources removed since then are not purged (see
+    :mod:`engine.incremental`). The report says ``apply_mode: incremental`` and what was skipped.
     """
     ctx = ApplyContext(root=root, noop=noop, facts=facts, state_dir=state_dir, show_diff=show_diff,
                        file_sources=file_sources)
-    report = Transaction(catalog, ctx, tags=tags).run()
+    report = Transaction(catalog, ctx, tags=tags, incremental_from=incremental_from).run()
     if save_report and not noop:
         try:
             report.save(ctx.state_dir)

@@ -135,11 +135,24 @@ class Report:
     metrics: dict[str, Any] = field(default_factory=dict)
     logs: list[LogEntry] = field(default_factory=list)
     kind: str = "apply"
+    #: ``full`` or ``incremental`` (see :mod:`engine.incremental`); ``incremental`` then says against what.
+    apply_mode: str = "full"
+    incremental: dict[str, Any] | None = None
+    #: ``{status: healthy|unhealthy|unknown, checks: {title: {status, healthy, attempts, message, duration}}}``
+    health: dict[str, Any] = field(default_factory=lambda: {"status": "unknown", "checks": {}})
 
     # -- building ----------------------------------------------------------------------------------
     def log(self, level: str, message: str, source: str = "Bunraku", file: str | None = None,
             line: int | None = None) -> None:
         self.logs.append(LogEntry(level, message, source, _iso(time.time()), file, line))
+
+    def record_health(self, name: str, *, healthy: bool | None, attempts: int, message: str,
+                      duration: float) -> None:
+        """One health check's outcome; ``healthy=None`` means it could not run (unknown)."""
+        status = "unknown" if healthy is None else "healthy" if healthy else "unhealthy"
+        self.health["checks"][name] = {"status": status, "healthy": bool(healthy), "attempts": attempts,
+                                       "message": message, "duration": round(duration, 6)}
+        self.health["status"] = health_status(self.health["checks"])
 
     def finalise(self, elapsed: float, time_by_type: dict[str, float]) -> None:
         statuses = list(self.resource_statuses.values())
@@ -208,6 +221,7 @@ class Report:
             "cached_catalog_status": self.cached_catalog_status, "corrective_change": self.corrective_change,
             "logs": [entry.to_dict() for entry in self.logs], "metrics": self.metrics,
             "resource_statuses": {ref: s.to_dict() for ref, s in self.resource_statuses.items()},
+            "apply_mode": self.apply_mode, "incremental": self.incremental, "health": self.health,
         }
 
     def to_json(self, *, indent: int | None = None) -> str:
@@ -224,7 +238,9 @@ class Report:
             corrective_change=d.get("corrective_change", False),
             resource_statuses={k: ResourceStatus.from_dict(v) for k, v in (d.get("resource_statuses") or {}).items()},
             metrics=d.get("metrics") or {}, logs=[LogEntry.from_dict(x) for x in d.get("logs") or []],
-            kind=d.get("kind", "apply"),
+            kind=d.get("kind", "apply"), apply_mode=d.get("apply_mode", "full"),
+            incremental=d.get("incremental"),
+            health=d.get("health") or {"status": "unknown", "checks": {}},
         )
 
     @classmethod
@@ -244,6 +260,17 @@ class Report:
         atomic_write(str(path), data, mode=0o640)
         atomic_write(str(base / "last_run_report.json"), data, mode=0o640)
         return path
+
+
+def health_status(checks: dict[str, dict[str, Any]]) -> str:
+    """``unhealthy`` if any check ran and failed; else ``unknown`` if there are none or one could not
+    run; else ``healthy``."""
+    statuses = {c.get("status") for c in checks.values()}
+    if "unhealthy" in statuses:
+        return "unhealthy"
+    if not checks or "unknown" in statuses:
+        return "unknown"
+    return "healthy"
 
 
 def _metric(name: str, label: str, values: list[tuple[str, str, Any]]) -> dict[str, Any]:

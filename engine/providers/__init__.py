@@ -4,6 +4,7 @@ from engine.providers import (  # noqa: F401
     cron,
     exec,
     file,
+    healthcheck,
     notify,
     package,
     resources,

@@ -4,6 +4,7 @@ from engine.types import (  # noqa: F401
     cron,
     exec,
     file,
+    healthcheck,
     notify,
     package,
     resources,
