@@ -1,0 +1,478 @@
+"""``Store``: the master's record of facts, catalogs, reports and liveness (see the package docstring)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from master.store import backend, documents, migrations
+from master.store.documents import now_utc, utc
+from master.store.errors import StoreError
+from master.store.schema import UTCDateTime, catalog_history, catalogs, events, facts, nodes, reports
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+NODE_STATUSES = ("unchanged", "changed", "failed", "noop-pending", "unresponsive", "unreported")
+
+#: How long a writer keeps retrying SQLite lock contention before giving up (seconds).
+_LOCK_RETRY_BUDGET = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """One node as the fleet view shows it."""
+
+    name: str
+    status: str  # one of NODE_STATUSES
+    last_run: datetime | None  # the time of its latest report
+    last_seen: datetime | None  # its latest contact of any kind: heartbeat, facts, catalog, report
+    code_id: str | None
+    environment: str | None
+    group: str | None
+    report_count: int
+
+
+def _status_of(*, last_seen: datetime | None, last_run: datetime | None, report_status: str | None,
+               noop_pending: bool, stale_before: datetime) -> str:
+    if last_seen is None or last_seen < stale_before:
+        return "unresponsive"
+    if last_run is None or report_status is None:
+        return "unreported"
+    if report_status == "failed":
+        return "failed"
+    if report_status == "changed":
+        return "changed"
+    # an unchanged run that would have changed something (noop run, or resources marked noop)
+    return "noop-pending" if noop_pending else "unchanged"
+
+
+def _ts(value: datetime) -> sa.BindParameter[datetime]:
+    """A datetime bound with the store's UTC type (a bare value would bypass it inside CASE and such)."""
+    return sa.bindparam(None, value, type_=UTCDateTime())
+
+
+def _later(column: sa.ColumnElement[datetime], value: sa.ColumnElement[datetime]) -> sa.ColumnElement[datetime]:
+    """The later of a (nullable) column and a time: SQL's GREATEST, spelt the same on both backends."""
+    return sa.case((column.is_(None), value), (column < value, value), else_=column)
+
+
+class _Statements:
+    """The write path's statements, built once per store: building SQLAlchemy statements per call costs
+    more than running them on SQLite. Parameters go in at execution (``b_*`` names for the bound ones)."""
+
+    def __init__(self, postgres: bool) -> None:
+        insert = pg_dialect.insert if postgres else sqlite_dialect.insert
+        at = sa.bindparam("b_at", type_=UTCDateTime())
+        environment = sa.bindparam("b_environment", type_=sa.String())
+        by_name = nodes.c.name == sa.bindparam("b_node", type_=sa.String())
+
+        self.node_insert = insert(nodes).on_conflict_do_nothing(index_elements=[nodes.c.name])
+
+        def touch(*columns: str) -> sa.Update:
+            values: dict[str, Any] = {"last_seen": _later(nodes.c.last_seen, at),
+                                      "environment": sa.func.coalesce(environment, nodes.c.environment)}
+            values.update({column: _later(nodes.c[column], at) for column in columns})
+            return sa.update(nodes).where(by_name).values(values)
+
+        self.touch = touch()
+        self.touch_facts = touch("facts_at")
+        self.touch_catalog = touch("catalog_at")
+
+        stmt = insert(facts)
+        self.facts_upsert = stmt.on_conflict_do_update(
+            index_elements=[facts.c.node],
+            set_={name: stmt.excluded[name] for name in ("environment", "received_at", "facts")},
+            where=facts.c.received_at <= stmt.excluded.received_at)
+
+        stmt = insert(catalogs)
+        self.catalog_upsert = stmt.on_conflict_do_update(
+            index_elements=[catalogs.c.node],
+            set_={name: stmt.excluded[name] for name in
+                  ("digest", "code_id", "environment", "compiled_at", "compile_seconds", "catalog")},
+            where=catalogs.c.compiled_at <= stmt.excluded.compiled_at)
+
+        h = catalog_history
+        stmt = insert(h)
+        newer = h.c.last_seen <= stmt.excluded.last_seen
+        self.history_upsert = stmt.on_conflict_do_update(
+            index_elements=[h.c.node, h.c.digest],
+            set_={"last_seen": sa.case((newer, stmt.excluded.last_seen), else_=h.c.last_seen),
+                  "code_id": sa.case((newer, stmt.excluded.code_id), else_=h.c.code_id),
+                  "first_seen": sa.case((h.c.first_seen > stmt.excluded.first_seen, stmt.excluded.first_seen),
+                                        else_=h.c.first_seen)})
+
+        self.report_insert = (insert(reports).on_conflict_do_nothing(index_elements=[reports.c.transaction_uuid])
+                              .returning(reports.c.id))
+        self.report_id = sa.select(reports.c.id).where(
+            reports.c.transaction_uuid == sa.bindparam("b_txn", type_=sa.String()))
+        self.event_insert = sa.insert(events)
+
+        # One update per saved report. SET expressions all see the row as it was, so the latest run moves
+        # only forward: a spooled old report arriving late neither replaces it nor its environment.
+        run_time = sa.bindparam("b_time", type_=UTCDateTime())
+        newest = sa.or_(nodes.c.last_run.is_(None), nodes.c.last_run <= run_time)
+        self.node_after_report = sa.update(nodes).where(by_name).values(
+            last_seen=_later(nodes.c.last_seen, at),
+            report_count=nodes.c.report_count + 1,
+            last_run=sa.case((newest, run_time), else_=nodes.c.last_run),
+            latest_report_id=sa.case((newest, sa.bindparam("b_report_id", type_=sa.BigInteger())),
+                                     else_=nodes.c.latest_report_id),
+            environment=sa.case((newest, sa.func.coalesce(environment, nodes.c.environment)),
+                                else_=nodes.c.environment),
+        )
+        self.set_group = sa.update(nodes).where(by_name).values(
+            group_name=sa.bindparam("b_group", type_=sa.String()))
+
+
+class Store:
+    """Facts, catalogs, reports and liveness of the fleet, in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine, url: URL) -> None:
+        self._engine = engine
+        self._url = url
+        self._postgres = engine.dialect.name == "postgresql"
+        self._sql = _Statements(self._postgres)
+
+    # -- opening ----------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None, *, path: Path | None = None) -> Self:
+        """Open (creating and upgrading as needed) the store at ``url``, or the SQLite file at ``path``
+        (default ``./bunraku.db``) when no URL is given. Raises StoreError with a one-line message.
+
+        ``sqlite://`` (in memory) is for tests: one connection, shared, for a single thread."""
+        resolved = backend.resolve_url(url, path)
+        where = backend.describe(url, resolved)
+        engine = backend.create_engine(resolved, where)
+        store = cls(engine, resolved)
+        try:
+            before, after = store._run("upgrade", migrations.upgrade, write=True, where=where)
+        except StoreError as exc:
+            engine.dispose()
+            message = str(exc)
+            if not message.startswith("cannot open store"):
+                message = f"cannot open store at {where}: {message.removeprefix('upgrade failed: ')}"
+            raise StoreError(message) from None
+        if before != after:
+            log.info("store %s: schema version %d -> %d", where, before, after)
+        return store
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The store's URL, password hidden."""
+        return backend.display(self._url)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def schema_version(self) -> int:
+        return self._run("schema_version", migrations.current_version)
+
+    # -- transactions ------------------------------------------------------------------------------------------
+
+    def _run(self, what: str, work: Callable[[Connection], T], *, write: bool = False,
+             where: str | None = None) -> T:
+        """Run ``work`` in one transaction. SQLite lock contention is retried until a time budget runs out;
+        a lost PostgreSQL connection is retried once on a fresh one. Other failures become StoreError."""
+        deadline = time.monotonic() + _LOCK_RETRY_BUDGET
+        reconnected = False
+        delay = 0.01
+        while True:
+            try:
+                with self._engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{backend.WRITE_OPTION: True})
+                    with conn.begin():
+                        return work(conn)
+            except DBAPIError as exc:
+                if not self._postgres and backend.is_locked(exc) and time.monotonic() < deadline:
+                    log.debug("store: %s: %s; retrying", what, backend.one_line(exc))
+                    time.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 0.5)
+                    continue
+                if exc.connection_invalidated and not reconnected:
+                    log.warning("store: %s: connection lost (%s); retrying on a new one", what,
+                                backend.one_line(exc))
+                    reconnected = True
+                    continue
+                if where is not None:
+                    raise StoreError(f"cannot open store at {where}: {backend.one_line(exc)}") from None
+                raise StoreError(f"{what} failed: {backend.one_line(exc)}") from exc
+            except SQLAlchemyError as exc:
+                raise StoreError(f"{what} failed: {backend.one_line(exc)}") from exc
+
+    def _touch_node(self, conn: Connection, node: str, at: datetime, *, environment: str | None = None,
+                    touch: sa.Update | None = None) -> None:
+        """Make sure ``node`` has a row; move its last contact (and ``touch``'s column) forward to ``at``."""
+        conn.execute(self._sql.node_insert, {"name": node, "first_seen": at})
+        conn.execute(touch if touch is not None else self._sql.touch,
+                     {"b_node": node, "b_at": at, "b_environment": environment})
+
+    # -- facts -------------------------------------------------------------------------------------------------
+
+    def save_facts(self, node: str, facts_doc: Mapping[str, Any], *, environment: str = "production",
+                   received_at: datetime | None = None) -> None:
+        """Keep ``facts_doc`` as the node's latest facts (an older delivery never replaces a newer one)."""
+        at = utc(received_at) if received_at else now_utc()
+        document = dict(facts_doc)
+
+        def work(conn: Connection) -> None:
+            self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_facts)
+            conn.execute(self._sql.facts_upsert,
+                         {"node": node, "environment": environment, "received_at": at, "facts": document})
+
+        self._run("save_facts", work, write=True)
+
+    def get_facts(self, node: str) -> dict[str, Any] | None:
+        def work(conn: Connection) -> dict[str, Any] | None:
+            return conn.execute(sa.select(facts.c.facts).where(facts.c.node == node)).scalar_one_or_none()
+
+        return self._run("get_facts", work)
+
+    def nodes_with_fact(self, path: str, value: Any) -> list[str]:
+        """Names of the nodes whose latest facts have ``value`` at dotted ``path``, sorted.
+
+        A string also matches a number or boolean that reads the same (``"4"`` finds 4); Python decides,
+        PostgreSQL only narrows the rows down first."""
+        def work(conn: Connection) -> list[str]:
+            query = sa.select(facts.c.node, facts.c.facts).order_by(facts.c.node)
+            if self._postgres and isinstance(value, str) and path:
+                query = query.where(facts.c.facts[tuple(path.split("."))].as_string() == value)
+            result = conn.execution_options(yield_per=500).execute(query)
+            return [row.node for row in result if documents.fact_matches(row.facts, path, value)]
+
+        return self._run("nodes_with_fact", work)
+
+    # -- catalogs ----------------------------------------------------------------------------------------------
+
+    def save_catalog(self, node: str, catalog: Mapping[str, Any], *, code_id: str | None, environment: str,
+                     compiled_at: datetime | None = None, compile_seconds: float | None = None) -> str:
+        """Keep the node's latest catalog (sensitive values redacted) and its digest history; returns the
+        digest (sha256 of the canonical redacted catalog without version, catalog_uuid and code_id)."""
+        at = utc(compiled_at) if compiled_at else now_utc()
+        redacted = documents.redact_catalog(catalog)
+        digest = documents.catalog_digest(catalog)
+        code = code_id if code_id is not None else catalog.get("code_id")
+
+        def work(conn: Connection) -> None:
+            self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_catalog)
+            conn.execute(self._sql.catalog_upsert,
+                         {"node": node, "digest": digest, "code_id": code, "environment": environment,
+                          "compiled_at": at, "compile_seconds": compile_seconds, "catalog": redacted})
+            conn.execute(self._sql.history_upsert,
+                         {"node": node, "digest": digest, "code_id": code, "first_seen": at, "last_seen": at})
+
+        self._run("save_catalog", work, write=True)
+        return digest
+
+    def get_catalog(self, node: str) -> dict[str, Any] | None:
+        """The node's latest catalog as stored: sensitive values read "[redacted]"."""
+        def work(conn: Connection) -> dict[str, Any] | None:
+            return conn.execute(sa.select(catalogs.c.catalog).where(catalogs.c.node == node)).scalar_one_or_none()
+
+        return self._run("get_catalog", work)
+
+    def catalog_history(self, node: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The node's distinct catalogs, newest first: digest, code_id, first_seen, last_seen."""
+        h = catalog_history
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(sa.select(h.c.digest, h.c.code_id, h.c.first_seen, h.c.last_seen)
+                                .where(h.c.node == node).order_by(h.c.last_seen.desc(), h.c.id.desc())
+                                .limit(limit))
+            return [dict(row._mapping) for row in rows]
+
+        return self._run("catalog_history", work)
+
+    # -- reports -----------------------------------------------------------------------------------------------
+
+    def save_report(self, report: Mapping[str, Any], *, received_at: datetime | None = None) -> int:
+        """Store a report (as given: the engine has redacted it) and its events; returns its id.
+
+        Idempotent on ``transaction_uuid``: a report sent twice (an agent's spool replaying after a lost
+        reply) is stored once, and both calls return the same id."""
+        received = utc(received_at) if received_at else now_utc()
+        try:
+            summary = documents.summarize_report(report, received_at=received)
+        except ValueError as exc:
+            raise StoreError(f"cannot save report: {exc}") from None
+        document = dict(report)
+        seen = max(received, summary.time)
+        row = {
+            "transaction_uuid": summary.transaction_uuid, "node": summary.node, "time": summary.time,
+            "received_at": received, "environment": summary.environment, "code_id": summary.code_id,
+            "configuration_version": summary.configuration_version, "catalog_uuid": summary.catalog_uuid,
+            "status": summary.status, "noop": summary.noop, "noop_pending": summary.noop_pending,
+            "corrective_change": summary.corrective_change, "cached_catalog_status": summary.cached_catalog_status,
+            "event_count": summary.event_count, "change_count": summary.change_count, "document": document,
+        }
+        found = list(documents.report_events(document, default_time=summary.time))
+
+        def work(conn: Connection) -> int:
+            conn.execute(self._sql.node_insert, {"name": summary.node, "first_seen": seen})
+            inserted = conn.execute(self._sql.report_insert, row).scalar_one_or_none()
+            if inserted is None:  # seen before: only the contact counts
+                conn.execute(self._sql.touch, {"b_node": summary.node, "b_at": seen, "b_environment": None})
+                return int(conn.execute(self._sql.report_id, {"b_txn": summary.transaction_uuid}).scalar_one())
+            if found:
+                conn.execute(self._sql.event_insert,
+                             [dict(e, report_id=inserted, node=summary.node) for e in found])
+            conn.execute(self._sql.node_after_report,
+                         {"b_node": summary.node, "b_at": seen, "b_time": summary.time, "b_report_id": inserted,
+                          "b_environment": summary.environment})
+            return int(inserted)
+
+        return self._run("save_report", work, write=True)
+
+    def reports(self, node: str, *, last: int = 10) -> list[dict[str, Any]]:
+        """The node's latest ``last`` reports, newest first, as the documents that were saved."""
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(sa.select(reports.c.document).where(reports.c.node == node)
+                                .order_by(reports.c.time.desc(), reports.c.id.desc()).limit(last))
+            return list(rows.scalars())
+
+        return self._run("reports", work)
+
+    def get_report(self, report_id: int) -> dict[str, Any] | None:
+        def work(conn: Connection) -> dict[str, Any] | None:
+            return conn.execute(sa.select(reports.c.document)
+                                .where(reports.c.id == report_id)).scalar_one_or_none()
+
+        return self._run("get_report", work)
+
+    def report_summaries(self, node: str | None = None, *, last: int = 10, status: str | None = None,
+                         since: datetime | None = None) -> list[dict[str, Any]]:
+        """Report rows without their documents, newest first (for listings): id, node, time, status, ..."""
+        r = reports
+        columns = [r.c.id, r.c.node, r.c.time, r.c.status, r.c.noop, r.c.noop_pending, r.c.corrective_change,
+                   r.c.environment, r.c.code_id, r.c.configuration_version, r.c.transaction_uuid,
+                   r.c.event_count, r.c.change_count, r.c.received_at]
+        query = sa.select(*columns).order_by(r.c.time.desc(), r.c.id.desc()).limit(last)
+        if node is not None:
+            query = query.where(r.c.node == node)
+        if status is not None:
+            query = query.where(r.c.status == status)
+        if since is not None:
+            query = query.where(r.c.time >= _ts(since))
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+        return self._run("report_summaries", work)
+
+    def report_events(self, report_id: int) -> list[dict[str, Any]]:
+        """The events of one report, in the report's order."""
+        e = events
+        query = (sa.select(e.c.resource, e.c.resource_type, e.c.property, e.c.previous_value, e.c.desired_value,
+                           e.c.message, e.c.status, e.c.corrective_change, e.c.time)
+                 .where(e.c.report_id == report_id).order_by(e.c.id))
+
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+        return self._run("report_events", work)
+
+    # -- liveness and the fleet --------------------------------------------------------------------------------
+
+    def heartbeat(self, node: str, *, at: datetime | None = None, group: str | None = None) -> None:
+        """Record that ``node`` is alive (and, when given, which group it belongs to)."""
+        when = utc(at) if at else now_utc()
+
+        def work(conn: Connection) -> None:
+            self._touch_node(conn, node, when)
+            if group is not None:
+                conn.execute(self._sql.set_group, {"b_node": node, "b_group": group})
+
+        self._run("heartbeat", work, write=True)
+
+    def set_node_group(self, node: str, group: str | None) -> None:
+        """Put ``node`` in ``group`` (None: in none). Naming a node the store has not seen yet records it,
+        without counting as contact."""
+        def work(conn: Connection) -> None:
+            conn.execute(self._sql.node_insert, {"name": node, "first_seen": now_utc()})
+            conn.execute(self._sql.set_group, {"b_node": node, "b_group": group})
+
+        self._run("set_node_group", work, write=True)
+
+    def node_statuses(self, *, unresponsive_after: timedelta = timedelta(hours=1),
+                      now: datetime | None = None) -> list[NodeStatus]:
+        """Every node's status, sorted by name: one query, whatever the size of the fleet."""
+        stale_before = (utc(now) if now else now_utc()) - unresponsive_after
+        n, r, c = nodes, reports, catalogs
+        query = (sa.select(n.c.name, n.c.group_name, n.c.environment, n.c.last_seen, n.c.last_run,
+                           n.c.report_count, r.c.status, r.c.noop_pending, r.c.code_id,
+                           r.c.environment.label("report_environment"), c.c.code_id.label("catalog_code_id"))
+                 .select_from(n.outerjoin(r, r.c.id == n.c.latest_report_id).outerjoin(c, c.c.node == n.c.name))
+                 .order_by(n.c.name))
+
+        def work(conn: Connection) -> list[NodeStatus]:
+            out = []
+            for row in conn.execute(query):
+                out.append(NodeStatus(
+                    name=row.name,
+                    status=_status_of(last_seen=row.last_seen, last_run=row.last_run, report_status=row.status,
+                                      noop_pending=bool(row.noop_pending), stale_before=stale_before),
+                    last_run=row.last_run,
+                    last_seen=row.last_seen,
+                    code_id=row.code_id if row.status is not None else row.catalog_code_id,
+                    environment=row.report_environment or row.environment,
+                    group=row.group_name,
+                    report_count=int(row.report_count or 0),
+                ))
+            return out
+
+        return self._run("node_statuses", work)
+
+    def stats(self, *, since: datetime, unresponsive_after: timedelta = timedelta(hours=1),
+              now: datetime | None = None) -> dict[str, Any]:
+        """Fleet counts: the runs since ``since`` (runs, changed, failed, unchanged, noop_pending, events,
+        corrective_changes, nodes_reporting) and, under ``nodes``, how many nodes are in each status now."""
+        r = reports
+
+        def count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
+            return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+        query = sa.select(
+            sa.func.count().label("runs"),
+            count_if(r.c.status == "changed").label("changed"),
+            count_if(r.c.status == "failed").label("failed"),
+            count_if(r.c.status == "unchanged").label("unchanged"),
+            count_if(r.c.noop_pending.is_(True)).label("noop_pending"),
+            count_if(r.c.corrective_change.is_(True)).label("corrective_changes"),
+            sa.func.coalesce(sa.func.sum(r.c.event_count), 0).label("events"),
+            sa.func.count(sa.distinct(r.c.node)).label("nodes_reporting"),
+        ).where(r.c.time >= _ts(since))
+
+        def work(conn: Connection) -> dict[str, Any]:
+            return {key: int(value) for key, value in conn.execute(query).one()._mapping.items()}
+
+        out: dict[str, Any] = {"since": utc(since), **self._run("stats", work)}
+        per_status = Counter(s.status for s in self.node_statuses(unresponsive_after=unresponsive_after, now=now))
+        out["nodes"] = {status: per_status.get(status, 0) for status in NODE_STATUSES}
+        out["node_total"] = sum(per_status.values())
+        return out

@@ -1,0 +1,150 @@
+"""Engines for the two backends: an embedded SQLite file, or PostgreSQL shared by several masters.
+
+SQLite is tuned for several writers (threads of one master, or several processes on one host): WAL so that
+readers never block the writer, a long busy timeout, and ``BEGIN IMMEDIATE`` for write transactions so
+that two writers queue on the lock at the start instead of one failing half-way with "database is locked"
+(a deferred transaction that read first cannot wait for the write lock: SQLite gives up at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from master.store.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATH = Path("bunraku.db")
+#: How long an SQLite writer waits for the lock (milliseconds) before SQLite reports it busy.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option that marks a connection's transaction as a writer (``BEGIN IMMEDIATE`` on SQLite).
+WRITE_OPTION = "bunraku_write"
+
+
+def one_line(exc: BaseException) -> str:
+    """The gist of a database error on one line, without SQLAlchemy's statement dump and links."""
+    text = str(exc.orig) if isinstance(exc, DBAPIError) and exc.orig is not None else str(exc)
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether an SQLite error is lock contention (worth retrying) rather than a real failure."""
+    text = str(exc.orig if isinstance(exc, DBAPIError) else exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def resolve_url(url: str | None, path: Path | None) -> URL:
+    """The SQLAlchemy URL for ``Store.open``'s arguments; raises StoreError for what we cannot use."""
+    if url is None:
+        target = (path or DEFAULT_PATH).expanduser()
+        return URL.create("sqlite+pysqlite", database=str(target))
+    try:
+        parsed = sa.make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"cannot open store at {url}: not a database URL ({one_line(exc)})") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise StoreError(f"cannot open store at {display(parsed)}: driver {driver!r} is not supported; "
+                             "use postgresql+psycopg://")
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite")
+    raise StoreError(f"cannot open store at {display(parsed)}: unsupported database {backend!r}; "
+                     "use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+
+
+def display(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind an SQLite URL; None for an in-memory database."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the directories (0700) and the database file (0600) before SQLite does it with the umask."""
+    missing: list[Path] = []
+    parent = path.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # another process got there first
+        os.chmod(directory, 0o700)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)
+    log.info("store: created %s", path)
+
+
+def _sqlite_on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # the driver must not open transactions on its own: the "begin" hook below decides how
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, and much faster
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: sa.Connection) -> None:
+    mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def describe(url: str | None, resolved: URL) -> str:
+    """How error messages name a store: the path given, or the URL given (password hidden)."""
+    if url is None:
+        return str(resolved.database)
+    return display(sa.make_url(url))
+
+
+def create_engine(url: URL, where: str) -> Engine:
+    """An engine for ``url`` (already resolved), named ``where`` in errors: StoreError when the driver is
+    missing or the file cannot be created."""
+    try:
+        if url.get_backend_name() == "sqlite":
+            path = sqlite_path(url)
+            if path is None:
+                engine = sa.create_engine(url, poolclass=StaticPool,
+                                          connect_args={"check_same_thread": False})
+            else:
+                prepare_sqlite_file(path)
+                engine = sa.create_engine(
+                    url, pool_size=8, max_overflow=8,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+            return engine
+        connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
+                                connect_args=connect_args)
+    except (NoSuchModuleError, ImportError, ArgumentError) as exc:
+        raise StoreError(f"cannot open store at {where}: {one_line(exc)}") from None
+    except OSError as exc:
+        raise StoreError(f"cannot open store at {where}: {exc.strerror or exc}") from None

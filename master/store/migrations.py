@@ -1,0 +1,215 @@
+"""Ordered schema migrations: opening a store brings it to ``SCHEMA_VERSION``.
+
+Each migration is a function of a connection inside the upgrade's one transaction (SQLite and PostgreSQL
+both have transactional DDL, so a failed upgrade leaves the old schema whole). Migrations describe the
+tables as they were at their version, in their own ``MetaData`` snapshots, and never use ``schema.py``:
+the current tables will move on, old migrations must not. Adding one: write ``_vN(conn)``, append it to
+``MIGRATIONS``, change ``schema.py`` to match (``test_migrated_schema_matches_the_tables`` checks).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateColumn
+
+from master.store.documents import report_events, summarize_report
+from master.store.errors import StoreError
+from master.store.schema import BigID, JSONDocument, Name, UTCDateTime
+
+log = logging.getLogger(__name__)
+
+#: Key of the PostgreSQL advisory lock that serializes masters upgrading one shared store.
+_UPGRADE_LOCK_KEY = 0x42554E52  # "BUNR"
+
+
+# -- version 1: facts, catalogs and their history, reports as documents ---------------------------------------
+
+_v1 = sa.MetaData()
+sa.Table(
+    "schema_version", _v1,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+sa.Table(
+    "nodes", _v1,
+    sa.Column("name", Name, primary_key=True),
+    sa.Column("environment", Name),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime),
+    sa.Column("facts_at", UTCDateTime),
+    sa.Column("catalog_at", UTCDateTime),
+)
+sa.Table(
+    "facts", _v1,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("environment", Name),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("facts", JSONDocument, nullable=False),
+)
+sa.Table(
+    "catalogs", _v1,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("code_id", Name),
+    sa.Column("environment", Name),
+    sa.Column("compiled_at", UTCDateTime, nullable=False),
+    sa.Column("compile_seconds", sa.Float),
+    sa.Column("catalog", JSONDocument, nullable=False),
+)
+sa.Table(
+    "catalog_history", _v1,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("code_id", Name),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("node", "digest", name="uq_catalog_history_node_digest"),
+    sa.Index("ix_catalog_history_node_last_seen", "node", "last_seen"),
+)
+sa.Table(
+    "reports", _v1,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("transaction_uuid", sa.String(64), nullable=False),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("environment", Name),
+    sa.Column("code_id", Name),
+    sa.Column("configuration_version", Name),
+    sa.Column("catalog_uuid", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("noop", sa.Boolean, nullable=False),
+    sa.Column("document", JSONDocument, nullable=False),
+    sa.UniqueConstraint("transaction_uuid", name="uq_reports_transaction_uuid"),
+    sa.Index("ix_reports_node_time", "node", "time"),
+)
+
+
+def _v1_base(conn: Connection) -> None:
+    _v1.create_all(conn)
+
+
+# -- version 2: events in their own table, report summaries, node groups and latest-run columns ------------
+
+_v2 = sa.MetaData()
+_v2_node_columns = sa.Table(
+    "nodes", _v2,
+    sa.Column("name", Name, primary_key=True),
+    sa.Column("group_name", Name),
+    sa.Column("last_run", UTCDateTime),
+    sa.Column("latest_report_id", BigID),
+    sa.Column("report_count", sa.Integer, nullable=False, server_default="0"),
+)
+_v2_report_columns = sa.Table(
+    "reports", _v2,
+    sa.Column("id", BigID, primary_key=True),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("document", JSONDocument, nullable=False),
+    sa.Column("noop_pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("corrective_change", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cached_catalog_status", sa.String(32)),
+    sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("change_count", sa.Integer, nullable=False, server_default="0"),
+)
+_v2_events = sa.Table(
+    "events", _v2,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("report_id", BigID, sa.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("resource_type", Name),
+    sa.Column("property", Name),
+    sa.Column("previous_value", JSONDocument),
+    sa.Column("desired_value", JSONDocument),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("corrective_change", sa.Boolean, nullable=False),
+    sa.Index("ix_events_report_id", "report_id"),
+    sa.Index("ix_events_node_time", "node", "time"),
+    sa.Index("ix_events_time_status", "time", "status"),
+)
+
+
+def _add_columns(conn: Connection, table: sa.Table, names: list[str]) -> None:
+    quoted = conn.dialect.identifier_preparer.quote(table.name)
+    for name in names:
+        spec = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {quoted} ADD COLUMN {spec}")
+
+
+def _v2_events_and_summaries(conn: Connection) -> None:
+    _add_columns(conn, _v2_node_columns, ["group_name", "last_run", "latest_report_id", "report_count"])
+    _add_columns(conn, _v2_report_columns,
+                 ["noop_pending", "corrective_change", "cached_catalog_status", "event_count", "change_count"])
+    _v2_events.create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_reports_time_status ON reports (time, status)")
+
+    # Backfill from the documents version 1 kept whole.
+    r, n = _v2_report_columns, _v2_node_columns
+    latest: dict[str, tuple[datetime, int]] = {}
+    counts: dict[str, int] = {}
+    rows = conn.execute(sa.select(r.c.id, r.c.node, r.c.time, r.c.received_at, r.c.document).order_by(r.c.id))
+    for row in rows.all():
+        document = row.document or {}
+        try:
+            summary = summarize_report({"host": row.node, **document}, received_at=row.received_at)
+        except ValueError:
+            continue
+        conn.execute(sa.update(r).where(r.c.id == row.id).values(
+            noop_pending=summary.noop_pending, corrective_change=summary.corrective_change,
+            cached_catalog_status=summary.cached_catalog_status, event_count=summary.event_count,
+            change_count=summary.change_count))
+        found = [dict(e, report_id=row.id, node=row.node) for e in report_events(document, default_time=row.time)]
+        if found:
+            conn.execute(sa.insert(_v2_events), found)
+        counts[row.node] = counts.get(row.node, 0) + 1
+        if row.node not in latest or (row.time, row.id) >= latest[row.node]:
+            latest[row.node] = (row.time, row.id)
+    for node, (time, report_id) in latest.items():
+        conn.execute(sa.update(n).where(n.c.name == node).values(
+            last_run=time, latest_report_id=report_id, report_count=counts[node]))
+
+
+Migration = Callable[[Connection], None]
+
+#: (version, migration) in order; a store at version N has run the first N.
+MIGRATIONS: list[tuple[int, Migration]] = [
+    (1, _v1_base),
+    (2, _v2_events_and_summaries),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"
+
+
+def current_version(conn: Connection) -> int:
+    """The schema version of the store behind ``conn``; 0 for an empty database."""
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    found = conn.execute(sa.text("SELECT MAX(version) FROM schema_version")).scalar()
+    return int(found or 0)
+
+
+def upgrade(conn: Connection) -> tuple[int, int]:
+    """Run the missing migrations inside the caller's transaction; returns (version before, after)."""
+    if conn.dialect.name == "postgresql":
+        # several masters may start at once on one shared store; the first upgrades, the others wait
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+    before = current_version(conn)
+    if before > SCHEMA_VERSION:
+        raise StoreError(f"store schema version {before} is newer than this Bunraku knows ({SCHEMA_VERSION}); "
+                         "upgrade Bunraku")
+    version_table = sa.table("schema_version", sa.column("version"), sa.column("applied_at", UTCDateTime))
+    for version, migrate in MIGRATIONS[before:]:
+        log.info("store: migrating schema to version %d (%s)", version, migrate.__name__)
+        migrate(conn)
+        conn.execute(sa.insert(version_table).values(version=version, applied_at=datetime.now(UTC)))
+    return before, SCHEMA_VERSION

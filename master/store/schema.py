@@ -1,0 +1,150 @@
+"""The store's tables as the queries see them: the schema at ``SCHEMA_VERSION``.
+
+The migrations in ``migrations.py`` build this schema step by step (a test checks that a database they
+built matches these tables); nothing here ever creates a table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+
+from master.store.documents import utc
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite keeps naive text (``2024-05-01 10:00:00.000000``), which sorts correctly only when every value
+    is in the same zone: hence UTC on the way in, and the zone put back on the way out."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # a value some other tool wrote into SQLite
+            value = datetime.fromisoformat(value)
+        return utc(value)
+
+
+#: JSON text on SQLite, JSONB on PostgreSQL.
+JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+#: Integer primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+BigID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Name = sa.String(255)
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+# One row per node the store has heard of; the latest-report columns are kept here so that the fleet's
+# status is one join, not one query per node.
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("name", Name, primary_key=True),
+    sa.Column("environment", Name),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime),
+    sa.Column("facts_at", UTCDateTime),
+    sa.Column("catalog_at", UTCDateTime),
+    sa.Column("group_name", Name),
+    sa.Column("last_run", UTCDateTime),
+    sa.Column("latest_report_id", BigID),
+    sa.Column("report_count", sa.Integer, nullable=False, server_default="0"),
+)
+
+facts = sa.Table(
+    "facts",
+    metadata,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("environment", Name),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("facts", JSONDocument, nullable=False),
+)
+
+catalogs = sa.Table(
+    "catalogs",
+    metadata,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("code_id", Name),
+    sa.Column("environment", Name),
+    sa.Column("compiled_at", UTCDateTime, nullable=False),
+    sa.Column("compile_seconds", sa.Float),
+    sa.Column("catalog", JSONDocument, nullable=False),
+)
+
+catalog_history = sa.Table(
+    "catalog_history",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("code_id", Name),
+    sa.Column("first_seen", UTCDateTime, nullable=False),
+    sa.Column("last_seen", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("node", "digest", name="uq_catalog_history_node_digest"),
+    sa.Index("ix_catalog_history_node_last_seen", "node", "last_seen"),
+)
+
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("transaction_uuid", sa.String(64), nullable=False),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("environment", Name),
+    sa.Column("code_id", Name),
+    sa.Column("configuration_version", Name),
+    sa.Column("catalog_uuid", sa.String(64)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("noop", sa.Boolean, nullable=False),
+    sa.Column("document", JSONDocument, nullable=False),
+    sa.Column("noop_pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("corrective_change", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cached_catalog_status", sa.String(32)),
+    sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("change_count", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("transaction_uuid", name="uq_reports_transaction_uuid"),
+    sa.Index("ix_reports_node_time", "node", "time"),
+    sa.Index("ix_reports_time_status", "time", "status"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("report_id", BigID, sa.ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("node", Name, nullable=False),
+    sa.Column("time", UTCDateTime, nullable=False),
+    sa.Column("resource", sa.Text, nullable=False),
+    sa.Column("resource_type", Name),
+    sa.Column("property", Name),
+    sa.Column("previous_value", JSONDocument),
+    sa.Column("desired_value", JSONDocument),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("corrective_change", sa.Boolean, nullable=False),
+    sa.Index("ix_events_report_id", "report_id"),
+    sa.Index("ix_events_node_time", "node", "time"),
+    sa.Index("ix_events_time_status", "time", "status"),
+)
