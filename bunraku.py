@@ -210,8 +210,15 @@ def lookup_cmd(key: str, node: str, facts_file: str | None, modulepath: str | No
 @click.option("--no-legacy", is_flag=True, help="Leave out the legacy flat names ($::osfamily ...).")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds each collector, external executable and custom fact may take.")
+@click.option("--node", "node_name", help="The facts the master stored for NODE (operator certificate).")
+@click.option("--server", envvar="BUNRAKU_SERVER", default="localhost:8140", help="With --node: the master(s).")
+@click.option("--ssldir", "op_ssldir", envvar="BUNRAKU_SSLDIR", default=str(Path.home() / ".bunraku/ssl"),
+              help="With --node: the operator's ssldir.")
+@click.option("--certname", "op_certname", envvar="BUNRAKU_CERTNAME", default="admin",
+              help="With --node: the operator certificate's name.")
 def facts_cmd(queries: tuple[str, ...], as_json: bool, as_yaml: bool, external_dirs: tuple[str, ...],
-              custom_dirs: tuple[str, ...], no_legacy: bool, timeout: float) -> None:
+              custom_dirs: tuple[str, ...], no_legacy: bool, timeout: float, node_name: str | None = None,
+              server: str = "", op_ssldir: str = "", op_certname: str = "") -> None:
     """This host's facts, as Facter prints them; QUERY is a dotted path such as os.release.major."""
     import json
     import logging
@@ -221,7 +228,7 @@ def facts_cmd(queries: tuple[str, ...], as_json: bool, as_yaml: bool, external_d
     if as_json and as_yaml:
         _die("error: --json and --yaml are mutually exclusive")
     logging.basicConfig(level=logging.WARNING, format="bunraku facts: warning: %(message)s")
-    facts = collect_facts(
+    facts = _node_facts(node_name, server, op_ssldir, op_certname) if node_name else collect_facts(
         external_dirs=[Path(d) for d in external_dirs] if external_dirs else None,
         custom_dirs=[Path(d) for d in custom_dirs],
         include_legacy=not no_legacy,
@@ -425,6 +432,440 @@ def filebucket_restore(bucket: Any, checksum: str, path: str | None) -> None:
         _die(f"{path or checksum}: error: {exc.strerror}")
     click.echo(f"restored {where}")
 
+
+
+# -- master, agent, CA and fleet (issue 5) ----------------------------------------------------------
+def _setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
+    import logging
+
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    logging.getLogger("grpc").setLevel(logging.WARNING)
+
+
+@main.command("master")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML settings file.")
+@click.option("--listen", help="HOST:PORT for agents (mutual TLS). [127.0.0.1:8140]")
+@click.option("--ca-listen", help="HOST:PORT for certificate requests (server TLS). [listen port + 1]")
+@click.option("--certname", help="The master's certificate name. [this host's FQDN]")
+@click.option("--dns-alt-names", help="Comma-separated extra names for the master's certificate.")
+@click.option("--environmentpath", type=click.Path(file_okay=False), help="Directory of environments.")
+@click.option("--git-repo", help="A git repository whose branches are environments.")
+@click.option("--ssldir", type=click.Path(file_okay=False), help="The CA and the master's certificate.")
+@click.option("--vardir", type=click.Path(file_okay=False), help="Caches and the default SQLite store.")
+@click.option("--store-url", help="SQLAlchemy URL of the store (default: SQLite under --vardir).")
+@click.option("--autosign", help="false | true | FILE of names/globs | EXECUTABLE policy.")
+@click.option("--autosign-challenge", "autosign_challenges", multiple=True,
+              help="A pre-shared challenge that signs CSRs carrying it; repeatable.")
+@click.option("--operator", "operators", multiple=True, help="Certname allowed the fleet calls; repeatable.")
+@click.option("--enc", type=click.Path(dir_okay=False), help="External node classifier executable.")
+@click.option("--groups", type=click.Path(dir_okay=False), help="YAML file of node groups.")
+@click.option("--workers", type=int, help="Compile processes (0: one per core).")
+@click.option("--log-format", type=click.Choice(["json", "kv"]), help="Structured log format.")
+@click.option("--port-file", type=click.Path(dir_okay=False),
+              help="Write 'PORT CA_PORT' here once listening (useful with port 0).")
+def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | None, certname: str | None,
+               dns_alt_names: str | None, environmentpath: str | None, git_repo: str | None,
+               ssldir: str | None, vardir: str | None, store_url: str | None, autosign: str | None,
+               autosign_challenges: tuple[str, ...], operators: tuple[str, ...], enc: str | None,
+               groups: str | None, workers: int | None, log_format: str | None, port_file: str | None) -> None:
+    """Run the master: CA, catalog compilation, file server, store."""
+    import signal
+    import threading
+
+    from master.ca import CAError
+    from master.config import ConfigError, load_config
+    from master.logfmt import setup_logging
+    from master.server import MasterServer
+
+    overrides = {"listen": listen, "ca_listen": ca_listen, "certname": certname, "dns_alt_names": dns_alt_names,
+                 "environmentpath": environmentpath, "git_repo": git_repo, "ssldir": ssldir, "vardir": vardir,
+                 "store_url": store_url, "autosign": autosign, "autosign_challenges": list(autosign_challenges),
+                 "operators": list(operators), "enc": enc, "groups": groups, "workers": workers,
+                 "log_format": log_format}
+    try:
+        config = load_config(config_file, overrides)
+    except ConfigError as exc:
+        _die(str(exc))
+    setup_logging(config.log_format)
+    server = MasterServer(config)
+    try:
+        server.start()
+    except (CAError, OSError) as exc:
+        _die(f"error: {exc}")
+    except Exception as exc:  # the store's own errors (StoreError, ...) are one line too
+        _die(f"error: cannot start the master: {exc}")
+    if port_file:
+        Path(port_file).write_text(f"{server.port} {server.ca_port}\n", encoding="utf-8")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    server.stop()
+
+
+def _agent_settings(obj: dict[str, Any]) -> Any:
+    from agent.run import AgentSettings
+    from master.rpc.client import ClientError, split_servers
+
+    root = Path(obj["root"])
+    try:
+        servers = split_servers(obj["server"])
+    except ClientError as exc:
+        _die(f"error: {exc}")
+    certname = obj["certname"]
+    if not certname:
+        import socket
+
+        facts = _load_facts_file(obj.get("facts_file")) or {}
+        certname = ((facts.get("networking") or {}).get("fqdn") or facts.get("fqdn") or socket.getfqdn()).lower()
+    extensions = {}
+    for item in obj.get("csr_attributes") or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            _die(f"error: --csr-extension {item!r}: expected NAME=VALUE (e.g. pp_role=web)")
+        extensions[key] = value
+    return AgentSettings(
+        certname=certname, servers=servers, ca_server=obj["ca_server"],
+        ssldir=Path(obj["ssldir"]) if obj["ssldir"] else root / "etc/bunraku/ssl",
+        vardir=Path(obj["vardir"]) if obj["vardir"] else root / "var/lib/bunraku/agent",
+        root=root, environment=obj["environment"], facts_file=Path(obj["facts_file"]) if obj["facts_file"] else None,
+        challenge=obj["challenge"], csr_extensions=extensions, ca_fingerprint=obj["ca_fingerprint"],
+        waitforcert=obj["waitforcert"])
+
+
+@main.group("agent", invoke_without_command=True)
+@click.option("--server", default="puppet:8140", show_default=True,
+              help="Master(s), HOST[:PORT], comma-separated, tried in order.")
+@click.option("--ca-server", help="HOST:PORT of the CA listener (default: the first server's port + 1).")
+@click.option("--certname", help="This node's certificate name (default: its FQDN).")
+@click.option("--ssldir", type=click.Path(file_okay=False), help="[ROOT/etc/bunraku/ssl]")
+@click.option("--vardir", type=click.Path(file_okay=False),
+              help="Catalog cache, report spool, lock, plugins. [ROOT/var/lib/bunraku/agent]")
+@click.option("--root", "root_dir", default="/", show_default=True, type=click.Path(file_okay=False),
+              help="Target root directory to converge.")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--onetime", is_flag=True, help="Run once and exit.")
+@click.option("-t", "--test", "test_mode", is_flag=True,
+              help="Once, verbose, with diffs and detailed exit codes; no cached catalog on failure.")
+@click.option("--noop", is_flag=True, help="Only report what would change.")
+@click.option("--tags", help="Apply only resources with one of these comma-separated tags (or type names).")
+@click.option("--show-diff", is_flag=True)
+@click.option("--detailed-exitcodes", is_flag=True, help="Exit 0 no changes, 2 changes, 4 failures, 6 both.")
+@click.option("--facts", "facts_file", type=click.Path(dir_okay=False),
+              help="Submit these facts (JSON/YAML) instead of collecting this host's.")
+@click.option("--waitforcert", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for the certificate to be signed (0: ask once).")
+@click.option("--challenge", help="Pre-shared autosign challenge to put in the certificate request.")
+@click.option("--csr-extension", "csr_attributes", multiple=True, help="NAME=VALUE extension request (pp_role=web).")
+@click.option("--ca-fingerprint", help="Expected SHA-256 fingerprint of the CA (first contact).")
+@click.option("--runinterval", type=float, default=1800.0, show_default=True, help="Seconds between runs.")
+@click.option("--splay/--no-splay", default=False, help="Wait a random time (up to --splaylimit) first.")
+@click.option("--splaylimit", type=float, help="[runinterval]")
+@click.option("--use-cached-catalog", is_flag=True, help="Apply the cached catalog; do not ask a master.")
+@click.option("--usecacheonfailure/--no-usecacheonfailure", default=True, show_default=True,
+              help="Apply the cached catalog when no master answers.")
+@click.option("--no-pluginsync", is_flag=True, help="Do not sync custom facts from the master.")
+@click.option("-v", "--verbose", is_flag=True)
+@click.option("--debug", is_flag=True)
+@click.pass_context
+def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname: str | None,
+                ssldir: str | None, vardir: str | None, root_dir: str, environment: str, onetime: bool,
+                test_mode: bool, noop: bool, tags: str | None, show_diff: bool, detailed_exitcodes: bool,
+                facts_file: str | None, waitforcert: float, challenge: str | None,
+                csr_attributes: tuple[str, ...], ca_fingerprint: str | None, runinterval: float, splay: bool,
+                splaylimit: float | None, use_cached_catalog: bool, usecacheonfailure: bool,
+                no_pluginsync: bool, verbose: bool, debug: bool) -> None:
+    """Run the agent: on a timer (--runinterval), or once (--onetime, -t)."""
+    obj = {"server": server, "ca_server": ca_server, "certname": certname, "ssldir": ssldir, "vardir": vardir,
+           "root": root_dir, "environment": environment, "facts_file": facts_file, "challenge": challenge,
+           "csr_attributes": csr_attributes, "ca_fingerprint": ca_fingerprint, "waitforcert": waitforcert}
+    ctx.obj = obj
+    if ctx.invoked_subcommand is not None:
+        return
+    import signal
+    import threading
+
+    from agent.run import run_daemon, run_once
+
+    _setup_cli_logging(verbose or test_mode, debug)
+    settings = _agent_settings(obj)
+    settings.noop = noop
+    settings.tags = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
+    settings.show_diff = show_diff or test_mode
+    settings.use_cached_catalog = use_cached_catalog
+    settings.usecacheonfailure = usecacheonfailure and not test_mode
+    settings.pluginsync = not no_pluginsync
+    settings.runinterval = runinterval
+    settings.splay = splay and not test_mode
+    settings.splaylimit = splaylimit
+    detailed = detailed_exitcodes or test_mode
+    colour = sys.stdout.isatty()
+    shown = {"info", "notice", "warning", "err"} if (verbose or test_mode or debug) else {"notice", "warning", "err"}
+
+    def show(result: Any) -> None:
+        for level, text in result.lines:
+            if level in shown:
+                click.echo(click.style(text, fg=_LEVEL_COLOURS.get(level)) if colour else text)
+
+    if onetime or test_mode:
+        result = run_once(settings)
+        show(result)
+        if detailed or result.exit_code in (0, 1):
+            sys.exit(result.exit_code if detailed else (1 if result.exit_code else 0))
+        sys.exit(1 if result.exit_code & 4 else 0)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_daemon(settings, stop, show)
+
+
+@agent_group.command("disable")
+@click.argument("reason", required=False, default="")
+@click.pass_obj
+def agent_disable(obj: dict[str, Any], reason: str) -> None:
+    """Stop runs (timer and --onetime) until `bunraku agent enable`."""
+    from agent.run import disable
+
+    disable(_agent_settings(obj), reason)
+    click.echo(f"agent disabled{': ' + reason if reason else ''}")
+
+
+@agent_group.command("enable")
+@click.pass_obj
+def agent_enable(obj: dict[str, Any]) -> None:
+    """Allow runs again."""
+    from agent.run import enable
+
+    click.echo("agent enabled" if enable(_agent_settings(obj)) else "agent was not disabled")
+
+
+# -- the CA -----------------------------------------------------------------------------------------
+@main.group("cert")
+@click.option("--ssldir", type=click.Path(file_okay=False), help="The master's ssldir.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="The master's YAML settings.")
+@click.pass_context
+def cert_group(ctx: click.Context, ssldir: str | None, config_file: str | None) -> None:
+    """The master's certificate authority (run on the master, like `puppetserver ca`)."""
+    from master.ca import CertificateAuthority
+    from master.config import ConfigError, load_config
+
+    try:
+        config = load_config(config_file, {"ssldir": ssldir})
+    except ConfigError as exc:
+        _die(str(exc))
+    ctx.obj = CertificateAuthority(config.ssldir)
+
+
+def _ca_call(func: Any, *args: Any, **kw: Any) -> Any:
+    from master.ca import CAError
+    from master.rpc.pki import PkiError
+
+    try:
+        return func(*args, **kw)
+    except (CAError, PkiError) as exc:
+        _die(f"error: {exc}")
+    except OSError as exc:
+        _die(f"error: {exc.strerror}: {exc.filename}")
+
+
+@cert_group.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Signed and revoked certificates too.")
+@click.pass_obj
+def cert_list(ca: Any, show_all: bool) -> None:
+    """Pending requests (and with --all, every certificate)."""
+    from master.rpc.pki import fingerprint
+
+    if not ca.exists():
+        _die(f"error: no CA under {ca.dir}; start `bunraku master` once")
+    entries = _ca_call(ca.entries)
+    click.echo(f"CA fingerprint (SHA-256): {fingerprint(ca.ca_cert)}")
+    for e in entries:
+        if show_all or e.state == "requested":
+            mark = {"requested": " ", "signed": "+", "revoked": "-"}[e.state]
+            extra = f"  expires {e.not_after}" if e.not_after else ""
+            click.echo(f"{mark} {e.name:40} {e.state:9} (SHA256) {e.fingerprint}{extra}")
+
+
+@cert_group.command("sign")
+@click.argument("certnames", nargs=-1)
+@click.option("--all", "sign_all", is_flag=True, help="Sign every pending request.")
+@click.pass_obj
+def cert_sign(ca: Any, certnames: tuple[str, ...], sign_all: bool) -> None:
+    """Sign pending certificate requests."""
+    names = list(certnames)
+    if sign_all:
+        names += [e.name for e in _ca_call(ca.entries) if e.state == "requested"]
+    if not names:
+        _die("error: name a certificate request (or --all)")
+    for name in names:
+        _ca_call(ca.sign, name)
+        click.echo(f"Signed certificate for {name}")
+
+
+@cert_group.command("revoke")
+@click.argument("certnames", nargs=-1, required=True)
+@click.pass_obj
+def cert_revoke(ca: Any, certnames: tuple[str, ...]) -> None:
+    """Revoke certificates (the master refuses them from the next call on)."""
+    for name in certnames:
+        serial = _ca_call(ca.revoke, name)
+        click.echo(f"Revoked certificate for {name} (serial {serial})")
+
+
+@cert_group.command("clean")
+@click.argument("certnames", nargs=-1, required=True)
+@click.pass_obj
+def cert_clean(ca: Any, certnames: tuple[str, ...]) -> None:
+    """Revoke and remove certificates and requests, so the nodes can ask again."""
+    for name in certnames:
+        _ca_call(ca.clean, name)
+        click.echo(f"Cleaned {name}")
+
+
+@cert_group.command("generate")
+@click.argument("certname")
+@click.option("--operator", is_flag=True, help="An operator certificate (pp_cli_auth): fleet calls.")
+@click.option("--out-ssldir", type=click.Path(file_okay=False), required=True,
+              help="Where to write the key, certificate and CA (an ssldir for --ssldir of the client).")
+@click.pass_obj
+def cert_generate(ca: Any, certname: str, operator: bool, out_ssldir: str) -> None:
+    """Make a key and certificate here (e.g. an operator's) and write them as an ssldir."""
+    from master.rpc import pki
+
+    key, cert = _ca_call(ca.generate, certname, operator=operator)
+    paths = pki.SSLPaths(Path(out_ssldir), certname)
+    pki.write_private(paths.key, key)
+    pki.write_public(paths.cert, cert)
+    pki.write_public(paths.ca, ca.ca_pem())
+    click.echo(f"Generated {'an operator' if operator else 'a'} certificate for {certname} in {out_ssldir}")
+
+
+# -- fleet operations (operator certificate) ---------------------------------------------------------
+def _operator_options(func: Any) -> Any:
+    options = [
+        click.option("--server", envvar="BUNRAKU_SERVER", default="localhost:8140", show_default=True,
+                     help="Master(s), comma-separated."),
+        click.option("--ssldir", "op_ssldir", envvar="BUNRAKU_SSLDIR", default=str(Path.home() / ".bunraku/ssl"),
+                     show_default=True, help="The operator's ssldir."),
+        click.option("--certname", "op_certname", envvar="BUNRAKU_CERTNAME", default="admin", show_default=True,
+                     help="The operator certificate's name."),
+    ]
+    for opt in reversed(options):
+        func = opt(func)
+    return func
+
+
+def _operator_client(server: str, ssldir: str, certname: str) -> Any:
+    from master.rpc.client import MasterClient
+    from master.rpc.pki import SSLPaths
+
+    paths = SSLPaths(Path(ssldir), certname)
+    if not paths.has_identity():
+        _die(f"error: no operator certificate for {certname} in {ssldir}; on the master run "
+             f"`bunraku cert generate {certname} --operator --out-ssldir DIR`")
+    try:
+        return MasterClient(server, paths, timeout=300)
+    except Exception as exc:  # noqa: BLE001 - ClientError for a bad --server
+        _die(f"error: {exc}")
+
+
+def _fleet_call(func: Any, *args: Any, **kw: Any) -> Any:
+    from master.rpc.client import ClientError
+
+    try:
+        return func(*args, **kw)
+    except ClientError as exc:
+        _die(f"error: {exc}")
+
+
+@main.command("nodes")
+@_operator_options
+@click.option("--unresponsive-after", type=float, default=3600, show_default=True,
+              help="Seconds without contact before a node counts as unresponsive.")
+@click.option("--json", "as_json", is_flag=True)
+def nodes_cmd(server: str, op_ssldir: str, op_certname: str, unresponsive_after: float, as_json: bool) -> None:
+    """The fleet: each node's status, last run, code_id and group."""
+    import json
+
+    from master import fleet
+
+    with _operator_client(server, op_ssldir, op_certname) as client:
+        nodes = _fleet_call(fleet.list_nodes, client, unresponsive_after)
+    if as_json:
+        click.echo(json.dumps(nodes, indent=2))
+        return
+    for line in fleet.nodes_table(nodes):
+        click.echo(line)
+
+
+@main.group("report")
+def report_group() -> None:
+    """Reports stored on the master."""
+
+
+@report_group.command("show")
+@click.argument("node")
+@click.option("--last", type=int, default=1, show_default=True, help="How many recent reports.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report documents.")
+@_operator_options
+def report_show(node: str, last: int, as_json: bool, server: str, op_ssldir: str, op_certname: str) -> None:
+    """NODE's most recent reports."""
+    import json
+
+    from master import fleet
+
+    with _operator_client(server, op_ssldir, op_certname) as client:
+        reports = _fleet_call(fleet.reports, client, node, last)
+    if not reports:
+        _die(f"error: no reports for {node}")
+    for report in reports:
+        if as_json:
+            click.echo(json.dumps(report, indent=2))
+        else:
+            for line in fleet.report_summary(report):
+                click.echo(line)
+
+
+@main.group("catalog")
+def catalog_group() -> None:
+    """Catalogs on the master."""
+
+
+@catalog_group.command("diff")
+@click.argument("node")
+@click.option("--from", "from_rev", required=True, help="A git revision of the node's environment.")
+@click.option("--to", "to_rev", required=True, help="Another revision (e.g. a branch before it is merged).")
+@click.option("--environment", default="", help="Default: the node's classified environment.")
+@click.option("--json", "as_json", is_flag=True)
+@_operator_options
+def catalog_diff_cmd(node: str, from_rev: str, to_rev: str, environment: str, as_json: bool, server: str,
+                     op_ssldir: str, op_certname: str) -> None:
+    """What moving NODE from one commit to another would change, resource by resource."""
+    import json
+
+    from master import fleet
+    from master.catalogdiff import render_diff
+
+    with _operator_client(server, op_ssldir, op_certname) as client:
+        diff, old, new = _fleet_call(fleet.catalog_diff, client, node, from_rev, to_rev, environment)
+    if as_json:
+        click.echo(json.dumps(diff, indent=2))
+        return
+    click.echo(f"--- {node} @ {old[:12]}\n+++ {node} @ {new[:12]}")
+    lines = render_diff(diff)
+    for line in lines or ["(no resource changes)"]:
+        click.echo(line)
+
+
+def _node_facts(node: str, server: str, ssldir: str, certname: str) -> dict[str, Any]:
+    from master import fleet
+
+    with _operator_client(server, ssldir, certname) as client:
+        found = _fleet_call(fleet.stored_facts, client, node)
+    if found is None:
+        _die(f"error: the master has no facts for {node}")
+    return found
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -179,12 +179,72 @@ def _v2_events_and_summaries(conn: Connection) -> None:
             last_run=time, latest_report_id=report_id, report_count=counts[node]))
 
 
+# -- version 3: release control (assigned releases, rollouts, their nodes and timelines) ----------------------
+
+_v3 = sa.MetaData()
+sa.Table(
+    "node_releases", _v3,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("environment", Name, primary_key=True),
+    sa.Column("code_id", Name, nullable=False),
+    sa.Column("previous_code_id", Name),
+    sa.Column("rollout_id", BigID),
+    sa.Column("assigned_at", UTCDateTime, nullable=False),
+)
+sa.Table(
+    "rollouts", _v3,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("code_id", Name, nullable=False),
+    sa.Column("environment", Name, nullable=False),
+    sa.Column("group_name", Name),
+    sa.Column("options", JSONDocument, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("current_wave", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("wave_done_at", UTCDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_by", Name),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", Name),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Index("ix_rollouts_state", "state"),
+)
+sa.Table(
+    "rollout_nodes", _v3,
+    sa.Column("rollout_id", BigID, sa.ForeignKey("rollouts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("wave", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("previous_code_id", Name),
+    sa.Column("triggered_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("health", sa.String(16)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_rollout_nodes_state", "state"),
+)
+sa.Table(
+    "rollout_timeline", _v3,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("rollout_id", BigID, sa.ForeignKey("rollouts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("node", Name),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_rollout_timeline_rollout", "rollout_id", "id"),
+)
+
+
+def _v3_release_control(conn: Connection) -> None:
+    _v3.create_all(conn)
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_base),
     (2, _v2_events_and_summaries),
+    (3, _v3_release_control),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"

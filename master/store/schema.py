@@ -148,3 +148,64 @@ events = sa.Table(
     sa.Index("ix_events_node_time", "node", "time"),
     sa.Index("ix_events_time_status", "time", "status"),
 )
+
+# -- release control (version 3) ---------------------------------------------------------------------------
+
+# The release each node is assigned per environment; a new commit reaches a node only through this.
+node_releases = sa.Table(
+    "node_releases",
+    metadata,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("environment", Name, primary_key=True),
+    sa.Column("code_id", Name, nullable=False),
+    sa.Column("previous_code_id", Name),
+    sa.Column("rollout_id", BigID),
+    sa.Column("assigned_at", UTCDateTime, nullable=False),
+)
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("code_id", Name, nullable=False),
+    sa.Column("environment", Name, nullable=False),
+    sa.Column("group_name", Name),
+    sa.Column("options", JSONDocument, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("current_wave", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("wave_done_at", UTCDateTime),
+    sa.Column("reason", sa.Text),
+    sa.Column("created_by", Name),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", Name),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Index("ix_rollouts_state", "state"),
+)
+
+rollout_nodes = sa.Table(
+    "rollout_nodes",
+    metadata,
+    sa.Column("rollout_id", BigID, sa.ForeignKey("rollouts.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("wave", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("previous_code_id", Name),
+    sa.Column("triggered_at", UTCDateTime),
+    sa.Column("finished_at", UTCDateTime),
+    sa.Column("health", sa.String(16)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_rollout_nodes_state", "state"),
+)
+
+rollout_timeline = sa.Table(
+    "rollout_timeline",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("rollout_id", BigID, sa.ForeignKey("rollouts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("node", Name),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_rollout_timeline_rollout", "rollout_id", "id"),
+)

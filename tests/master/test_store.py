@@ -194,7 +194,7 @@ def test_a_newer_schema_is_refused(store_url: str) -> None:
     with Store.open(store_url) as store, store.engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO schema_version (version, applied_at) VALUES (99, :t)"),
                      {"t": "2030-01-01 00:00:00"})
-    with pytest.raises(StoreError, match=r"store schema version 99 is newer than this Bunraku knows \(2\)"):
+    with pytest.raises(StoreError, match=rf"store schema version 99 is newer than this Bunraku knows \({SCHEMA_VERSION}\)"):
         Store.open(store_url)
 
 
@@ -492,7 +492,7 @@ def _create_v1_store(url: str) -> None:
 def test_a_version_1_store_is_upgraded(store_url: str) -> None:
     _create_v1_store(store_url)
     with Store.open(store_url) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 2
+        assert store.schema_version() == SCHEMA_VERSION == 3
         assert store.get_facts("old1") == {"os": {"family": "Debian"}}
         [status] = store.node_statuses(now=T0)
         assert (status.status, status.report_count, status.last_run) == ("noop-pending", 2,

@@ -1,0 +1,402 @@
+"""The built-in certificate authority: the CA key and certificate, the master's server certificate,
+pending requests, signing (by hand or by an autosign policy), revocation and the CRL.
+
+Layout under the master's ssldir (Puppet's)::
+
+    ca/ca_key.pem ca/ca_crt.pem ca/ca_crl.pem ca/serial ca/requests/<name>.pem ca/signed/<name>.pem
+    certs/<master>.pem private_keys/<master>.pem certs/ca.pem crl.pem
+
+Everything is a file so that ``bunraku cert ...`` on the same host works on it directly while the
+master runs; a file lock serialises writers and the master re-reads the CRL when it changes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import fnmatch
+import ipaddress
+import logging
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from master.rpc import pki
+
+log = logging.getLogger(__name__)
+
+CA_YEARS = 15
+CERT_YEARS = 5
+CERTNAME_RE = re.compile(r"^[a-z0-9._-]+$")
+AUTOSIGN_TIMEOUT = 30.0
+
+
+class CAError(Exception):
+    """Something a user asked of the CA cannot be done (one line, no traceback)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CertEntry:
+    name: str
+    state: str  # requested | signed | revoked
+    fingerprint: str
+    not_after: str
+    serial: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AutosignPolicy:
+    """Autosign: off (None), everything (True), a file of names/globs, an executable, and/or a challenge."""
+
+    rule: bool | Path | None = None
+    challenges: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, value: Any, challenges: Sequence[str] = ()) -> AutosignPolicy:
+        if value in (None, False, "false", "off", ""):
+            rule: bool | Path | None = None
+        elif value in (True, "true", "on"):
+            rule = True
+        else:
+            rule = Path(str(value))
+        return cls(rule, tuple(c for c in challenges if c))
+
+    def allows(self, certname: str, csr_pem: bytes, csr: x509.CertificateSigningRequest) -> tuple[bool, str]:
+        if self.challenges:
+            challenge = pki.csr_challenge(csr)
+            if challenge is not None and challenge in self.challenges:
+                return True, "pre-shared challenge"
+        if self.rule is True:
+            return True, "autosign=true"
+        if isinstance(self.rule, Path):
+            path = self.rule
+            if not path.exists():
+                log.warning("autosign policy %s does not exist; not signing %s", path, certname)
+                return False, ""
+            if os.access(path, os.X_OK) and path.is_file():
+                try:
+                    proc = subprocess.run([str(path), certname], input=csr_pem, capture_output=True,
+                                          timeout=AUTOSIGN_TIMEOUT, check=False)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    log.warning("autosign policy %s failed for %s: %s", path, certname, exc)
+                    return False, ""
+                if proc.returncode == 0:
+                    return True, f"policy executable {path}"
+                return False, ""
+            for line in path.read_text(encoding="utf-8").splitlines():
+                pattern = line.split("#", 1)[0].strip()
+                if pattern and fnmatch.fnmatchcase(certname, pattern):
+                    return True, f"autosign.conf entry {pattern!r}"
+        return False, ""
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class CertificateAuthority:
+    def __init__(self, ssldir: Path | str, *, autosign: AutosignPolicy | None = None) -> None:
+        self.ssldir = Path(ssldir)
+        self.dir = self.ssldir / "ca"
+        self.autosign = autosign or AutosignPolicy()
+        self._crl_cache: tuple[float, frozenset[int]] | None = None
+        self._mutex = threading.Lock()
+        self._ca_cert: x509.Certificate | None = None
+        self._ca_key: Any = None
+        #: names never autosigned (operators, the master itself): only `bunraku cert sign` signs them
+        self.reserved_names: set[str] = set()
+
+    # -- files ----------------------------------------------------------------------------------------
+    @property
+    def ca_cert_path(self) -> Path:
+        return self.dir / "ca_crt.pem"
+
+    @property
+    def ca_key_path(self) -> Path:
+        return self.dir / "ca_key.pem"
+
+    @property
+    def crl_path(self) -> Path:
+        return self.dir / "ca_crl.pem"
+
+    def _request_path(self, name: str) -> Path:
+        return self.dir / "requests" / f"{name}.pem"
+
+    def _signed_path(self, name: str) -> Path:
+        return self.dir / "signed" / f"{name}.pem"
+
+    def exists(self) -> bool:
+        return self.ca_cert_path.exists() and self.ca_key_path.exists()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        with self._mutex, open(self.dir / ".lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _require(self) -> None:
+        if not self.exists():
+            raise CAError(f"no CA under {self.dir}; start `bunraku master` once (or run `bunraku cert setup`)")
+
+    @property
+    def ca_cert(self) -> x509.Certificate:
+        if self._ca_cert is None:
+            self._require()
+            self._ca_cert = pki.load_cert(self.ca_cert_path.read_bytes())
+        return self._ca_cert
+
+    @property
+    def ca_key(self) -> Any:
+        if self._ca_key is None:
+            self._require()
+            self._ca_key = serialization.load_pem_private_key(self.ca_key_path.read_bytes(), password=None)
+        return self._ca_key
+
+    def ca_pem(self) -> bytes:
+        return pki.cert_pem(self.ca_cert)
+
+    # -- setup --------------------------------------------------------------------------------------
+    def setup(self, master_certname: str, dns_alt_names: Sequence[str] = ()) -> pki.SSLPaths:
+        """Create the CA (first start) and the master's server certificate if they are missing."""
+        with self._locked():
+            if not self.exists():
+                key = pki.generate_key()
+                name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Bunraku CA: {master_certname}")])
+                now = _now()
+                cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                        .public_key(key.public_key()).serial_number(1)
+                        .not_valid_before(now - datetime.timedelta(minutes=5))
+                        .not_valid_after(now + datetime.timedelta(days=365 * CA_YEARS))
+                        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                                       critical=True)
+                        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                        .sign(key, hashes.SHA256()))
+                pki.write_private(self.ca_key_path, pki.key_pem(key))
+                pki.write_public(self.ca_cert_path, pki.cert_pem(cert))
+                (self.dir / "serial").write_text("2\n")
+                self._ca_cert, self._ca_key = cert, key
+                self._write_crl(set())
+                log.info("created the CA under %s", self.dir)
+        paths = pki.SSLPaths(self.ssldir, master_certname)
+        if not paths.cert.exists() or not paths.key.exists():
+            key = paths.ensure_key()
+            sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(master_certname),
+                                            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                            x509.IPAddress(ipaddress.ip_address("::1"))]
+            for alt in dns_alt_names:
+                try:
+                    sans.append(x509.IPAddress(ipaddress.ip_address(alt)))
+                except ValueError:
+                    sans.append(x509.DNSName(alt))
+            with self._locked():
+                cert = self._issue(master_certname, key.public_key(), server=True, sans=sans)
+                self._record(master_certname, cert)
+            pki.write_public(paths.cert, pki.cert_pem(cert))
+        pki.write_public(paths.ca, self.ca_pem())
+        return paths
+
+    # -- issuing --------------------------------------------------------------------------------------
+    def _next_serial(self) -> int:
+        path = self.dir / "serial"
+        serial = int(path.read_text().strip() or "2") if path.exists() else 2
+        path.write_text(f"{serial + 1}\n")
+        return serial
+
+    def _issue(self, certname: str, public_key: Any, *, server: bool = False, operator: bool = False,
+               sans: Sequence[x509.GeneralName] = (), extensions: dict[str, bytes] | None = None
+               ) -> x509.Certificate:
+        now = _now()
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, certname)]))
+                   .issuer_name(self.ca_cert.subject).public_key(public_key)
+                   .serial_number(self._next_serial())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=365 * CERT_YEARS))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                         ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
+                                  critical=False))
+        names = list(sans) or [x509.DNSName(certname)]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        if server:
+            der = self.ca_cert.public_bytes(serialization.Encoding.DER)
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(ObjectIdentifier(pki.CA_CARRIER_OID), der), critical=False)
+        for oid, value in (extensions or {}).items():
+            builder = builder.add_extension(x509.UnrecognizedExtension(ObjectIdentifier(oid), value),
+                                            critical=False)
+        if operator:
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(ObjectIdentifier(pki.OPERATOR_OID), pki.der_utf8("true")),
+                critical=False)
+        return builder.sign(self.ca_key, hashes.SHA256())
+
+    def _record(self, certname: str, cert: x509.Certificate) -> None:
+        pki.write_public(self._signed_path(certname), pki.cert_pem(cert))
+        with open(self.dir / "inventory.txt", "a", encoding="utf-8") as fh:
+            fh.write(f"0x{cert.serial_number:04x} {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ} "
+                     f"{cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ} /CN={certname}\n")
+
+    @staticmethod
+    def check_name(certname: str) -> None:
+        if not CERTNAME_RE.match(certname) or certname.startswith(".") or ".." in certname:
+            raise CAError(f"certname {certname!r} is not valid (lowercase letters, digits, '.', '-', '_')")
+
+    def submit(self, certname: str, csr_pem: bytes) -> tuple[str, bytes | None, str]:
+        """An agent's request: ('signed', cert, '') | ('pending', None, why) | ('rejected', None, why)."""
+        self.check_name(certname)
+        try:
+            csr = pki.load_csr(csr_pem)
+            cn = pki.common_name(csr.subject)
+        except pki.PkiError as exc:
+            return "rejected", None, str(exc)
+        if cn != certname:
+            return "rejected", None, f"the request's CN {cn!r} does not match certname {certname!r}"
+        if not csr.is_signature_valid:
+            return "rejected", None, "the request's signature is not valid"
+        for ext in csr.extensions:
+            oid = ext.oid.dotted_string
+            if oid == pki.OPERATOR_OID or oid == pki.CA_CARRIER_OID:
+                return "rejected", None, f"the request asks for extension {oid}, which only the CA grants"
+        with self._locked():
+            signed = self._signed_path(certname)
+            if signed.exists():
+                cert = pki.load_cert(signed.read_bytes())
+                same_key = cert.public_key().public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
+                    csr.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+                if same_key and cert.serial_number not in self.revoked_serials():
+                    return "signed", pki.cert_pem(cert), ""
+                return "rejected", None, (f"{certname} already has a certificate; run `bunraku cert clean "
+                                          f"{certname}` on the master to replace it")
+            pki.write_public(self._request_path(certname), csr_pem)
+        ok, why = (False, "") if certname in self.reserved_names else self.autosign.allows(certname, csr_pem, csr)
+        if ok:
+            cert_pem = self.sign(certname)
+            log.info("autosigned %s (%s)", certname, why)
+            return "signed", cert_pem, ""
+        log.info("certificate request from %s is waiting to be signed", certname)
+        return "pending", None, f"waiting for `bunraku cert sign {certname}` on the master"
+
+    def sign(self, certname: str) -> bytes:
+        """Sign the pending request of ``certname``; Puppet-arc extension requests are copied."""
+        with self._locked():
+            path = self._request_path(certname)
+            if not path.exists():
+                if self._signed_path(certname).exists():
+                    raise CAError(f"{certname} is already signed")
+                raise CAError(f"no certificate request for {certname}")
+            csr = pki.load_csr(path.read_bytes())
+            exts = {ext.oid.dotted_string: ext.value.value for ext in csr.extensions
+                    if isinstance(ext.value, x509.UnrecognizedExtension)
+                    and ext.oid.dotted_string.startswith(pki.PUPPET_ARC)
+                    and ext.oid.dotted_string not in (pki.OPERATOR_OID, pki.CA_CARRIER_OID,
+                                                      pki.CHALLENGE_EXT_OID)}
+            cert = self._issue(certname, csr.public_key(), extensions=exts)
+            self._record(certname, cert)
+            path.unlink()
+        return pki.cert_pem(cert)
+
+    def generate(self, certname: str, *, operator: bool = False) -> tuple[bytes, bytes]:
+        """Key and certificate made here (`puppetserver ca generate`), e.g. an operator's."""
+        self.check_name(certname)
+        key = pki.generate_key()
+        with self._locked():
+            if self._signed_path(certname).exists():
+                raise CAError(f"{certname} already has a certificate; `bunraku cert clean {certname}` first")
+            cert = self._issue(certname, key.public_key(), operator=operator)
+            self._record(certname, cert)
+        return pki.key_pem(key), pki.cert_pem(cert)
+
+    def certificate(self, certname: str) -> bytes | None:
+        path = self._signed_path(certname)
+        return path.read_bytes() if path.exists() else None
+
+    # -- revocation ----------------------------------------------------------------------------------
+    def _write_crl(self, serials: set[int]) -> None:
+        now = _now()
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.ca_cert.subject)
+                   .last_update(now - datetime.timedelta(minutes=5))
+                   .next_update(now + datetime.timedelta(days=365 * CERT_YEARS)))
+        for serial in sorted(serials):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build())
+        crl = builder.sign(self.ca_key, hashes.SHA256())
+        data = crl.public_bytes(serialization.Encoding.PEM)
+        pki.write_public(self.crl_path, data)
+        pki.write_public(self.ssldir / "crl.pem", data)
+
+    def crl_pem(self) -> bytes:
+        return self.crl_path.read_bytes()
+
+    def revoked_serials(self) -> frozenset[int]:
+        """The CRL's serials, re-read whenever the file changes (another process may revoke)."""
+        try:
+            mtime = self.crl_path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return frozenset()
+        cached = self._crl_cache
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
+        serials = frozenset(r.serial_number for r in crl)
+        self._crl_cache = (mtime, serials)
+        return serials
+
+    def revoke(self, certname: str) -> int:
+        with self._locked():
+            path = self._signed_path(certname)
+            if not path.exists():
+                raise CAError(f"no signed certificate for {certname}")
+            serial = pki.load_cert(path.read_bytes()).serial_number
+            serials = set(self.revoked_serials())
+            serials.add(serial)
+            self._write_crl(serials)
+        log.info("revoked %s (serial %d)", certname, serial)
+        return serial
+
+    def clean(self, certname: str) -> None:
+        """Revoke (if signed) and forget ``certname`` so that it can ask again."""
+        found = False
+        if self._signed_path(certname).exists():
+            serial = pki.load_cert(self._signed_path(certname).read_bytes()).serial_number
+            if serial not in self.revoked_serials():
+                self.revoke(certname)
+            self._signed_path(certname).unlink()
+            found = True
+        if self._request_path(certname).exists():
+            self._request_path(certname).unlink()
+            found = True
+        if not found:
+            raise CAError(f"no certificate or request for {certname}")
+
+    def entries(self) -> list[CertEntry]:
+        out: list[CertEntry] = []
+        revoked = self.revoked_serials()
+        for path in sorted((self.dir / "requests").glob("*.pem")):
+            csr = pki.load_csr(path.read_bytes())
+            digest = pki.fingerprint_csr(csr)
+            out.append(CertEntry(path.stem, "requested", digest, "", None))
+        for path in sorted((self.dir / "signed").glob("*.pem")):
+            cert = pki.load_cert(path.read_bytes())
+            state = "revoked" if cert.serial_number in revoked else "signed"
+            out.append(CertEntry(path.stem, state, pki.fingerprint(cert),
+                                 f"{cert.not_valid_after_utc:%Y-%m-%d}", cert.serial_number))
+        return out

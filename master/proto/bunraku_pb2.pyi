@@ -1,0 +1,240 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CertificateRequest(_message.Message):
+    __slots__ = ("certname", "csr_pem")
+    CERTNAME_FIELD_NUMBER: _ClassVar[int]
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    certname: str
+    csr_pem: bytes
+    def __init__(self, certname: _Optional[str] = ..., csr_pem: _Optional[bytes] = ...) -> None: ...
+
+class CertificateReply(_message.Message):
+    __slots__ = ("status", "certificate_pem", "ca_certificate_pem", "crl_pem", "message")
+    class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PENDING: _ClassVar[CertificateReply.Status]
+        SIGNED: _ClassVar[CertificateReply.Status]
+        REJECTED: _ClassVar[CertificateReply.Status]
+    PENDING: CertificateReply.Status
+    SIGNED: CertificateReply.Status
+    REJECTED: CertificateReply.Status
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CRL_PEM_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    status: CertificateReply.Status
+    certificate_pem: bytes
+    ca_certificate_pem: bytes
+    crl_pem: bytes
+    message: str
+    def __init__(self, status: _Optional[_Union[CertificateReply.Status, str]] = ..., certificate_pem: _Optional[bytes] = ..., ca_certificate_pem: _Optional[bytes] = ..., crl_pem: _Optional[bytes] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CatalogRequest(_message.Message):
+    __slots__ = ("node", "environment", "facts_json", "transaction_uuid")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    FACTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_UUID_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    environment: str
+    facts_json: bytes
+    transaction_uuid: str
+    def __init__(self, node: _Optional[str] = ..., environment: _Optional[str] = ..., facts_json: _Optional[bytes] = ..., transaction_uuid: _Optional[str] = ...) -> None: ...
+
+class CatalogReply(_message.Message):
+    __slots__ = ("catalog_json", "code_id", "environment", "cache_hit", "crl_pem")
+    CATALOG_JSON_FIELD_NUMBER: _ClassVar[int]
+    CODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
+    CRL_PEM_FIELD_NUMBER: _ClassVar[int]
+    catalog_json: bytes
+    code_id: str
+    environment: str
+    cache_hit: bool
+    crl_pem: bytes
+    def __init__(self, catalog_json: _Optional[bytes] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., crl_pem: _Optional[bytes] = ...) -> None: ...
+
+class FactsRequest(_message.Message):
+    __slots__ = ("node", "environment", "facts_json")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    FACTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    environment: str
+    facts_json: bytes
+    def __init__(self, node: _Optional[str] = ..., environment: _Optional[str] = ..., facts_json: _Optional[bytes] = ...) -> None: ...
+
+class FactsReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReportRequest(_message.Message):
+    __slots__ = ("report_json",)
+    REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    report_json: bytes
+    def __init__(self, report_json: _Optional[bytes] = ...) -> None: ...
+
+class ReportReply(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class FileMetadataRequest(_message.Message):
+    __slots__ = ("uri", "environment")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    environment: str
+    def __init__(self, uri: _Optional[str] = ..., environment: _Optional[str] = ...) -> None: ...
+
+class FileMetadataReply(_message.Message):
+    __slots__ = ("found", "kind", "size", "mtime", "mode", "sha256", "children")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MTIME_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CHILDREN_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    kind: str
+    size: int
+    mtime: float
+    mode: int
+    sha256: str
+    children: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, found: _Optional[bool] = ..., kind: _Optional[str] = ..., size: _Optional[int] = ..., mtime: _Optional[float] = ..., mode: _Optional[int] = ..., sha256: _Optional[str] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FileContentRequest(_message.Message):
+    __slots__ = ("uri", "environment", "sha256")
+    URI_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    uri: str
+    environment: str
+    sha256: str
+    def __init__(self, uri: _Optional[str] = ..., environment: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class FileChunk(_message.Message):
+    __slots__ = ("data", "sha256")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    sha256: str
+    def __init__(self, data: _Optional[bytes] = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class PluginSyncRequest(_message.Message):
+    __slots__ = ("environment",)
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    def __init__(self, environment: _Optional[str] = ...) -> None: ...
+
+class PluginFile(_message.Message):
+    __slots__ = ("path", "sha256", "uri")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    URI_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    sha256: str
+    uri: str
+    def __init__(self, path: _Optional[str] = ..., sha256: _Optional[str] = ..., uri: _Optional[str] = ...) -> None: ...
+
+class PluginSyncReply(_message.Message):
+    __slots__ = ("environment", "facts")
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    facts: _containers.RepeatedCompositeFieldContainer[PluginFile]
+    def __init__(self, environment: _Optional[str] = ..., facts: _Optional[_Iterable[_Union[PluginFile, _Mapping]]] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ("unresponsive_after_seconds",)
+    UNRESPONSIVE_AFTER_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    unresponsive_after_seconds: int
+    def __init__(self, unresponsive_after_seconds: _Optional[int] = ...) -> None: ...
+
+class NodeStatus(_message.Message):
+    __slots__ = ("name", "status", "last_run", "last_seen", "code_id", "environment", "group", "report_count")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RUN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    CODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    REPORT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    status: str
+    last_run: str
+    last_seen: str
+    code_id: str
+    environment: str
+    group: str
+    report_count: int
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., last_run: _Optional[str] = ..., last_seen: _Optional[str] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., report_count: _Optional[int] = ...) -> None: ...
+
+class ListNodesReply(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeStatus]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeStatus, _Mapping]]] = ...) -> None: ...
+
+class GetReportsRequest(_message.Message):
+    __slots__ = ("node", "last")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    last: int
+    def __init__(self, node: _Optional[str] = ..., last: _Optional[int] = ...) -> None: ...
+
+class GetReportsReply(_message.Message):
+    __slots__ = ("report_json",)
+    REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    report_json: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, report_json: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class GetFactsRequest(_message.Message):
+    __slots__ = ("node",)
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    def __init__(self, node: _Optional[str] = ...) -> None: ...
+
+class GetFactsReply(_message.Message):
+    __slots__ = ("facts_json", "found")
+    FACTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    facts_json: bytes
+    found: bool
+    def __init__(self, facts_json: _Optional[bytes] = ..., found: _Optional[bool] = ...) -> None: ...
+
+class DiffCatalogRequest(_message.Message):
+    __slots__ = ("node", "from_rev", "to_rev", "environment")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    FROM_REV_FIELD_NUMBER: _ClassVar[int]
+    TO_REV_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    from_rev: str
+    to_rev: str
+    environment: str
+    def __init__(self, node: _Optional[str] = ..., from_rev: _Optional[str] = ..., to_rev: _Optional[str] = ..., environment: _Optional[str] = ...) -> None: ...
+
+class DiffCatalogReply(_message.Message):
+    __slots__ = ("diff_json", "from_code_id", "to_code_id")
+    DIFF_JSON_FIELD_NUMBER: _ClassVar[int]
+    FROM_CODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_CODE_ID_FIELD_NUMBER: _ClassVar[int]
+    diff_json: bytes
+    from_code_id: str
+    to_code_id: str
+    def __init__(self, diff_json: _Optional[bytes] = ..., from_code_id: _Optional[str] = ..., to_code_id: _Optional[str] = ...) -> None: ...

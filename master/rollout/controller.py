@@ -1,0 +1,402 @@
+"""Rollouts: a release (a commit of an environment) reaches the fleet wave by wave.
+
+State lives in the store, so a restarted master resumes where it was, and with several masters on
+one PostgreSQL store exactly one drives a given rollout: the holder of its lease. ``tick()`` is
+idempotent: it reads the state, judges the nodes that ran, and starts the next ones.
+
+    rollout: running -> completed | halted | aborted ; halted/running -> rolling_back -> rolled_back
+    node:    pending -> triggered -> succeeded | failed     (deferred: offline, gets it at its next run)
+             ... -> rollback_pending -> rolling_back -> rolled_back | rollback_failed
+
+A node succeeds when a report for the release, made after it was triggered, says it applied without
+failures and its health checks passed; it fails on a failed or unhealthy report, or when no report
+arrives within the health timeout. Fleet-wide, at most ``max_concurrent`` nodes are triggered at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from master.rollout.plan import PlanError, RolloutOptions, failure_budget, plan_waves
+from master.store import Store
+from master.store.documents import parse_time
+from master.store.schema import node_releases, rollout_nodes, rollout_timeline, rollouts
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("running", "rolling_back")
+FINAL = ("completed", "halted", "aborted", "rolled_back")
+IN_FLIGHT = ("triggered", "rolling_back")
+_LOCK_KEY = 0x524F4C4C  # "ROLL": serializes fleet-wide slot accounting on PostgreSQL
+
+
+class RolloutError(Exception):
+    """Something an operator asked for cannot be done (one-line message)."""
+
+
+class Dispatcher(Protocol):
+    def trigger(self, node: str) -> bool:
+        """Ask ``node`` to run now; False when it is not connected (it runs at its next timer run)."""
+
+
+class NoDispatcher:
+    def trigger(self, node: str) -> bool:
+        return False
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Rollouts:
+    def __init__(self, store: Store, *, dispatcher: Dispatcher | None = None,
+                 clock: Callable[[], datetime] = _now, owner: str | None = None,
+                 lease_seconds: float = 30.0) -> None:
+        self.store = store
+        self.dispatcher = dispatcher or NoDispatcher()
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = timedelta(seconds=lease_seconds)
+
+    # -- queries -------------------------------------------------------------------------------------
+    def assigned_release(self, node: str, environment: str) -> str | None:
+        def work(conn: Connection) -> str | None:
+            row = conn.execute(sa.select(node_releases.c.code_id).where(
+                node_releases.c.node == node, node_releases.c.environment == environment)).first()
+            return None if row is None else str(row.code_id)
+        return self.store._run("assigned release", work)
+
+    def get(self, rollout_id: int) -> dict[str, Any]:
+        def work(conn: Connection) -> dict[str, Any]:
+            row = conn.execute(sa.select(rollouts).where(rollouts.c.id == rollout_id)).first()
+            if row is None:
+                raise RolloutError(f"no rollout {rollout_id}")
+            nodes = conn.execute(sa.select(rollout_nodes).where(rollout_nodes.c.rollout_id == rollout_id)
+                                 .order_by(rollout_nodes.c.wave, rollout_nodes.c.node)).all()
+            return _describe(row, nodes)
+        return self.store._run("get rollout", work)
+
+    def list_all(self) -> list[dict[str, Any]]:
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(sa.select(rollouts).order_by(rollouts.c.id.desc())).all()
+            return [_describe(r, None) for r in rows]
+        return self.store._run("list rollouts", work)
+
+    def timeline(self, rollout_id: int) -> list[dict[str, Any]]:
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(sa.select(rollout_timeline).where(rollout_timeline.c.rollout_id == rollout_id)
+                                .order_by(rollout_timeline.c.id)).all()
+            return [{"at": r.at.isoformat(), "kind": r.kind, "node": r.node,
+                     "detail": json.loads(r.detail) if r.detail else None} for r in rows]
+        return self.store._run("rollout timeline", work)
+
+    # -- operator commands ---------------------------------------------------------------------------
+    def start(self, code_id: str, environment: str, *, options: RolloutOptions, group: str | None = None,
+              nodes: list[str] | None = None, created_by: str | None = None) -> int:
+        if not code_id:
+            raise RolloutError("a rollout needs a release (a commit)")
+        if nodes is None:
+            nodes = [s.name for s in self.store.node_statuses()
+                     if s.environment in (environment, None) and (group is None or s.group == group)]
+        waves = plan_waves(nodes, options)
+        if not waves:
+            where = f"group {group} of " if group else ""
+            raise RolloutError(f"no nodes in {where}environment {environment} to roll {code_id} out to")
+        now = self.clock()
+
+        def work(conn: Connection) -> int:
+            busy = conn.execute(sa.select(rollouts.c.id).where(
+                rollouts.c.environment == environment, rollouts.c.state.in_(ACTIVE + ("paused",)),
+                (rollouts.c.group_name == group) if group else sa.true())).first()
+            if busy is not None:
+                raise RolloutError(f"rollout {busy.id} is still active in environment {environment}; "
+                                   "pause, abort or wait for it first")
+            inserted = conn.execute(sa.insert(rollouts).values(
+                code_id=code_id, environment=environment, group_name=group, options=options.to_dict(),
+                state="running", current_wave=0, created_by=created_by, created_at=now,
+                updated_at=now)).inserted_primary_key
+            assert inserted is not None
+            rid = inserted[0]
+            current = {r.node: r.code_id for r in conn.execute(sa.select(node_releases).where(
+                node_releases.c.environment == environment)).all()}
+            conn.execute(sa.insert(rollout_nodes), [
+                {"rollout_id": rid, "node": n, "wave": w, "state": "pending", "previous_code_id": current.get(n)}
+                for w, wave in enumerate(waves) for n in wave])
+            _event(conn, rid, now, "started", None, {"code_id": code_id, "environment": environment,
+                                                     "group": group, "waves": [len(w) for w in waves],
+                                                     "options": options.to_dict(), "by": created_by})
+            return int(rid)
+
+        rid = self.store._run("start rollout", work, write=True)
+        log.info("rollout %d: %s to %d nodes of %s in %d waves", rid, code_id, sum(map(len, waves)),
+                 environment, len(waves))
+        return rid
+
+    def pause(self, rollout_id: int, by: str | None = None) -> None:
+        self._transition(rollout_id, ("running",), "paused", "paused", by)
+
+    def resume(self, rollout_id: int, by: str | None = None) -> None:
+        self._transition(rollout_id, ("paused",), "running", "resumed", by)
+
+    def abort(self, rollout_id: int, by: str | None = None) -> None:
+        self._transition(rollout_id, ("running", "paused", "halted"), "aborted", "aborted", by)
+
+    def rollback(self, rollout_id: int, by: str | None = None, reason: str = "requested") -> None:
+        now = self.clock()
+
+        def work(conn: Connection) -> None:
+            row = _row(conn, rollout_id)
+            if row.state not in ("running", "paused", "halted", "completed", "aborted"):
+                raise RolloutError(f"rollout {rollout_id} is {row.state}; it cannot be rolled back")
+            _begin_rollback(conn, row, now, reason, by)
+
+        self.store._run("roll back", work, write=True)
+
+    def _transition(self, rollout_id: int, allowed: tuple[str, ...], to: str, kind: str, by: str | None) -> None:
+        now = self.clock()
+
+        def work(conn: Connection) -> None:
+            row = _row(conn, rollout_id)
+            if row.state not in allowed:
+                raise RolloutError(f"rollout {rollout_id} is {row.state}; it cannot be {kind}")
+            conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(state=to, updated_at=now))
+            _event(conn, rollout_id, now, kind, None, {"by": by})
+
+        self.store._run(kind, work, write=True)
+
+    # -- driving -------------------------------------------------------------------------------------
+    def acquire_lease(self, rollout_id: int) -> bool:
+        now = self.clock()
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(sa.update(rollouts).where(
+                rollouts.c.id == rollout_id,
+                sa.or_(rollouts.c.lease_owner.is_(None), rollouts.c.lease_owner == self.owner,
+                       rollouts.c.lease_until < now),
+            ).values(lease_owner=self.owner, lease_until=now + self.lease))
+            return bool(result.rowcount == 1)
+
+        return self.store._run("rollout lease", work, write=True)
+
+    def tick(self) -> None:
+        """Advance every active rollout whose lease this master holds (or can take)."""
+        def active(conn: Connection) -> list[int]:
+            return [int(r.id) for r in conn.execute(sa.select(rollouts.c.id).where(
+                rollouts.c.state.in_(ACTIVE)).order_by(rollouts.c.id)).all()]
+
+        for rid in self.store._run("active rollouts", active):
+            if self.acquire_lease(rid):
+                self.tick_one(rid)
+
+    def tick_one(self, rollout_id: int) -> None:
+        self._judge(rollout_id)
+        to_trigger = self.store._run("advance rollout", lambda conn: self._advance(conn, rollout_id), write=True)
+        offline = [n for n in to_trigger if not self._trigger(n)]
+        if offline:
+            now = self.clock()
+
+            def defer(conn: Connection) -> None:
+                for node in offline:
+                    res = conn.execute(sa.update(rollout_nodes).where(
+                        rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == node,
+                        rollout_nodes.c.state == "triggered").values(state="deferred", finished_at=now,
+                                                                    detail="offline: gets the release at its "
+                                                                           "next run"))
+                    if res.rowcount:
+                        _event(conn, rollout_id, now, "deferred", node, None)
+
+            self.store._run("defer offline nodes", defer, write=True)
+
+    def _trigger(self, node: str) -> bool:
+        try:
+            return bool(self.dispatcher.trigger(node))
+        except Exception as exc:  # noqa: BLE001 - a node we cannot reach is an offline node
+            log.warning("rollout: cannot trigger %s: %s", node, exc)
+            return False
+
+    def _judge(self, rollout_id: int) -> None:
+        """Turn in-flight nodes into succeeded/failed from their reports (read outside the write lock)."""
+        info = self.get(rollout_id)
+        timeout = timedelta(seconds=RolloutOptions.from_dict(info["options"]).health_timeout)
+        now = self.clock()
+        verdicts: list[tuple[str, str, str | None, str]] = []
+        for node in info["nodes"]:
+            if node["state"] not in IN_FLIGHT:
+                continue
+            rolling_back = node["state"] == "rolling_back"
+            want = node["previous_code_id"] if rolling_back else info["code_id"]
+            since = parse_time(node["triggered_at"])
+            assert since is not None
+            verdict = self._verdict(node["name"], want, since)
+            if verdict is None:
+                if now - since > timeout:
+                    verdicts.append((node["name"], "rollback_failed" if rolling_back else "failed", None,
+                                     f"no report within {timeout.total_seconds():g}s"))
+                continue
+            ok, health, detail = verdict
+            if rolling_back:
+                verdicts.append((node["name"], "rolled_back" if ok else "rollback_failed", health, detail))
+            else:
+                verdicts.append((node["name"], "succeeded" if ok else "failed", health, detail))
+        if not verdicts:
+            return
+
+        def work(conn: Connection) -> None:
+            for name, state, health, detail in verdicts:
+                conn.execute(sa.update(rollout_nodes).where(
+                    rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == name,
+                    rollout_nodes.c.state.in_(IN_FLIGHT)).values(state=state, health=health, detail=detail,
+                                                                 finished_at=now))
+                _event(conn, rollout_id, now, state, name, {"health": health, "detail": detail})
+
+        self.store._run("judge rollout nodes", work, write=True)
+
+    def _verdict(self, node: str, code_id: str | None, since: datetime) -> tuple[bool, str | None, str] | None:
+        for report in self.store.reports(node, last=5):
+            at = parse_time(report.get("time"))
+            if at is None or at < since or report.get("noop"):
+                continue
+            if code_id is not None and report.get("code_id") != code_id:
+                continue
+            health = (report.get("health") or {}).get("status")
+            if report.get("status") == "failed":
+                return False, health, "the run failed"
+            if health == "unhealthy":
+                return False, health, "health checks failed"
+            return True, health, f"applied ({report.get('status')})"
+        return None
+
+    def _advance(self, conn: Connection, rollout_id: int) -> list[str]:
+        """Decide the rollout's next step inside one write transaction; return nodes to trigger."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+        row = _row(conn, rollout_id)
+        if row.state not in ACTIVE:
+            return []
+        now = self.clock()
+        options = RolloutOptions.from_dict(row.options)
+        nodes = conn.execute(sa.select(rollout_nodes).where(rollout_nodes.c.rollout_id == rollout_id)).all()
+        in_flight_fleet = conn.execute(sa.select(sa.func.count()).select_from(rollout_nodes).where(
+            rollout_nodes.c.state.in_(IN_FLIGHT))).scalar() or 0
+        slots = max(0, options.max_concurrent - int(in_flight_fleet))
+        if row.state == "rolling_back":
+            pending = sorted((n for n in nodes if n.state == "rollback_pending"), key=lambda n: n.node)
+            if not pending and not any(n.state == "rolling_back" for n in nodes):
+                conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
+                    state="rolled_back", updated_at=now))
+                _event(conn, rollout_id, now, "rolled_back", None, None)
+                return []
+            picked = pending[:slots]
+            for n in picked:
+                _assign(conn, n.node, row.environment, n.previous_code_id, None, rollout_id, now)
+                conn.execute(sa.update(rollout_nodes).where(
+                    rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == n.node).values(
+                    state="rolling_back", triggered_at=now, finished_at=None))
+                _event(conn, rollout_id, now, "rollback_triggered", n.node, {"code_id": n.previous_code_id})
+            return [n.node for n in picked]
+        failed = sum(1 for n in nodes if n.state == "failed")
+        budget = failure_budget(options, len(nodes))
+        if failed > budget:
+            conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
+                state="halted", updated_at=now, reason=f"{failed} node(s) failed; the budget is {budget}"))
+            _event(conn, rollout_id, now, "halted", None, {"failed": failed, "budget": budget})
+            if options.auto_rollback:
+                _begin_rollback(conn, _row(conn, rollout_id), now, "failure budget exceeded", "auto-rollback")
+            return []
+        wave = row.current_wave
+        in_wave = [n for n in nodes if n.wave == wave]
+        if all(n.state in ("succeeded", "failed", "deferred") for n in in_wave):
+            last = max(n.wave for n in nodes)
+            if wave >= last:
+                conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
+                    state="completed", updated_at=now))
+                _event(conn, rollout_id, now, "completed", None, None)
+                return []
+            if row.wave_done_at is None:
+                conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
+                    wave_done_at=now, updated_at=now))
+                _event(conn, rollout_id, now, "wave_passed", None, {"wave": wave})
+                done_at = now
+            else:
+                done_at = row.wave_done_at
+            if now < done_at + timedelta(seconds=options.pause_between):
+                return []
+            wave += 1
+            conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
+                current_wave=wave, wave_done_at=None, updated_at=now))
+            _event(conn, rollout_id, now, "wave_started", None, {"wave": wave})
+            in_wave = [n for n in nodes if n.wave == wave]
+        pending = sorted((n for n in in_wave if n.state == "pending"), key=lambda n: n.node)
+        picked = pending[:slots]
+        for n in picked:
+            _assign(conn, n.node, row.environment, row.code_id, n.previous_code_id, rollout_id, now)
+            conn.execute(sa.update(rollout_nodes).where(
+                rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == n.node).values(
+                state="triggered", triggered_at=now))
+            _event(conn, rollout_id, now, "triggered", n.node, {"wave": wave})
+        return [n.node for n in picked]
+
+
+def _row(conn: Connection, rollout_id: int) -> Any:
+    row = conn.execute(sa.select(rollouts).where(rollouts.c.id == rollout_id)).first()
+    if row is None:
+        raise RolloutError(f"no rollout {rollout_id}")
+    return row
+
+
+def _event(conn: Connection, rollout_id: int, at: datetime, kind: str, node: str | None, detail: Any) -> None:
+    conn.execute(sa.insert(rollout_timeline).values(
+        rollout_id=rollout_id, at=at, kind=kind, node=node,
+        detail=None if detail is None else json.dumps(detail, sort_keys=True)))
+
+
+def _assign(conn: Connection, node: str, environment: str, code_id: str | None, previous: str | None,
+            rollout_id: int, now: datetime) -> None:
+    conn.execute(sa.delete(node_releases).where(node_releases.c.node == node,
+                                                node_releases.c.environment == environment))
+    if code_id is not None:
+        conn.execute(sa.insert(node_releases).values(node=node, environment=environment, code_id=code_id,
+                                                     previous_code_id=previous, rollout_id=rollout_id,
+                                                     assigned_at=now))
+
+
+def _begin_rollback(conn: Connection, row: Any, now: datetime, reason: str, by: str | None) -> None:
+    took = ("triggered", "succeeded", "failed", "deferred")
+    conn.execute(sa.update(rollout_nodes).where(
+        rollout_nodes.c.rollout_id == row.id, rollout_nodes.c.state.in_(took)).values(
+        state="rollback_pending", finished_at=None))
+    conn.execute(sa.update(rollouts).where(rollouts.c.id == row.id).values(
+        state="rolling_back", updated_at=now, reason=reason))
+    _event(conn, row.id, now, "rollback_started", None, {"reason": reason, "by": by})
+
+
+def _describe(row: Any, nodes: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": int(row.id), "code_id": row.code_id, "environment": row.environment, "group": row.group_name,
+        "options": row.options, "state": row.state, "current_wave": row.current_wave, "reason": row.reason,
+        "created_by": row.created_by, "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+    if nodes is not None:
+        out["nodes"] = [{
+            "name": n.node, "wave": n.wave, "state": n.state, "previous_code_id": n.previous_code_id,
+            "triggered_at": n.triggered_at.isoformat() if n.triggered_at else None,
+            "finished_at": n.finished_at.isoformat() if n.finished_at else None,
+            "health": n.health, "detail": n.detail} for n in nodes]
+        waves: dict[int, list[dict[str, Any]]] = {}
+        for n in out["nodes"]:
+            waves.setdefault(n["wave"], []).append(n)
+        out["waves"] = [{"index": i, "nodes": waves[i]} for i in sorted(waves)]
+    return out
+
+
+__all__ = ["Rollouts", "RolloutError", "Dispatcher", "NoDispatcher", "PlanError"]

@@ -1,0 +1,272 @@
+"""The master's gRPC server: two listeners, one servicer.
+
+gRPC Python asks for client certificates on a port only when it requires them, so the master listens
+twice: ``listen`` (mutual TLS, every call) and ``ca_listen`` (server TLS only, where a new agent that
+has no certificate yet submits its request). A handler wrapper authenticates every call: the peer is
+the CN of its verified certificate, refused if the CRL lists its serial; without a certificate only
+``RequestCertificate`` is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from master import service
+from master.ca import AutosignPolicy, CertificateAuthority
+from master.classify import Classifier
+from master.compilepool import CompilePool
+from master.config import MasterConfig
+from master.environments import Environments
+from master.proto import bunraku_pb2 as pb
+from master.proto import bunraku_pb2_grpc as pb_grpc
+from master.rpc import pki
+from master.service import MasterContext, Peer, ServiceError
+
+log = logging.getLogger(__name__)
+
+UNAUTHENTICATED_METHODS = frozenset({"/bunraku.v1.Master/RequestCertificate"})
+MAX_MESSAGE = 256 * 1024 * 1024
+GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.so_reuseport", 0)]
+
+
+class PeerAuthenticator:
+    """Turn a call's TLS auth context into a :class:`Peer` (or refuse the call)."""
+
+    def __init__(self, ca: CertificateAuthority, operators: set[str]) -> None:
+        self.ca = ca
+        self.operators = operators
+        self._certs: dict[bytes, tuple[int, str, dict[str, str], bool]] = {}
+        self._lock = threading.Lock()
+
+    def peer(self, context: grpc.ServicerContext) -> Peer | None:
+        auth = context.auth_context()
+        pems = auth.get("x509_pem_cert")
+        if not pems:
+            return None
+        pem = pems[0]
+        with self._lock:
+            parsed = self._certs.get(pem)
+        if parsed is None:
+            cert = pki.load_cert(pem)
+            exts = pki.puppet_extensions(cert.extensions)
+            operator = exts.pop("pp_cli_auth", None) == "true"
+            parsed = (cert.serial_number, pki.common_name(cert.subject), exts, operator)
+            with self._lock:
+                if len(self._certs) > 10000:
+                    self._certs.clear()
+                self._certs[pem] = parsed
+        serial, name, exts, operator = parsed
+        if serial in self.ca.revoked_serials():
+            log.warning("refused a revoked certificate", extra={"fields": {"certname": name, "serial": serial}})
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the certificate of {name} has been revoked")
+        return Peer(name, operator or name in self.operators, exts, serial)
+
+
+def _abort(context: grpc.ServicerContext, exc: ServiceError) -> None:
+    code = getattr(grpc.StatusCode, exc.code.upper(), grpc.StatusCode.INTERNAL)
+    context.abort(code, str(exc))
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Wraps every handler: find the peer, refuse anonymous callers except for the CSR."""
+
+    def __init__(self, auth: PeerAuthenticator) -> None:
+        self.auth = auth
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        authenticator = self.auth
+
+        def guard(behaviour: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+                peer = authenticator.peer(context)
+                if peer is None and method not in UNAUTHENTICATED_METHODS:
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                  "a client certificate signed by this master's CA is required")
+                context.peer_identity_ = peer  # type: ignore[attr-defined]
+                return behaviour(request, context)
+            return wrapped
+
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary),
+                                                       handler.request_deserializer, handler.response_serializer)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream),
+                                                        handler.request_deserializer, handler.response_serializer)
+        return handler
+
+
+def _peer(context: Any) -> Peer:
+    peer = getattr(context, "peer_identity_", None)
+    assert peer is not None
+    return peer
+
+
+class MasterServicer(pb_grpc.MasterServicer):
+    """Translate messages, call :mod:`master.service`, translate back."""
+
+    def __init__(self, ctx: MasterContext) -> None:
+        self.ctx = ctx
+
+    def _call(self, context: grpc.ServicerContext, func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        try:
+            return func(self.ctx, *args, **kw)
+        except ServiceError as exc:
+            _abort(context, exc)
+
+    def RequestCertificate(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        status, cert, message = self._call(context, service.request_certificate, request.certname,
+                                           bytes(request.csr_pem))
+        codes = {"signed": pb.CertificateReply.SIGNED, "pending": pb.CertificateReply.PENDING,
+                 "rejected": pb.CertificateReply.REJECTED}
+        return pb.CertificateReply(status=codes[status], certificate_pem=cert or b"",
+                                   ca_certificate_pem=self.ctx.ca.ca_pem(), crl_pem=self.ctx.ca.crl_pem(),
+                                   message=message)
+
+    def GetCatalog(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        data, code_id, env, hit = self._call(context, service.get_catalog, _peer(context), request.node,
+                                             request.environment, request.facts_json)
+        return pb.CatalogReply(catalog_json=data, code_id=code_id, environment=env, cache_hit=hit,
+                               crl_pem=self.ctx.ca.crl_pem())
+
+    def SubmitFacts(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        self._call(context, service.submit_facts, _peer(context), request.node, request.environment,
+                   request.facts_json)
+        return pb.FactsReply()
+
+    def SubmitReport(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        rid = self._call(context, service.submit_report, _peer(context), request.report_json)
+        return pb.ReportReply(id=rid)
+
+    def FileMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        meta = self._call(context, service.file_metadata, _peer(context), request.uri, request.environment)
+        if meta is None:
+            return pb.FileMetadataReply(found=False)
+        return pb.FileMetadataReply(found=True, kind=meta.kind, size=meta.size, mtime=meta.mtime, mode=meta.mode,
+                                    sha256=meta.sha256, children=meta.children)
+
+    def FileContent(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
+        chunks = self._call(context, service.file_chunks, _peer(context), request.uri, request.environment)
+        for data, sha in chunks:
+            yield pb.FileChunk(data=data, sha256=sha)
+
+    def PluginSync(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        env, files = self._call(context, service.plugin_sync, _peer(context), request.environment)
+        return pb.PluginSyncReply(environment=env, facts=[pb.PluginFile(path=p, sha256=s, uri=u)
+                                                          for p, s, u in files])
+
+    def ListNodes(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        nodes = self._call(context, service.list_nodes, _peer(context), request.unresponsive_after_seconds)
+        return pb.ListNodesReply(nodes=[pb.NodeStatus(
+            name=n.name, status=n.status or "", last_run=_iso(n.last_run), last_seen=_iso(n.last_seen),
+            code_id=n.code_id or "", environment=n.environment or "", group=n.group or "",
+            report_count=n.report_count or 0) for n in nodes])
+
+    def GetReports(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        reports = self._call(context, service.get_reports, _peer(context), request.node, request.last)
+        return pb.GetReportsReply(report_json=[json.dumps(r, default=str).encode() for r in reports])
+
+    def GetFacts(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        facts = self._call(context, service.get_facts, _peer(context), request.node)
+        if facts is None:
+            return pb.GetFactsReply(found=False)
+        return pb.GetFactsReply(found=True, facts_json=json.dumps(facts, default=str).encode())
+
+    def DiffCatalog(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        diff, old, new = self._call(context, service.diff_catalog, _peer(context), request.node,
+                                    request.from_rev, request.to_rev, request.environment)
+        return pb.DiffCatalogReply(diff_json=json.dumps(diff, default=str).encode(), from_code_id=old,
+                                   to_code_id=new)
+
+
+def _iso(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def open_store(config: MasterConfig) -> Any:
+    from master.store import Store
+
+    config.vardir.mkdir(parents=True, exist_ok=True)
+    return Store.open(url=config.store_url, path=config.store_path)
+
+
+class MasterServer:
+    """The whole master: CA, store, environments, classifier, compile pool and the gRPC server."""
+
+    def __init__(self, config: MasterConfig, *, store: Any = None) -> None:
+        self.config = config
+        self.store = store
+        self.port = 0
+        self.ca_port = 0
+        self._server: grpc.Server | None = None
+        self.ctx: MasterContext | None = None
+
+    def start(self) -> None:
+        cfg = self.config
+        policy = AutosignPolicy.parse(cfg.autosign, cfg.autosign_challenges)
+        ca = CertificateAuthority(cfg.ssldir, autosign=policy)
+        ca.reserved_names = set(cfg.operators) | {cfg.certname}
+        paths = ca.setup(cfg.certname, cfg.dns_alt_names)
+        if self.store is None:
+            self.store = open_store(cfg)
+        pool = CompilePool(cfg.workers, parse_cache=cfg.vardir / "parse-cache",
+                           cache_size=cfg.catalog_cache_size)
+        pool.warm()
+        envs = Environments(environmentpath=cfg.environmentpath, git_repo=cfg.git_repo,
+                            cache_dir=cfg.vardir / "code", timeout=cfg.environment_timeout,
+                            git_poll_seconds=cfg.git_poll_seconds)
+        classifier = Classifier(groups_file=cfg.groups, enc=cfg.enc)
+        self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
+        auth = PeerAuthenticator(ca, set(cfg.operators))
+        server = grpc.server(futures.ThreadPoolExecutor(cfg.max_threads, thread_name_prefix="rpc"),
+                             interceptors=[AuthInterceptor(auth)], options=GRPC_OPTIONS)
+        pb_grpc.add_MasterServicer_to_server(MasterServicer(self.ctx), server)
+        key, chain = paths.key.read_bytes(), paths.cert.read_bytes()
+        mtls = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca.ca_pem(), require_client_auth=True)
+        tls = grpc.ssl_server_credentials([(key, chain)], root_certificates=None, require_client_auth=False)
+        self.port = server.add_secure_port(cfg.listen, mtls)
+        self.ca_port = server.add_secure_port(cfg.ca_address(), tls)
+        if not self.port or not self.ca_port:
+            pool.shutdown()
+            raise OSError(f"cannot listen on {cfg.listen} / {cfg.ca_address()}")
+        server.start()
+        self._server = server
+        log.info("master listening", extra={"fields": {"listen": self.address, "ca_listen": self.ca_address,
+                                                       "certname": cfg.certname, "workers": pool.workers}})
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.listen.rpartition(':')[0]}:{self.port}"
+
+    @property
+    def ca_address(self) -> str:
+        return f"{self.config.ca_address().rpartition(':')[0]}:{self.ca_port}"
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self._server is not None:
+            self._server.stop(grace).wait()
+            self._server = None
+        if self.ctx is not None:
+            self.ctx.pool.shutdown()
+
+    def wait(self) -> None:
+        if self._server is not None:
+            self._server.wait_for_termination()
+
+
+def server_paths(config: MasterConfig) -> pki.SSLPaths:
+    return pki.SSLPaths(Path(config.ssldir), config.certname)

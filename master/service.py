@@ -1,0 +1,257 @@
+"""What the master does, as plain functions of (context, peer, request values); the gRPC servicer
+only translates messages. ``peer`` is who the client certificate says the caller is."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from master import fileserver
+from master.ca import CAError, CertificateAuthority
+from master.catalogdiff import diff_catalogs
+from master.classify import Classification, ClassificationError, Classifier
+from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
+from master.config import MasterConfig
+from master.environments import EnvError, Environment, Environments
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A refused or failed call: ``code`` is a gRPC status name (permission_denied, not_found ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    certname: str
+    operator: bool = False
+    extensions: dict[str, str] = field(default_factory=dict)
+    serial: int = 0
+
+
+@dataclass
+class MasterContext:
+    config: MasterConfig
+    ca: CertificateAuthority
+    store: Any
+    environments: Environments
+    classifier: Classifier
+    pool: CompilePool
+    _facts_seen: dict[str, str] = field(default_factory=dict)
+    _groups_seen: dict[str, str | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _fields(**kw: Any) -> dict[str, Any]:
+    return {"fields": kw}
+
+
+def _own_node(peer: Peer, node: str) -> str:
+    """The node a node call is about: the caller itself (operators may name any node)."""
+    if node and node != peer.certname and not peer.operator:
+        log.warning("refused: %s asked about %s", peer.certname, node, extra=_fields(peer=peer.certname, node=node))
+        raise ServiceError("permission_denied", f"{peer.certname} may not act for node {node}")
+    return node or peer.certname
+
+
+def _require_operator(peer: Peer) -> None:
+    if not peer.operator:
+        raise ServiceError("permission_denied", f"{peer.certname} is not an operator certificate")
+
+
+def _json_mapping(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data) if data else {}
+    except ValueError as exc:
+        raise ServiceError("invalid_argument", f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ServiceError("invalid_argument", f"{what} must be a JSON object")
+    return value
+
+
+def trusted_for(peer: Peer) -> dict[str, Any]:
+    name = peer.certname
+    return {"authenticated": "remote", "certname": name, "domain": name.partition(".")[2] or None,
+            "hostname": name.partition(".")[0], "extensions": dict(peer.extensions), "external": {}}
+
+
+# -- certificates ---------------------------------------------------------------------------------
+def request_certificate(ctx: MasterContext, certname: str, csr_pem: bytes) -> tuple[str, bytes | None, str]:
+    try:
+        status, cert, message = ctx.ca.submit(certname, csr_pem)
+    except CAError as exc:
+        return "rejected", None, str(exc)
+    log.info("certificate request", extra=_fields(certname=certname, status=status))
+    return status, cert, message
+
+
+# -- classification and environments ----------------------------------------------------------------
+def classify(ctx: MasterContext, node: str, requested: str) -> tuple[Environment, Classification]:
+    try:
+        cls = ctx.classifier.classify(node)
+    except ClassificationError as exc:
+        raise ServiceError("failed_precondition", str(exc)) from None
+    name = cls.environment or requested or "production"
+    try:
+        env = ctx.environments.get(name)
+    except EnvError as exc:
+        raise ServiceError("not_found", str(exc)) from None
+    if ctx._groups_seen.get(node, "") != cls.group:
+        ctx._groups_seen[node] = cls.group
+        if cls.group is not None:
+            _store(ctx, "set_node_group", node, cls.group)
+    return env, cls
+
+
+def _store(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
+    try:
+        return getattr(ctx.store, method)(*args, **kw)
+    except Exception as exc:  # the store's errors must reach the caller as one line, not a traceback
+        log.error("store %s failed: %s", method, exc, extra=_fields(op=method))
+        raise ServiceError("unavailable", f"the master's store failed ({method}): {exc}") from None
+
+
+def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environment: str) -> None:
+    d = digest(facts)
+    with ctx._lock:
+        if ctx._facts_seen.get(node) == d:
+            return
+    _store(ctx, "save_facts", node, facts, environment=environment)
+    with ctx._lock:
+        ctx._facts_seen[node] = d
+
+
+# -- node calls -----------------------------------------------------------------------------------
+def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes,
+                *, use_cache: bool = True) -> tuple[bytes, str, str, bool]:
+    """(catalog JSON, code_id, environment, cache hit) for the caller's own node."""
+    node = _own_node(peer, node)
+    facts = _json_mapping(facts_json, "facts")
+    facts.pop("trusted", None)  # $trusted comes from the certificate, never from facts
+    env, cls = classify(ctx, node, environment)
+    _save_facts(ctx, node, facts, env.name)
+    job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=env.name, code_id=env.code_id,
+                     version=env.version, classes=cls.classes, parameters=cls.parameters,
+                     trusted=trusted_for(peer))
+    started = time.perf_counter()
+    try:
+        data, hit = ctx.pool.compile(job, use_cache=use_cache)
+    except CompileFailure as exc:
+        log.warning("compile failed for %s: %s", node, exc, extra=_fields(node=node, env=env.name))
+        raise ServiceError("failed_precondition", str(exc)) from None
+    seconds = time.perf_counter() - started
+    if not hit:
+        _store(ctx, "save_catalog", node, json.loads(data), code_id=env.code_id, environment=env.name,
+               compile_seconds=seconds)
+    _store(ctx, "heartbeat", node, group=cls.group)
+    log.info("catalog served", extra=_fields(node=node, env=env.name, code_id=env.code_id, cache_hit=hit,
+                                             ms=round(seconds * 1000, 1), bytes=len(data)))
+    return data, env.code_id or "", env.name, hit
+
+
+def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:
+    node = _own_node(peer, node)
+    facts = _json_mapping(facts_json, "facts")
+    facts.pop("trusted", None)
+    _save_facts(ctx, node, facts, environment or "production")
+
+
+def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
+    report = _json_mapping(report_json, "report")
+    host = report.get("host")
+    if host != peer.certname and not peer.operator:
+        raise ServiceError("permission_denied", f"{peer.certname} may not submit a report for {host!r}")
+    if not report.get("transaction_uuid"):
+        raise ServiceError("invalid_argument", "the report has no transaction_uuid")
+    rid = _store(ctx, "save_report", report)
+    log.info("report stored", extra=_fields(node=host, status=report.get("status"),
+                                            transaction=report.get("transaction_uuid")))
+    return str(rid)
+
+
+def _node_env(ctx: MasterContext, peer: Peer, environment: str) -> Environment:
+    env, _cls = classify(ctx, peer.certname, environment)
+    return env
+
+
+def file_metadata(ctx: MasterContext, peer: Peer, uri: str, environment: str) -> fileserver.FileMetadata | None:
+    env = _node_env(ctx, peer, environment)
+    try:
+        return fileserver.metadata(env, uri)
+    except fileserver.FileServerError as exc:
+        log.warning("file request refused: %s", exc, extra=_fields(peer=peer.certname, uri=uri))
+        raise ServiceError("permission_denied", str(exc)) from None
+
+
+def file_chunks(ctx: MasterContext, peer: Peer, uri: str, environment: str) -> Iterator[tuple[bytes, str]]:
+    env = _node_env(ctx, peer, environment)
+    try:
+        path = fileserver.resolve(env, uri)
+    except fileserver.FileServerError as exc:
+        log.warning("file request refused: %s", exc, extra=_fields(peer=peer.certname, uri=uri))
+        raise ServiceError("permission_denied", str(exc)) from None
+    if path is None or not path.is_file():
+        raise ServiceError("not_found", f"{uri}: no such file")
+    return fileserver.chunks(env, uri)
+
+
+def plugin_sync(ctx: MasterContext, peer: Peer, environment: str) -> tuple[str, list[tuple[str, str, str]]]:
+    env = _node_env(ctx, peer, environment)
+    return env.name, fileserver.plugin_facts(env)
+
+
+# -- operator calls ------------------------------------------------------------------------------
+def list_nodes(ctx: MasterContext, peer: Peer, unresponsive_after: float) -> list[Any]:
+    _require_operator(peer)
+    after = timedelta(seconds=unresponsive_after or 3600)
+    return list(_store(ctx, "node_statuses", unresponsive_after=after))
+
+
+def get_reports(ctx: MasterContext, peer: Peer, node: str, last: int) -> list[dict[str, Any]]:
+    node = _own_node(peer, node)
+    return list(_store(ctx, "reports", node, last=max(1, last or 1)))
+
+
+def get_facts(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | None:
+    node = _own_node(peer, node)
+    return _store(ctx, "get_facts", node)
+
+
+def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_rev: str,
+                 environment: str) -> tuple[dict[str, Any], str, str]:
+    """Compile ``node`` with its stored facts at two revisions of its environment; diff resources."""
+    _require_operator(peer)
+    facts = get_facts(ctx, peer, node)
+    if facts is None:
+        raise ServiceError("not_found", f"no stored facts for {node}; it must run against this master once")
+    if isinstance(facts, dict) and "values" in facts and isinstance(facts["values"], dict):
+        facts = facts["values"]
+    _env, cls = classify(ctx, node, environment)
+    name = cls.environment or environment or "production"
+    catalogs = []
+    for rev in (from_rev, to_rev):
+        try:
+            env = ctx.environments.at_revision(name, rev)
+        except EnvError as exc:
+            raise ServiceError("not_found", str(exc)) from None
+        trusted: dict[str, Any] = {"authenticated": "remote", "certname": node, "domain": node.partition(".")[2] or None,
+                   "hostname": node.partition(".")[0], "extensions": {}, "external": {}}
+        job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=name, code_id=env.code_id,
+                         version=env.version, classes=cls.classes, parameters=cls.parameters, trusted=trusted)
+        try:
+            data, _hit = ctx.pool.compile(job)
+        except CompileFailure as exc:
+            raise ServiceError("failed_precondition", f"at {rev}: {exc}") from None
+        catalogs.append((json.loads(data), env.code_id or ""))
+    (old, old_id), (new, new_id) = catalogs
+    return diff_catalogs(old, new), old_id, new_id
