@@ -276,7 +276,7 @@ class Store:
         digest (sha256 of the canonical redacted catalog without version, catalog_uuid and code_id)."""
         at = utc(compiled_at) if compiled_at else now_utc()
         redacted = documents.redact_catalog(catalog)
-        digest = documents.catalog_digest(catalog)
+        digest = documents.catalog_digest(catalog, redacted=redacted)
         code = code_id if code_id is not None else catalog.get("code_id")
 
         def work(conn: Connection) -> None:

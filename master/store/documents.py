@@ -3,7 +3,6 @@ and events, dotted fact paths, timestamps. No I/O, no database: the store's SQL 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import uuid
@@ -60,28 +59,35 @@ def canonical_json(value: Any) -> str:
 
 
 def redact_catalog(catalog: Mapping[str, Any]) -> dict[str, Any]:
-    """A deep copy of ``catalog`` whose sensitive parameter values read ``"[redacted]"``."""
-    out = copy.deepcopy(dict(catalog))
-    for resource in out.get("resources") or []:
-        if not isinstance(resource, dict):
-            continue
-        params = resource.get("parameters")
-        if not isinstance(params, dict):
-            continue
-        secret = set(resource.get("sensitive_parameters") or [])
-        secret |= TYPE_SENSITIVE_PARAMETERS.get(str(resource.get("type", "")).lower(), frozenset())
-        for name in secret:
-            if name in params:
-                params[name] = REDACTED
+    """``catalog`` with its sensitive parameter values reading ``"[redacted]"``.
+
+    Only the resources that hold secrets are copied; the rest is shared with the input (a deep copy of a
+    large catalog costs more than compiling it), so neither the result nor the input may be mutated."""
+    out = dict(catalog)
+    resources = out.get("resources")
+    if not isinstance(resources, list):
+        return out
+    redacted: list[Any] = []
+    for resource in resources:
+        if isinstance(resource, dict) and isinstance(resource.get("parameters"), dict):
+            params = resource["parameters"]
+            secret = set(resource.get("sensitive_parameters") or ())
+            secret |= TYPE_SENSITIVE_PARAMETERS.get(str(resource.get("type", "")).lower(), frozenset())
+            hidden = [name for name in secret if name in params]
+            if hidden:
+                resource = dict(resource, parameters={**params, **dict.fromkeys(hidden, REDACTED)})
+        redacted.append(resource)
+    out["resources"] = redacted
     return out
 
 
-def catalog_digest(catalog: Mapping[str, Any]) -> str:
+def catalog_digest(catalog: Mapping[str, Any], *, redacted: Mapping[str, Any] | None = None) -> str:
     """sha256 of the canonical JSON of ``catalog`` without its per-compilation keys.
 
-    Taken over the *redacted* catalog: a digest of the secret values would let anyone who reads the
-    store test guesses of a weak password offline."""
-    content = {k: v for k, v in redact_catalog(catalog).items() if k not in DIGEST_EXCLUDED_KEYS}
+    Taken over the *redacted* catalog (pass it as ``redacted`` when it is at hand): a digest of the secret
+    values would let anyone who reads the store test guesses of a weak password offline."""
+    source = redacted if redacted is not None else redact_catalog(catalog)
+    content = {k: v for k, v in source.items() if k not in DIGEST_EXCLUDED_KEYS}
     return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
