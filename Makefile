@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# long reliability runs (500 agents x 3 runs, master kills, failover): see docs/RELIABILITY.md
+soak: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -m soak -v
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -464,11 +464,13 @@ def _setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
 @click.option("--log-format", type=click.Choice(["json", "kv"]), help="Structured log format.")
 @click.option("--port-file", type=click.Path(dir_okay=False),
               help="Write 'PORT CA_PORT' here once listening (useful with port 0).")
+@click.option("--user", help="Once listening, run as this user (its state is handed to it).")
 def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | None, certname: str | None,
                dns_alt_names: str | None, environmentpath: str | None, git_repo: str | None,
                ssldir: str | None, vardir: str | None, store_url: str | None, autosign: str | None,
                autosign_challenges: tuple[str, ...], operators: tuple[str, ...], enc: str | None,
-               groups: str | None, workers: int | None, log_format: str | None, port_file: str | None) -> None:
+               groups: str | None, workers: int | None, log_format: str | None, port_file: str | None,
+               user: str | None) -> None:
     """Run the master: CA, catalog compilation, file server, store."""
     import signal
     import threading
@@ -482,7 +484,7 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
                  "environmentpath": environmentpath, "git_repo": git_repo, "ssldir": ssldir, "vardir": vardir,
                  "store_url": store_url, "autosign": autosign, "autosign_challenges": list(autosign_challenges),
                  "operators": list(operators), "enc": enc, "groups": groups, "workers": workers,
-                 "log_format": log_format}
+                 "log_format": log_format, "user": user}
     try:
         config = load_config(config_file, overrides)
     except ConfigError as exc:
@@ -566,6 +568,8 @@ def _agent_settings(obj: dict[str, Any]) -> Any:
 @click.option("--usecacheonfailure/--no-usecacheonfailure", default=True, show_default=True,
               help="Apply the cached catalog when no master answers.")
 @click.option("--no-pluginsync", is_flag=True, help="Do not sync custom facts from the master.")
+@click.option("--live/--no-live", default=True, show_default=True,
+              help="Daemon mode: keep a live channel to the master (heartbeats, runs on demand for rollouts).")
 @click.option("-v", "--verbose", is_flag=True)
 @click.option("--debug", is_flag=True)
 @click.pass_context
@@ -575,7 +579,7 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
                 facts_file: str | None, waitforcert: float, challenge: str | None,
                 csr_attributes: tuple[str, ...], ca_fingerprint: str | None, runinterval: float, splay: bool,
                 splaylimit: float | None, use_cached_catalog: bool, usecacheonfailure: bool,
-                no_pluginsync: bool, verbose: bool, debug: bool) -> None:
+                no_pluginsync: bool, verbose: bool, debug: bool, live: bool = True) -> None:
     """Run the agent: on a timer (--runinterval), or once (--onetime, -t)."""
     obj = {"server": server, "ca_server": ca_server, "certname": certname, "ssldir": ssldir, "vardir": vardir,
            "root": root_dir, "environment": environment, "facts_file": facts_file, "challenge": challenge,
@@ -617,7 +621,13 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_daemon(settings, stop, show)
+    if live:
+        from agent.live import run_daemon_live
+
+        settings.live = True
+        run_daemon_live(settings, stop, show)
+    else:
+        run_daemon(settings, stop, show)
 
 
 @agent_group.command("disable")
@@ -726,19 +736,31 @@ def cert_clean(ca: Any, certnames: tuple[str, ...]) -> None:
 @cert_group.command("generate")
 @click.argument("certname")
 @click.option("--operator", is_flag=True, help="An operator certificate (pp_cli_auth): fleet calls.")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]),
+              help="An operator's role: viewer reads; operator runs rollouts; admin: all. [admin]")
+@click.option("--groups", "role_groups", help="With --role: the node groups it may act on, comma-separated. [all]")
 @click.option("--out-ssldir", type=click.Path(file_okay=False), required=True,
               help="Where to write the key, certificate and CA (an ssldir for --ssldir of the client).")
 @click.pass_obj
-def cert_generate(ca: Any, certname: str, operator: bool, out_ssldir: str) -> None:
+def cert_generate(ca: Any, certname: str, operator: bool, out_ssldir: str, role: str | None = None,
+                  role_groups: str | None = None) -> None:
     """Make a key and certificate here (e.g. an operator's) and write them as an ssldir."""
     from master.rpc import pki
 
-    key, cert = _ca_call(ca.generate, certname, operator=operator)
+    if role_groups and not role:
+        _die("error: --groups limits a role; give --role too")
+    role_ext = None
+    if role:
+        groups = [g.strip() for g in (role_groups or "").split(",") if g.strip()]
+        role_ext = _ca_call(pki.role_text, role, groups)
+        operator = True  # a role is an operator's
+    key, cert = _ca_call(ca.generate, certname, operator=operator, role=role_ext)
     paths = pki.SSLPaths(Path(out_ssldir), certname)
     pki.write_private(paths.key, key)
     pki.write_public(paths.cert, cert)
     pki.write_public(paths.ca, ca.ca_pem())
-    click.echo(f"Generated {'an operator' if operator else 'a'} certificate for {certname} in {out_ssldir}")
+    kind = f"an operator ({role_ext})" if role_ext else "an operator" if operator else "a"
+    click.echo(f"Generated {kind} certificate for {certname} in {out_ssldir}")
 
 
 # -- fleet operations (operator certificate) ---------------------------------------------------------
@@ -855,6 +877,108 @@ def catalog_diff_cmd(node: str, from_rev: str, to_rev: str, environment: str, as
     click.echo(f"--- {node} @ {old[:12]}\n+++ {node} @ {new[:12]}")
     lines = render_diff(diff)
     for line in lines or ["(no resource changes)"]:
+        click.echo(line)
+
+
+@main.group("rollout")
+def rollout_group() -> None:
+    """Release control: roll a commit out to the fleet in waves (operator certificate)."""
+
+
+def _print_rollout(info: dict[str, Any], as_json: bool) -> None:
+    import json
+
+    from master import fleet
+
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for line in fleet.rollout_lines(info):
+        click.echo(line)
+
+
+@rollout_group.command("start")
+@click.argument("rev")
+@click.option("--env", "environment", default="production", show_default=True, help="The git environment.")
+@click.option("--group", help="Only the nodes of this group (product line).")
+@click.option("--canary", help="Nodes of the first wave: N or N%. [1]")
+@click.option("--batch", help="Nodes of each later wave: N or N%. [10%]")
+@click.option("--max-concurrent", type=int, help="Nodes running at once, fleet-wide. [5]")
+@click.option("--max-failures", help="Failed nodes tolerated (N or N%); one more halts the rollout. [0]")
+@click.option("--health-timeout", type=float, help="Seconds a triggered node has to report healthy. [600]")
+@click.option("--pause-between", type=float, help="Seconds between waves. [0]")
+@click.option("--auto-rollback", is_flag=True, help="When halted, give the nodes their previous release back.")
+@click.option("--incremental", is_flag=True, help="Agents apply only what changed since their last good run.")
+@click.option("--json", "as_json", is_flag=True)
+@_operator_options
+def rollout_start(rev: str, environment: str, group: str | None, canary: str | None, batch: str | None,
+                  max_concurrent: int | None, max_failures: str | None, health_timeout: float | None,
+                  pause_between: float | None, auto_rollback: bool, incremental: bool, as_json: bool,
+                  server: str, op_ssldir: str, op_certname: str) -> None:
+    """Roll REV (a branch of the environment or a commit) out, wave by wave."""
+    from master import fleet
+
+    with _operator_client(server, op_ssldir, op_certname) as client:
+        info = _fleet_call(fleet.start_rollout, client, rev, environment, group=group, canary=canary, batch=batch,
+                           max_concurrent=max_concurrent, max_failures=max_failures, health_timeout=health_timeout,
+                           pause_between=pause_between, auto_rollback=auto_rollback, incremental=incremental)
+    if as_json:
+        _print_rollout(info, True)
+        return
+    waves = [len(w["nodes"]) for w in info.get("waves") or []]
+    click.echo(f"rollout {info['id']} started: {info['environment']}@{info['code_id'][:12]} to {sum(waves)} "
+               f"node(s) in {len(waves)} wave(s) {waves}")
+
+
+@rollout_group.command("status")
+@click.argument("rollout_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@_operator_options
+def rollout_status(rollout_id: int, as_json: bool, server: str, op_ssldir: str, op_certname: str) -> None:
+    """A rollout: its state, waves, each node's state and health, and its timeline."""
+    from master import fleet
+
+    with _operator_client(server, op_ssldir, op_certname) as client:
+        info = _fleet_call(fleet.rollout_status, client, rollout_id)
+    _print_rollout(info, as_json)
+
+
+def _rollout_command(command: str) -> Any:
+    @click.argument("rollout_id", type=int)
+    @_operator_options
+    def run(rollout_id: int, server: str, op_ssldir: str, op_certname: str) -> None:
+        from master import fleet
+
+        with _operator_client(server, op_ssldir, op_certname) as client:
+            info = _fleet_call(fleet.rollout_command, client, rollout_id, command)
+        click.echo(f"rollout {rollout_id}: {info['state']}")
+
+    run.__doc__ = {"pause": "Stop starting new nodes (those running finish).",
+                   "resume": "Carry on with a paused rollout.",
+                   "abort": "Stop the rollout for good; nodes keep the release they have.",
+                   "rollback": "Give every node the rollout reached its previous release back."}[command]
+    return rollout_group.command(command)(run)
+
+
+for _command in ("pause", "resume", "abort", "rollback"):
+    _rollout_command(_command)
+
+
+@rollout_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_operator_options
+def rollout_list(as_json: bool, server: str, op_ssldir: str, op_certname: str) -> None:
+    """Every rollout, newest first."""
+    import json
+
+    from master import fleet
+
+    with _operator_client(server, op_ssldir, op_certname) as client:
+        items = _fleet_call(fleet.list_rollouts, client)
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    for line in fleet.rollouts_table(items):
         click.echo(line)
 
 

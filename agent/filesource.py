@@ -52,7 +52,12 @@ class RemoteFileSource:
             raise ProviderError(f"could not find source {uri}")
         cached = self.cache_dir / meta.sha256[:2] / meta.sha256
         if cached.exists():
-            return cached.read_bytes()
+            data = cached.read_bytes()
+            if hashlib.sha256(data).hexdigest() == meta.sha256:
+                return data
+            from agent.catalogcache import set_aside
+
+            set_aside(cached, "checksum mismatch")  # damaged on disk: fetch it again
         h = hashlib.sha256()
         parts: list[bytes] = []
         final = ""

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent import vardir
+from agent.catalogcache import load_cached, parse_catalog, save_cached
 from agent.filesource import RemoteFileSource
 from agent.lock import LockHeld, RunLock
 from agent.spool import ReportSpool
@@ -60,6 +62,8 @@ class AgentSettings:
     splaylimit: float | None = None
     timeout: float = 120.0
     state_dir: Path | None = None  # the engine's (reports, filebucket); default ROOT/var/lib/bunraku
+    live: bool = False  # daemon mode: keep the live channel open and run when the master says so
+    apply_mode: str = "full"  # this run: full | incremental (only what changed since the last good catalog)
 
     # -- where things live under vardir --------------------------------------------------------------
     @property
@@ -77,6 +81,11 @@ class AgentSettings:
     @property
     def disabled_file(self) -> Path:
         return self.vardir / "state" / "agent_disabled.lock"
+
+    @property
+    def last_good_catalog(self) -> Path:
+        """The last catalog applied without failures: what an incremental run compares against."""
+        return self.vardir / "state" / "last_good_catalog.json"
 
     @property
     def plugin_facts_dir(self) -> Path:
@@ -200,6 +209,7 @@ def run_once(settings: AgentSettings) -> RunResult:
         return RunResult(1, lines=[("warning", "Notice: Skipping run of the Bunraku agent; administratively "
                                                f"disabled (Reason: '{reason}'); use `bunraku agent enable`")])
     try:
+        vardir.prepare(settings.vardir)
         with RunLock(settings.lock_file):
             return _run_locked(settings)
     except LockHeld as exc:
@@ -233,7 +243,8 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
     reachable = client is not None
     if client is not None and spool.pending():
         try:
-            spool.deliver(lambda data: client.call("SubmitReport", pb.ReportRequest(report_json=data)))
+            spool.deliver(lambda data: client.call("SubmitReport", pb.ReportRequest(report_json=data)),
+                          refused=lambda exc: isinstance(exc, ClientError) and not isinstance(exc, MasterUnavailable))
         except MasterUnavailable:
             reachable = False
         except ClientError as exc:
@@ -259,9 +270,8 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
         try:
             reply = client.call("GetCatalog", pb.CatalogRequest(
                 environment=s.environment, facts_json=json.dumps(facts, default=str).encode()))
-            catalog = Catalog.from_json(reply.catalog_json)
-            s.catalog_cache.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(str(s.catalog_cache), bytes(reply.catalog_json), mode=0o600)
+            catalog = parse_catalog(bytes(reply.catalog_json), s.certname)
+            save_cached(s.catalog_cache, bytes(reply.catalog_json))
             if reply.crl_pem:
                 pki.write_public(pki.SSLPaths(s.ssldir, s.certname).crl, bytes(reply.crl_pem))
             lines.append(("info", f"Info: Applying configuration version '{catalog.version}'"))
@@ -279,8 +289,8 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
             return RunResult(1, report, lines, report_sent=sent)
     if catalog is None:
         try:
-            catalog = Catalog.from_json(s.catalog_cache.read_bytes())
-        except (OSError, CatalogError) as exc:
+            catalog = load_cached(s.catalog_cache, s.certname)
+        except CatalogError as exc:
             report = _failed_report(s, f"could not load the cached catalog: {exc}")
             sent = _send_report(client if reachable else None, spool, report)
             return RunResult(1, report, lines + [("err", f"Error: could not load the cached catalog: {exc}")],
@@ -291,10 +301,13 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
     sources = RemoteFileSource(client, catalog.environment, s.file_cache) if client is not None else None
     try:
         report = apply_catalog(catalog, root=s.root, noop=s.noop, tags=s.tags, show_diff=s.show_diff,
-                               state_dir=s.state_dir, facts=facts, file_sources=sources)
+                               state_dir=s.state_dir, facts=facts, file_sources=sources,
+                               incremental_from=_last_good(s) if s.apply_mode == "incremental" else None)
     except EngineError as exc:
         report = _failed_report(s, str(exc))
         lines.append(("err", f"Error: {exc}"))
+    else:
+        _remember_good(s, catalog, report)
     report.cached_catalog_status = cached_status
     if cached_status != "not_used":
         report.log("notice", f"Using cached catalog ({cached_status})")
@@ -303,6 +316,29 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
     if not sent:
         lines.append(("warning", "Warning: the report could not be sent; it is spooled for the next run"))
     return RunResult(report.exit_code(), report, lines, cached_status, sent)
+
+
+def _last_good(s: AgentSettings) -> dict[str, Any] | None:
+    """The last catalog applied without failures, or None (then an incremental run is a full one)."""
+    try:
+        data = json.loads(s.last_good_catalog.read_bytes())
+    except FileNotFoundError:
+        log.info("no last good catalog yet: this incremental run applies everything")
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("the last good catalog is unreadable (%s): this run applies everything", exc)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _remember_good(s: AgentSettings, catalog: Catalog, report: Report) -> None:
+    if s.noop or s.tags or report.status == "failed":
+        return  # a partial or failed run is no baseline for the next incremental one
+    try:
+        s.last_good_catalog.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(str(s.last_good_catalog), catalog.to_json(indent=None).encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        log.warning("could not keep the last good catalog: %s", exc)
 
 
 # -- the timer ---------------------------------------------------------------------------------------

@@ -1016,6 +1016,10 @@ def compile_catalog(request: CompileRequest) -> Catalog:
         raise EvaluationError("manifest nesting too deep (recursion limit reached)",
                               Span(request.manifests[0].as_posix() if request.manifests else "", 0, 0, 0, 0)
                               ) from None
+    except MemoryError:  # a value too big to build (a huge range, a string repeated without end)
+        raise EvaluationError("compilation ran out of memory",
+                              Span(request.manifests[0].as_posix() if request.manifests else "", 0, 0, 0, 0)
+                              ) from None
 
 
 def lookup_for_node(request: CompileRequest, key: str, merge: str | None = None) -> tuple[bool, Any]:

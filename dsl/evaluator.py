@@ -23,6 +23,9 @@ _NUMERIC_RE = re.compile(r"\A\s*[-+]?(?:0[xX][0-9A-Fa-f]+|[0-9]+(?:\.[0-9]+)?(?:
 
 
 # -- control flow ---------------------------------------------------------------------------------
+#: integers beyond this many bits are refused (Puppet's are 64-bit; this only stops runaway sizes)
+_MAX_INT_BITS = 4096
+
 class _Next(Exception):
     def __init__(self, value: Any) -> None:
         self.value = value
@@ -636,7 +639,10 @@ class Evaluator:
         if op == "-":
             return a - b
         if op == "*":
-            return a * b
+            product = a * b
+            if isinstance(product, int) and product.bit_length() > _MAX_INT_BITS:
+                self.fail(node, "operator '*': the result is out of range")
+            return product
         if op == "/":
             if b == 0:
                 self.fail(node, "division by 0")
@@ -652,9 +658,10 @@ class Evaluator:
         if op in ("<<", ">>"):
             if not isinstance(a, int) or not isinstance(b, int):
                 self.fail(node, f"operator '{op}' is only applicable to Integer values")
-            if op == "<<":
-                return a << b if b >= 0 else a >> -b
-            return a >> b if b >= 0 else a << -b
+            shift = b if op == "<<" else -b
+            if shift > _MAX_INT_BITS:  # would build a number of gigabytes
+                self.fail(node, f"operator '{op}': shifting by {abs(b)} bits is out of range")
+            return a << shift if shift >= 0 else a >> -shift
         self.fail(node, f"unknown operator '{op}'")  # pragma: no cover
 
     def _compare_op(self, op: str, left: Any, right: Any, node: ast.BinOp) -> bool:

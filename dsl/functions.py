@@ -297,6 +297,8 @@ def f_epp(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any:
     path = _module_file(ev, node, args[0], "templates")
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        ev.fail(node, f"template '{args[0]}' ({path}) is not valid UTF-8 (byte {exc.start})")
     except OSError as exc:
         ev.fail(node, f"could not read template '{args[0]}' ({path}): {exc.strerror}")
     from .epp import render_epp
@@ -313,11 +315,36 @@ def f_inline_epp(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> A
                       line_offset=node.span.line - 1)
 
 
+_JINJA_MAX_EXPONENT = 4096
+_JINJA_MAX_REPEAT = 16 * 1024 * 1024
+
+
+def _jinja_environment() -> Any:
+    """Sandboxed: a template may not reach Python internals (''.__class__.__mro__ ...) in the master,
+    nor build a value that takes minutes or gigabytes (9 ** 999999999, 'x' * 10 ** 10)."""
+    import jinja2
+    import jinja2.sandbox
+
+    class Sandbox(jinja2.sandbox.SandboxedEnvironment):
+        intercepted_binops = frozenset({"**", "*"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "**" and isinstance(right, int) and abs(right) > _JINJA_MAX_EXPONENT:
+                raise jinja2.sandbox.SecurityError(f"exponent {right} is too large (at most {_JINJA_MAX_EXPONENT})")
+            if operator == "*":
+                for seq, times in ((left, right), (right, left)):
+                    if (isinstance(seq, (str, list, tuple)) and isinstance(times, int)
+                            and len(seq) * times > _JINJA_MAX_REPEAT):
+                        raise jinja2.sandbox.SecurityError("repetition too large")
+            return super().call_binop(context, operator, left, right)
+
+    return Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
 def _jinja_render(ev: Compiler, text: str, name: str, node: ast.Node) -> str:
     import jinja2
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             autoescape=False)
+    env = _jinja_environment()
     variables: dict[str, Any] = {}
     s: Scope | None = ev.scope
     chain = []
@@ -353,6 +380,8 @@ def f_template(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any
         path = _module_file(ev, node, ref, "templates")
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            ev.fail(node, f"template '{ref}' ({path}) is not valid UTF-8 (byte {exc.start})")
         except OSError as exc:
             ev.fail(node, f"could not read template '{ref}' ({path}): {exc.strerror}")
         out.append(_jinja_render(ev, text, str(ref), node))

@@ -9,6 +9,7 @@ at import, so two modules can never silently fight over one name.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -196,13 +197,21 @@ def get_provider(type_name: str, name: str) -> type[Provider]:
 
 
 _loaded = False
+_load_lock = threading.RLock()
 
 
 def load_all() -> None:
-    """Import every built-in type and provider module (they register themselves)."""
+    """Import every built-in type and provider module (they register themselves).
+
+    Thread-safe: the flag is set only once the imports are done, so a second thread never sees a
+    half-filled registry (it waits on the lock instead)."""
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    import engine.providers  # noqa: F401
-    import engine.types  # noqa: F401
+    with _load_lock:
+        if _loaded:
+            return
+        import engine.providers  # noqa: F401
+        import engine.types  # noqa: F401
+
+        _loaded = True

@@ -272,7 +272,7 @@ class CertificateAuthority:
             return "rejected", None, "the request's signature is not valid"
         for ext in csr.extensions:
             oid = ext.oid.dotted_string
-            if oid == pki.OPERATOR_OID or oid == pki.CA_CARRIER_OID:
+            if oid in pki.CA_ONLY_OIDS:
                 return "rejected", None, f"the request asks for extension {oid}, which only the CA grants"
         with self._locked():
             signed = self._signed_path(certname)
@@ -307,21 +307,26 @@ class CertificateAuthority:
             exts = {ext.oid.dotted_string: ext.value.value for ext in csr.extensions
                     if isinstance(ext.value, x509.UnrecognizedExtension)
                     and ext.oid.dotted_string.startswith(pki.PUPPET_ARC)
-                    and ext.oid.dotted_string not in (pki.OPERATOR_OID, pki.CA_CARRIER_OID,
-                                                      pki.CHALLENGE_EXT_OID)}
+                    and ext.oid.dotted_string not in (pki.CA_ONLY_OIDS | {pki.CHALLENGE_EXT_OID})}
             cert = self._issue(certname, csr.public_key(), extensions=exts)
             self._record(certname, cert)
             path.unlink()
         return pki.cert_pem(cert)
 
-    def generate(self, certname: str, *, operator: bool = False) -> tuple[bytes, bytes]:
-        """Key and certificate made here (`puppetserver ca generate`), e.g. an operator's."""
+    def generate(self, certname: str, *, operator: bool = False, role: str | None = None) -> tuple[bytes, bytes]:
+        """Key and certificate made here (`puppetserver ca generate`), e.g. an operator's; ``role``
+        (``role=operator;groups=web``, see :func:`pki.parse_role`) limits what the operator may do."""
         self.check_name(certname)
+        extensions = {}
+        if role is not None:
+            pki.parse_role(role)
+            extensions[pki.ROLE_OID] = pki.der_utf8(role)
+            operator = True
         key = pki.generate_key()
         with self._locked():
             if self._signed_path(certname).exists():
                 raise CAError(f"{certname} already has a certificate; `bunraku cert clean {certname}` first")
-            cert = self._issue(certname, key.public_key(), operator=operator)
+            cert = self._issue(certname, key.public_key(), operator=operator, extensions=extensions)
             self._record(certname, cert)
         return pki.key_pem(key), pki.cert_pem(cert)
 

@@ -14,6 +14,7 @@ import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,20 @@ def _warm(parse_cache: str | None) -> int:
     return os.getpid()
 
 
-def _init_worker(parse_cache: str | None) -> None:
+def _init_worker(parse_cache: str | None, user: str | None = None) -> None:
     if parse_cache:
         os.environ["BUNRAKU_PARSE_CACHE"] = parse_cache
+    if user:  # started by root: compile (user-written code) only as the master's user
+        import dsl.compiler  # noqa: F401 - loaded while the interpreter's files are surely readable
+        from master.privileges import drop_privileges
+
+        drop_privileges(user, [])
 
 
 class CompilePool:
-    def __init__(self, workers: int = 0, *, parse_cache: Path | None = None, cache_size: int = 2000) -> None:
+    def __init__(self, workers: int = 0, *, parse_cache: Path | None = None, cache_size: int = 2000,
+                 user: str | None = None) -> None:
+        self.user = user
         self.workers = workers or os.cpu_count() or 1
         self.parse_cache = str(parse_cache) if parse_cache else None
         if parse_cache:
@@ -86,7 +94,7 @@ class CompilePool:
         # spawn, not fork: the master runs gRPC threads, which must not be forked.
         ctx = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(self.parse_cache,))
+                                         initargs=(self.parse_cache, self.user))
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
         self._lock = threading.Lock()
@@ -117,12 +125,23 @@ class CompilePool:
             future = self._inflight.get(key) if use_cache else None
             owner = future is None
             if future is None:
-                future = self._pool.submit(compile_job, job)
+                try:
+                    future = self._pool.submit(compile_job, job)
+                except BrokenProcessPool:
+                    self._replace_pool()
+                    future = self._pool.submit(compile_job, job)
                 if use_cache:
                     self._inflight[key] = future
             self.misses += 1
         try:
             data = future.result(timeout=timeout)
+        except BrokenProcessPool:  # a worker was killed (OOM killer, kill -9): start fresh ones
+            with self._lock:
+                self._replace_pool(broken=future)
+            raise CompileFailure("a compile worker died during the compilation; the next attempt "
+                                 "uses a new one") from None
+        except TimeoutError:
+            raise CompileFailure(f"the compilation took longer than {timeout:g} s") from None
         finally:
             if owner and use_cache:
                 with self._lock:
@@ -133,6 +152,16 @@ class CompilePool:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return data, False
+
+    def _replace_pool(self, broken: Future[bytes] | None = None) -> None:
+        """(Lock held.) Replace a broken executor, once: concurrent callers see the new one."""
+        if broken is not None and not getattr(self._pool, "_broken", False):
+            return  # already replaced by another caller
+        log.warning("compile pool broken; starting new workers")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                         initargs=(self.parse_cache, self.user))
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

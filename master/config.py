@@ -10,13 +10,30 @@
     store_url: null                   # postgresql+psycopg://...; default SQLite under vardir
     autosign: false                   # true | FILE of names/globs | EXECUTABLE policy
     autosign_challenges: []           # pre-shared challenges accepted in CSRs
-    operators: [admin]                # certnames allowed the fleet calls (besides pp_cli_auth certs)
+    operators: [admin]                # admin certnames (besides pp_cli_auth certs); or {name: "role=viewer;groups=web"}
     enc: null                         # external node classifier executable
     groups: null                      # YAML file of node groups
     workers: 0                        # compile processes (0: one per core)
     catalog_cache_size: 2000
     environment_timeout: 2            # seconds a directory environment's code version is trusted
     log_format: json                  # json | kv
+    environments:                     # per git environment (branch) release settings
+      production: {follow_branch: false, release: 3f2a9c1}
+    live_heartbeat_seconds: 10        # the live channel: heartbeats both ways this often
+    live_timeout: 30                  # a silent agent counts as disconnected after this
+    live_max_agents: 1000             # live channels held open at once (each holds a server thread)
+    rollout_tick_seconds: 1           # how often the master advances the rollouts it drives
+    rollout_lease_seconds: 15         # a rollout's driver must renew its lease within this
+    rollout_owner: null               # this master's id for rollout leases (default certname@host:vardir)
+    max_message_bytes: 16777216       # largest gRPC message accepted or sent (16 MiB)
+    rate_limit: {per_node_per_minute: 1200, burst: 200}   # per certificate; false: no limit
+    user: null                        # drop root privileges to this user once listening
+
+Releases (git environments): a node is compiled at the release a rollout assigned it; without one,
+at the branch head when the environment follows its branch (``follow_branch: true``, the default);
+otherwise at the environment's pinned ``release`` if set, else at the branch head of the node's first
+compile, which is then recorded as its assignment - so with ``follow_branch: false`` a new commit
+reaches a node only through a rollout (or by changing ``release``).
 """
 
 from __future__ import annotations
@@ -48,7 +65,7 @@ class MasterConfig:
     store_url: str | None = None
     autosign: Any = False
     autosign_challenges: list[str] = field(default_factory=list)
-    operators: list[str] = field(default_factory=lambda: ["admin"])
+    operators: list[str] | dict[str, str] = field(default_factory=lambda: ["admin"])  # name -> role text
     enc: Path | None = None
     groups: Path | None = None
     workers: int = 0
@@ -56,6 +73,23 @@ class MasterConfig:
     environment_timeout: float = 2.0
     log_format: str = "json"
     max_threads: int = 64
+    environments: dict[str, Any] = field(default_factory=dict)
+    live_heartbeat_seconds: float = 10.0
+    live_timeout: float = 30.0
+    live_max_agents: int = 1000
+    rollout_tick_seconds: float = 1.0
+    rollout_lease_seconds: float = 15.0
+    rollout_owner: str | None = None
+    max_message_bytes: int = 16 * 1024 * 1024
+    rate_limit: Any = field(default_factory=lambda: {"per_node_per_minute": 1200, "burst": 200})
+    user: str | None = None
+
+    def follows_branch(self, environment: str) -> bool:
+        return bool(self.environments.get(environment, {}).get("follow_branch", True))
+
+    def pinned_release(self, environment: str) -> str | None:
+        value = self.environments.get(environment, {}).get("release")
+        return str(value) if value else None
 
     @property
     def store_path(self) -> Path:
@@ -105,9 +139,33 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     for key in ("operators", "autosign_challenges", "dns_alt_names"):
         if isinstance(data.get(key), str):
             data[key] = [s.strip() for s in data[key].split(",") if s.strip()]
+    envs = data.get("environments")
+    if envs is not None:
+        if not isinstance(envs, dict) or not all(isinstance(v, dict) for v in envs.values()):
+            raise ConfigError("error: environments must map environment names to settings "
+                              "(follow_branch, release)")
+        for name, settings in envs.items():
+            bad = sorted(set(settings) - {"follow_branch", "release"})
+            if bad:
+                raise ConfigError(f"error: environments.{name}: unknown setting(s): {', '.join(bad)}")
     config = MasterConfig(**data)
     if ":" not in config.listen:
         raise ConfigError(f"error: listen address {config.listen!r} must be HOST:PORT")
     if config.log_format not in ("json", "kv"):
         raise ConfigError(f"error: log_format must be 'json' or 'kv', not {config.log_format!r}")
+    from master.limits import RateLimit
+
+    try:
+        RateLimit.parse(config.rate_limit)
+    except ValueError as exc:
+        raise ConfigError(f"error: {exc}") from None
+    if not isinstance(config.max_message_bytes, int) or config.max_message_bytes < 4096:
+        raise ConfigError("error: max_message_bytes must be an integer of at least 4096")
+    if config.user:
+        from master.privileges import PrivilegeError, check_user
+
+        try:
+            check_user(config.user)
+        except PrivilegeError as exc:
+            raise ConfigError(f"error: {exc}") from None
     return config

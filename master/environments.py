@@ -103,6 +103,28 @@ class Environments:
             raise EnvError(f"unknown revision {rev!r} in {self.git_repo}")
         return self._at_commit(name, out)
 
+    def is_git(self, name: str) -> bool:
+        """Whether ``name`` is a branch of the git repository (so it has releases)."""
+        return bool(self.git_repo) and ENV_NAME_RE.match(name) is not None and self._branch_head(name) is not None
+
+    def resolve(self, name: str, rev: str) -> str:
+        """The full commit id of ``rev`` in environment ``name``'s repository: a branch name or a commit
+        (abbreviated or full; tags too). Unknown revisions are refused with a one-line EnvError."""
+        if not self.is_git(name):
+            raise EnvError(f"environment {name!r} is not a branch of a git repository; releases need one")
+        rev = rev.strip()
+        if not rev or rev.startswith("-") or any(c.isspace() for c in rev):
+            raise EnvError(f"revision {rev!r} is not valid")
+        branch = self._git("rev-parse", "--verify", "--quiet", f"refs/heads/{rev}^{{commit}}", check=False)
+        commit = branch or self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
+        if not commit:
+            raise EnvError(f"unknown revision {rev!r}: not a branch or commit of {self.git_repo}")
+        return commit
+
+    def at_commit(self, name: str, commit: str) -> Environment:
+        """Environment ``name`` at a full commit id (as :meth:`resolve` returns)."""
+        return self._at_commit(name, commit)
+
     # -- directories -----------------------------------------------------------------------------------
     def _dir_version(self, name: str, path: Path) -> str:
         now = time.monotonic()

@@ -56,3 +56,71 @@ def catalog_diff(client: MasterClient, node: str, from_rev: str, to_rev: str,
     reply = client.call("DiffCatalog", pb.DiffCatalogRequest(node=node, from_rev=from_rev, to_rev=to_rev,
                                                              environment=environment))
     return json.loads(reply.diff_json), reply.from_code_id, reply.to_code_id
+
+
+# -- release control -------------------------------------------------------------------------------------
+def start_rollout(client: MasterClient, rev: str, environment: str, *, group: str | None = None,
+                  canary: str | None = None, batch: str | None = None, max_concurrent: int | None = None,
+                  max_failures: str | None = None, health_timeout: float | None = None,
+                  pause_between: float | None = None, auto_rollback: bool = False,
+                  incremental: bool = False) -> dict[str, Any]:
+    reply = client.call("StartRollout", pb.StartRolloutRequest(
+        rev=rev, environment=environment, group=group or "", canary=canary or "", batch=batch or "",
+        max_concurrent=max_concurrent or 0, max_failures=max_failures or "", health_timeout=health_timeout or 0,
+        pause_between=pause_between or 0, auto_rollback=auto_rollback, incremental=incremental))
+    return dict(json.loads(reply.rollout_json))
+
+
+def rollout_status(client: MasterClient, rollout_id: int) -> dict[str, Any]:
+    return dict(json.loads(client.call("RolloutStatus", pb.RolloutStatusRequest(id=rollout_id)).rollout_json))
+
+
+def rollout_command(client: MasterClient, rollout_id: int, command: str) -> dict[str, Any]:
+    reply = client.call("RolloutCommand", pb.RolloutCommandRequest(id=rollout_id, command=command))
+    return dict(json.loads(reply.rollout_json))
+
+
+def list_rollouts(client: MasterClient) -> list[dict[str, Any]]:
+    return list(json.loads(client.call("ListRollouts", pb.ListRolloutsRequest()).rollouts_json))
+
+
+def _short_time(value: str | None) -> str:
+    return (value or "-")[11:19] or "-"
+
+
+def rollout_lines(info: dict[str, Any]) -> list[str]:
+    """``bunraku rollout status``: the rollout, its waves and nodes, then its timeline."""
+    opts = info.get("options") or {}
+    lines = [f"rollout {info['id']}  {info['state']}  {info['environment']}@{(info['code_id'] or '')[:12]}"
+             f"  group={info.get('group') or '*'}  by={info.get('created_by') or '-'}"
+             f"  created={(info.get('created_at') or '')[:19].replace('T', ' ')}"]
+    if info.get("reason"):
+        lines.append(f"reason: {info['reason']}")
+    lines.append("options: " + "  ".join(f"{k}={opts[k]}" for k in sorted(opts)))
+    waves = info.get("waves") or []
+    for wave in waves:
+        current = "  <- current" if wave["index"] == info.get("current_wave") and info["state"] in (
+            "running", "paused") else ""
+        lines.append(f"wave {wave['index']}{' (canary)' if wave['index'] == 0 else ''}{current}")
+        for n in wave["nodes"]:
+            lines.append(f"  {n['name']:32} {n['state']:16} {n.get('health') or '-':10} {n.get('detail') or ''}"
+                         .rstrip())
+    timeline = info.get("timeline") or []
+    if timeline:
+        lines.append("timeline")
+        for event in timeline:
+            detail = event.get("detail") or {}
+            extra = "  ".join(f"{k}={v}" for k, v in sorted(detail.items()) if v not in (None, "", [], {})
+                              and k != "options") if isinstance(detail, dict) else str(detail)
+            lines.append(f"  {event['at'][:19].replace('T', ' ')}  {event['kind']:18} {event.get('node') or '':28}"
+                         f" {extra}".rstrip())
+    return lines
+
+
+def rollouts_table(items: list[dict[str, Any]]) -> list[str]:
+    header = ("ID", "STATE", "ENVIRONMENT", "GROUP", "RELEASE", "WAVE", "BY", "CREATED")
+    rows = [(str(r["id"]), r["state"], r["environment"], r.get("group") or "*", (r["code_id"] or "")[:12],
+             str(r.get("current_wave", 0)), r.get("created_by") or "-",
+             (r.get("created_at") or "")[:19].replace("T", " ")) for r in items]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]

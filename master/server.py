@@ -12,19 +12,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from master import service
+from master import limits, service
 from master.ca import AutosignPolicy, CertificateAuthority
 from master.classify import Classifier
 from master.compilepool import CompilePool
 from master.config import MasterConfig
 from master.environments import Environments
+from master.live import Command, LiveHub
 from master.proto import bunraku_pb2 as pb
 from master.proto import bunraku_pb2_grpc as pb_grpc
 from master.rpc import pki
@@ -32,6 +33,7 @@ from master.service import MasterContext, Peer, ServiceError
 
 log = logging.getLogger(__name__)
 
+_CLOSE = Command("close")
 UNAUTHENTICATED_METHODS = frozenset({"/bunraku.v1.Master/RequestCertificate"})
 MAX_MESSAGE = 256 * 1024 * 1024
 GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -41,10 +43,19 @@ GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receiv
 class PeerAuthenticator:
     """Turn a call's TLS auth context into a :class:`Peer` (or refuse the call)."""
 
-    def __init__(self, ca: CertificateAuthority, operators: set[str]) -> None:
+    def __init__(self, ca: CertificateAuthority, operators: Iterable[str] | Mapping[str, str]) -> None:
         self.ca = ca
-        self.operators = operators
-        self._certs: dict[bytes, tuple[int, str, dict[str, str], bool]] = {}
+        # config `operators`: certnames that are admins, or {certname: "role=viewer;groups=web"}
+        self.operators: dict[str, pki.OperatorRole] = {}
+        if isinstance(operators, Mapping):
+            for name, text in operators.items():
+                try:
+                    self.operators[name] = pki.parse_role(str(text)) if text else pki.OperatorRole("admin")
+                except pki.PkiError as exc:
+                    raise ValueError(f"operators.{name}: {exc}") from None
+        else:
+            self.operators = {name: pki.OperatorRole("admin") for name in operators}
+        self._certs: dict[bytes, tuple[int, str, dict[str, str], bool, pki.OperatorRole | None]] = {}
         self._lock = threading.Lock()
 
     def peer(self, context: grpc.ServicerContext) -> Peer | None:
@@ -59,16 +70,26 @@ class PeerAuthenticator:
             cert = pki.load_cert(pem)
             exts = pki.puppet_extensions(cert.extensions)
             operator = exts.pop("pp_cli_auth", None) == "true"
-            parsed = (cert.serial_number, pki.common_name(cert.subject), exts, operator)
+            role_text = exts.pop(pki.ROLE_EXT, None)
+            role = None
+            if operator and role_text is not None:
+                try:
+                    role = pki.parse_role(role_text)
+                except pki.PkiError:  # a role we cannot read grants the least, not the most
+                    log.warning("unreadable operator role %r; treating it as viewer", role_text)
+                    role = pki.OperatorRole("viewer", frozenset())
+            parsed = (cert.serial_number, pki.common_name(cert.subject), exts, operator, role)
             with self._lock:
                 if len(self._certs) > 10000:
                     self._certs.clear()
                 self._certs[pem] = parsed
-        serial, name, exts, operator = parsed
+        serial, name, exts, operator, role = parsed
         if serial in self.ca.revoked_serials():
             log.warning("refused a revoked certificate", extra={"fields": {"certname": name, "serial": serial}})
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the certificate of {name} has been revoked")
-        return Peer(name, operator or name in self.operators, exts, serial)
+        if not operator and name in self.operators:
+            return Peer(name, True, exts, serial, self.operators[name])
+        return Peer(name, operator, exts, serial, role)
 
 
 def _abort(context: grpc.ServicerContext, exc: ServiceError) -> None:
@@ -184,6 +205,40 @@ class MasterServicer(pb_grpc.MasterServicer):
             return pb.GetFactsReply(found=False)
         return pb.GetFactsReply(found=True, facts_json=json.dumps(facts, default=str).encode())
 
+    def Heartbeat(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        self._call(context, service.heartbeat, _peer(context))
+        return pb.HeartbeatReply()
+
+    def Live(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
+        conn = self._call(context, service.live_connect, _peer(context))
+        hub = self.ctx.live
+        kinds = {"ping": pb.LiveCommand.PING, "run": pb.LiveCommand.RUN}
+        context.add_callback(lambda: conn.commands.put(_CLOSE))
+        for command in hub.commands(conn, context.is_active):
+            yield pb.LiveCommand(kind=kinds[command.kind], mode=command.mode, rollout_id=command.rollout_id,
+                                 heartbeat_seconds=hub.heartbeat_seconds)
+
+    def StartRollout(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        options = {"canary": request.canary or None, "batch": request.batch or None,
+                   "max_concurrent": request.max_concurrent or None, "max_failures": request.max_failures or None,
+                   "health_timeout": request.health_timeout or None, "pause_between": request.pause_between or None,
+                   "auto_rollback": request.auto_rollback, "incremental": request.incremental}
+        info = self._call(context, service.start_rollout, _peer(context), request.rev, request.environment,
+                          request.group or None, options)
+        return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())
+
+    def RolloutStatus(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        info = self._call(context, service.rollout_status, _peer(context), request.id)
+        return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())
+
+    def RolloutCommand(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        info = self._call(context, service.rollout_command, _peer(context), request.id, request.command)
+        return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())
+
+    def ListRollouts(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        items = self._call(context, service.list_rollouts, _peer(context))
+        return pb.ListRolloutsReply(rollouts_json=json.dumps(items, default=str).encode())
+
     def DiffCatalog(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         diff, old, new = self._call(context, service.diff_catalog, _peer(context), request.node,
                                     request.from_rev, request.to_rev, request.environment)
@@ -223,26 +278,35 @@ class MasterServer:
         paths = ca.setup(cfg.certname, cfg.dns_alt_names)
         if self.store is None:
             self.store = open_store(cfg)
-        pool = CompilePool(cfg.workers, parse_cache=cfg.vardir / "parse-cache",
-                           cache_size=cfg.catalog_cache_size)
-        pool.warm()
-        envs = Environments(environmentpath=cfg.environmentpath, git_repo=cfg.git_repo,
-                            cache_dir=cfg.vardir / "code", timeout=cfg.environment_timeout,
-                            git_poll_seconds=cfg.git_poll_seconds)
-        classifier = Classifier(groups_file=cfg.groups, enc=cfg.enc)
-        self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
-        auth = PeerAuthenticator(ca, set(cfg.operators))
-        server = grpc.server(futures.ThreadPoolExecutor(cfg.max_threads, thread_name_prefix="rpc"),
-                             interceptors=[AuthInterceptor(auth)], options=GRPC_OPTIONS)
-        pb_grpc.add_MasterServicer_to_server(MasterServicer(self.ctx), server)
+        try:
+            auth = PeerAuthenticator(ca, cfg.operators)
+        except ValueError as exc:
+            raise OSError(f"bad configuration: {exc}") from None
+        server = grpc.server(futures.ThreadPoolExecutor(cfg.max_threads + cfg.live_max_agents,
+                                                        thread_name_prefix="rpc"),
+                             interceptors=[*limits.interceptors_for(cfg), AuthInterceptor(auth)],
+                             options=limits.grpc_options(cfg.max_message_bytes) + [("grpc.so_reuseport", 0)])
         key, chain = paths.key.read_bytes(), paths.cert.read_bytes()
         mtls = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca.ca_pem(), require_client_auth=True)
         tls = grpc.ssl_server_credentials([(key, chain)], root_certificates=None, require_client_auth=False)
         self.port = server.add_secure_port(cfg.listen, mtls)
         self.ca_port = server.add_secure_port(cfg.ca_address(), tls)
         if not self.port or not self.ca_port:
-            pool.shutdown()
             raise OSError(f"cannot listen on {cfg.listen} / {cfg.ca_address()}")
+        pool = CompilePool(cfg.workers, parse_cache=cfg.vardir / "parse-cache",
+                           cache_size=cfg.catalog_cache_size, user=cfg.user)
+        pool.warm()  # the workers switch to cfg.user as they start
+        if cfg.user:  # bound and prepared: from here on as the unprivileged user
+            from master.privileges import drop_privileges
+
+            drop_privileges(cfg.user, [cfg.ssldir, cfg.vardir])
+        envs = Environments(environmentpath=cfg.environmentpath, git_repo=cfg.git_repo,
+                            cache_dir=cfg.vardir / "code", timeout=cfg.environment_timeout,
+                            git_poll_seconds=cfg.git_poll_seconds)
+        classifier = Classifier(groups_file=cfg.groups, enc=cfg.enc)
+        self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
+        self._start_release_control(self.ctx)
+        pb_grpc.add_MasterServicer_to_server(MasterServicer(self.ctx), server)
         server.start()
         self._server = server
         log.info("master listening", extra={"fields": {"listen": self.address, "ca_listen": self.ca_address,
@@ -256,7 +320,51 @@ class MasterServer:
     def ca_address(self) -> str:
         return f"{self.config.ca_address().rpartition(':')[0]}:{self.ca_port}"
 
+    def _start_release_control(self, ctx: MasterContext) -> None:
+        """The live hub (connected agents) and the rollout controller, ticked by a background thread.
+
+        The owner id is stable for one master installation, so a restarted master takes its own
+        rollouts' leases back at once; another master sharing the store waits for the lease to expire."""
+        import socket
+
+        from master.rollout import Rollouts
+
+        cfg = self.config
+        store = ctx.store
+        owner = cfg.rollout_owner or f"{cfg.certname}@{socket.gethostname()}:{Path(cfg.vardir).resolve()}"
+        hub = LiveHub(heartbeat_seconds=cfg.live_heartbeat_seconds, timeout=cfg.live_timeout,
+                      max_agents=cfg.live_max_agents, on_heartbeat=lambda node: store.heartbeat(node))
+        rollouts = Rollouts(store, dispatcher=hub, owner=owner, lease_seconds=cfg.rollout_lease_seconds)
+
+        def pending_run(node: str) -> Command | None:
+            expected = rollouts.expected_run(node)
+            return None if expected is None else Command("run", expected[1], expected[0])
+
+        hub.on_connect = pending_run
+        ctx.live, ctx.rollouts = hub, rollouts
+        self._ticking = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_rollouts, args=(rollouts, self._ticking),
+                                        name="rollouts", daemon=True)
+        self._ticker.start()
+
+    def _tick_rollouts(self, rollouts: Any, stop: threading.Event) -> None:
+        # A master that just started has heard from nobody yet: give the agents one live_timeout to
+        # reconnect before it drives (and would defer as offline) the rollouts it resumes.
+        if stop.wait(self.config.live_timeout):
+            return
+        while not stop.wait(self.config.rollout_tick_seconds):
+            try:
+                rollouts.tick()
+            except Exception as exc:  # noqa: BLE001 - the store may be briefly unavailable; try again
+                log.warning("rollouts: tick failed: %s", exc)
+
     def stop(self, grace: float = 2.0) -> None:
+        ticking = getattr(self, "_ticking", None)
+        if ticking is not None:
+            ticking.set()
+            self._ticker.join(timeout=10)
+        if self.ctx is not None and self.ctx.live is not None:
+            self.ctx.live.close()
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from master import fileserver
+from master import fileserver, limits
 from master.ca import CAError, CertificateAuthority
 from master.catalogdiff import diff_catalogs
 from master.classify import Classification, ClassificationError, Classifier
 from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
 from master.config import MasterConfig
 from master.environments import EnvError, Environment, Environments
+from master.rpc.pki import OperatorRole
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ class Peer:
     operator: bool = False
     extensions: dict[str, str] = field(default_factory=dict)
     serial: int = 0
+    #: the operator's role (viewer | operator | admin, maybe limited to groups); None: a node
+    role: OperatorRole | None = None
+
+    def __post_init__(self) -> None:
+        if self.operator and self.role is None:  # pp_cli_auth without a role: an admin, as before roles
+            object.__setattr__(self, "role", OperatorRole("admin"))
 
 
 @dataclass
@@ -47,6 +54,8 @@ class MasterContext:
     environments: Environments
     classifier: Classifier
     pool: CompilePool
+    rollouts: Any = None     # master.rollout.Rollouts: releases assigned to nodes, rollouts
+    live: Any = None         # master.live.LiveHub: connected agents
     _facts_seen: dict[str, str] = field(default_factory=dict)
     _groups_seen: dict[str, str | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,11 +65,13 @@ def _fields(**kw: Any) -> dict[str, Any]:
     return {"fields": kw}
 
 
-def _own_node(peer: Peer, node: str) -> str:
-    """The node a node call is about: the caller itself (operators may name any node)."""
+def _own_node(peer: Peer, node: str, needed: str = "viewer") -> str:
+    """The node a node call is about: the caller itself (operators of role ``needed`` may name any node)."""
     if node and node != peer.certname and not peer.operator:
         log.warning("refused: %s asked about %s", peer.certname, node, extra=_fields(peer=peer.certname, node=node))
         raise ServiceError("permission_denied", f"{peer.certname} may not act for node {node}")
+    if node and node != peer.certname:
+        require_role(peer, needed, any_group=True, what=f"act for node {node}")
     return node or peer.certname
 
 
@@ -69,13 +80,52 @@ def _require_operator(peer: Peer) -> None:
         raise ServiceError("permission_denied", f"{peer.certname} is not an operator certificate")
 
 
+def require_role(peer: Peer, needed: str, group: str | None = None, *, any_group: bool = False,
+                 what: str = "do this") -> OperatorRole:
+    """Refuse unless ``peer`` is an operator of at least role ``needed`` for ``group`` (a role limited
+    to groups covers only those; ``any_group`` skips the group check, for reads filtered later)."""
+    _require_operator(peer)
+    role = peer.role
+    assert role is not None
+    if not role.allows(needed):
+        raise ServiceError("permission_denied", f"permission denied: {peer.certname} is a {role.role}; "
+                                                f"it takes the {needed} role to {what}")
+    if not any_group and not role.covers(group):
+        where = f"group {group}" if group else "every group"
+        raise ServiceError("permission_denied", f"permission denied: {peer.certname} may {what} only in group(s) "
+                                                f"{', '.join(sorted(role.groups or ()))}, not in {where}")
+    return role
+
+
+def _node_group(ctx: MasterContext, node: str) -> str | None:
+    try:
+        return ctx.classifier.classify(node).group
+    except ClassificationError:
+        return None
+
+
+def _require_node_access(ctx: MasterContext, peer: Peer, node: str) -> None:
+    """A group-limited operator reads only the nodes of its groups."""
+    if node != peer.certname and peer.role is not None and peer.role.groups is not None:
+        require_role(peer, "viewer", _node_group(ctx, node), what=f"see node {node}")
+
+
 def _json_mapping(data: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(data) if data else {}
     except ValueError as exc:
         raise ServiceError("invalid_argument", f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ServiceError("invalid_argument", f"{what} is nested too deep") from None
     if not isinstance(value, dict):
         raise ServiceError("invalid_argument", f"{what} must be a JSON object")
+    try:
+        if what == "report":
+            limits.check_report(value)
+        else:
+            limits.check_document(value, what)
+    except limits.DocumentError as exc:
+        raise ServiceError("invalid_argument", str(exc)) from None
     return value
 
 
@@ -135,10 +185,11 @@ def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environmen
 def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes,
                 *, use_cache: bool = True) -> tuple[bytes, str, str, bool]:
     """(catalog JSON, code_id, environment, cache hit) for the caller's own node."""
-    node = _own_node(peer, node)
+    node = _own_node(peer, node, "admin")
     facts = _json_mapping(facts_json, "facts")
     facts.pop("trusted", None)  # $trusted comes from the certificate, never from facts
     env, cls = classify(ctx, node, environment)
+    env = release_environment(ctx, node, env)
     _save_facts(ctx, node, facts, env.name)
     job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=env.name, code_id=env.code_id,
                      version=env.version, classes=cls.classes, parameters=cls.parameters,
@@ -160,7 +211,7 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
 
 
 def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:
-    node = _own_node(peer, node)
+    node = _own_node(peer, node, "admin")
     facts = _json_mapping(facts_json, "facts")
     facts.pop("trusted", None)
     _save_facts(ctx, node, facts, environment or "production")
@@ -171,6 +222,8 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
     host = report.get("host")
     if host != peer.certname and not peer.operator:
         raise ServiceError("permission_denied", f"{peer.certname} may not submit a report for {host!r}")
+    if host != peer.certname:
+        require_role(peer, "admin", any_group=True, what=f"submit a report for {host}")
     if not report.get("transaction_uuid"):
         raise ServiceError("invalid_argument", "the report has no transaction_uuid")
     rid = _store(ctx, "save_report", report)
@@ -181,7 +234,44 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
 
 def _node_env(ctx: MasterContext, peer: Peer, environment: str) -> Environment:
     env, _cls = classify(ctx, peer.certname, environment)
-    return env
+    return release_environment(ctx, peer.certname, env) if not peer.operator else env
+
+
+def release_environment(ctx: MasterContext, node: str, env: Environment) -> Environment:
+    """``env`` at the release ``node`` should get (git environments; see :mod:`master.config`): its
+    assigned release; else the branch head when the environment follows its branch; else the pinned
+    ``release``; else the head, recorded as the node's release so only rollouts move it on."""
+    if env.code_id is None or ctx.rollouts is None:
+        return env
+    assigned = _rollouts(ctx, "assigned_release", node, env.name)
+    if assigned is None:
+        if ctx.config.follows_branch(env.name):
+            return env
+        pinned = ctx.config.pinned_release(env.name)
+        if pinned is not None:
+            try:
+                return ctx.environments.at_commit(env.name, ctx.environments.resolve(env.name, pinned))
+            except EnvError as exc:
+                raise ServiceError("failed_precondition", f"environments.{env.name}.release: {exc}") from None
+        assigned = _rollouts(ctx, "pin_release", node, env.name, env.code_id)
+    if assigned == env.code_id:
+        return env
+    try:
+        return ctx.environments.at_commit(env.name, assigned)
+    except EnvError as exc:
+        raise ServiceError("unavailable", f"release {assigned[:12]} of {env.name}: {exc}") from None
+
+
+def _rollouts(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
+    try:
+        return getattr(ctx.rollouts, method)(*args, **kw)
+    except Exception as exc:
+        from master.rollout import PlanError, RolloutError
+
+        if isinstance(exc, RolloutError | PlanError):
+            raise ServiceError("failed_precondition", str(exc)) from None
+        log.error("rollouts %s failed: %s", method, exc, extra=_fields(op=method))
+        raise ServiceError("unavailable", f"the master's store failed ({method}): {exc}") from None
 
 
 def file_metadata(ctx: MasterContext, peer: Peer, uri: str, environment: str) -> fileserver.FileMetadata | None:
@@ -212,25 +302,27 @@ def plugin_sync(ctx: MasterContext, peer: Peer, environment: str) -> tuple[str, 
 
 # -- operator calls ------------------------------------------------------------------------------
 def list_nodes(ctx: MasterContext, peer: Peer, unresponsive_after: float) -> list[Any]:
-    _require_operator(peer)
+    role = require_role(peer, "viewer", any_group=True, what="list nodes")
     after = timedelta(seconds=unresponsive_after or 3600)
-    return list(_store(ctx, "node_statuses", unresponsive_after=after))
+    return [n for n in _store(ctx, "node_statuses", unresponsive_after=after) if role.covers(n.group)]
 
 
 def get_reports(ctx: MasterContext, peer: Peer, node: str, last: int) -> list[dict[str, Any]]:
     node = _own_node(peer, node)
+    _require_node_access(ctx, peer, node)
     return list(_store(ctx, "reports", node, last=max(1, last or 1)))
 
 
 def get_facts(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | None:
     node = _own_node(peer, node)
+    _require_node_access(ctx, peer, node)
     return _store(ctx, "get_facts", node)
 
 
 def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_rev: str,
                  environment: str) -> tuple[dict[str, Any], str, str]:
     """Compile ``node`` with its stored facts at two revisions of its environment; diff resources."""
-    _require_operator(peer)
+    require_role(peer, "viewer", any_group=True, what="diff catalogs")
     facts = get_facts(ctx, peer, node)
     if facts is None:
         raise ServiceError("not_found", f"no stored facts for {node}; it must run against this master once")
@@ -255,3 +347,101 @@ def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_re
         catalogs.append((json.loads(data), env.code_id or ""))
     (old, old_id), (new, new_id) = catalogs
     return diff_catalogs(old, new), old_id, new_id
+
+
+# -- the live channel (node calls) ------------------------------------------------------------------
+def heartbeat(ctx: MasterContext, peer: Peer) -> None:
+    """The caller (an agent) is alive."""
+    if ctx.live is not None:
+        ctx.live.heard_from(peer.certname)
+    else:
+        _store(ctx, "heartbeat", peer.certname)
+
+
+def live_connect(ctx: MasterContext, peer: Peer) -> Any:
+    """Open the caller's live channel; returns the hub's connection (see :mod:`master.live`)."""
+    from master.live import LiveRefused
+
+    if ctx.live is None:
+        raise ServiceError("unimplemented", "this master has no live channel")
+    try:
+        return ctx.live.connect(peer.certname)
+    except LiveRefused as exc:
+        raise ServiceError("resource_exhausted", str(exc)) from None
+
+
+# -- release control (operator calls) ---------------------------------------------------------------
+def _require_rollouts(ctx: MasterContext) -> Any:
+    if ctx.rollouts is None:
+        raise ServiceError("unimplemented", "this master does not run rollouts")
+    return ctx.rollouts
+
+
+def start_rollout(ctx: MasterContext, peer: Peer, rev: str, environment: str, group: str | None,
+                  options: dict[str, Any]) -> dict[str, Any]:
+    """Resolve ``rev`` to a commit of ``environment`` and start rolling it out (operator role)."""
+    from master.rollout import PlanError, RolloutOptions
+
+    environment = environment or "production"
+    require_role(peer, "operator", group, what="start a rollout")
+    rollouts = _require_rollouts(ctx)
+    try:
+        opts = RolloutOptions.parse(**options)
+    except PlanError as exc:
+        raise ServiceError("invalid_argument", str(exc)) from None
+    try:
+        code_id = ctx.environments.resolve(environment, rev)
+        ctx.environments.at_commit(environment, code_id)  # materialise now: fail here, not on every node
+    except EnvError as exc:
+        raise ServiceError("invalid_argument", str(exc)) from None
+    rid = _rollouts(ctx, "start", code_id, environment, options=opts, group=group or None,
+                    created_by=peer.certname)
+    _kick(rollouts, rid)
+    log.info("rollout started", extra=_fields(rollout=rid, code_id=code_id, env=environment, group=group,
+                                              by=peer.certname))
+    return rollout_status(ctx, peer, rid)
+
+
+def _rollout_for(ctx: MasterContext, peer: Peer, rollout_id: int, needed: str, what: str) -> dict[str, Any]:
+    require_role(peer, needed, any_group=True, what=what)
+    info = _rollouts(ctx, "get", int(rollout_id))
+    require_role(peer, needed, info.get("group"), what=what)
+    return info
+
+
+def rollout_status(ctx: MasterContext, peer: Peer, rollout_id: int) -> dict[str, Any]:
+    _require_rollouts(ctx)
+    info = _rollout_for(ctx, peer, rollout_id, "viewer", "see rollouts")
+    info["timeline"] = _rollouts(ctx, "timeline", int(rollout_id))
+    return info
+
+
+ROLLOUT_COMMANDS = ("pause", "resume", "abort", "rollback")
+
+
+def rollout_command(ctx: MasterContext, peer: Peer, rollout_id: int, command: str) -> dict[str, Any]:
+    rollouts = _require_rollouts(ctx)
+    if command not in ROLLOUT_COMMANDS:
+        raise ServiceError("invalid_argument", f"unknown rollout command {command!r} "
+                                               f"(one of {', '.join(ROLLOUT_COMMANDS)})")
+    _rollout_for(ctx, peer, rollout_id, "operator", f"{command} rollouts")
+    _rollouts(ctx, command, int(rollout_id), by=peer.certname)
+    log.info("rollout %s", command, extra=_fields(rollout=rollout_id, by=peer.certname))
+    if ctx.rollouts is not None and command in ("resume", "rollback"):
+        _kick(rollouts, int(rollout_id))
+    return rollout_status(ctx, peer, rollout_id)
+
+
+def _kick(rollouts: Any, rollout_id: int) -> None:
+    """Advance a rollout right away (when this master can drive it) rather than at the next tick."""
+    try:
+        if rollouts.acquire_lease(rollout_id):
+            rollouts.tick_one(rollout_id)
+    except Exception as exc:  # noqa: BLE001 - the background tick will do it
+        log.warning("rollout %d: could not advance it now: %s", rollout_id, exc)
+
+
+def list_rollouts(ctx: MasterContext, peer: Peer) -> list[dict[str, Any]]:
+    _require_rollouts(ctx)
+    role = require_role(peer, "viewer", any_group=True, what="list rollouts")
+    return [r for r in _rollouts(ctx, "list_all") if role.groups is None or role.covers(r.get("group"))]

@@ -238,3 +238,95 @@ class DiffCatalogReply(_message.Message):
     from_code_id: str
     to_code_id: str
     def __init__(self, diff_json: _Optional[bytes] = ..., from_code_id: _Optional[str] = ..., to_code_id: _Optional[str] = ...) -> None: ...
+
+class LiveHello(_message.Message):
+    __slots__ = ("environment",)
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    def __init__(self, environment: _Optional[str] = ...) -> None: ...
+
+class LiveCommand(_message.Message):
+    __slots__ = ("kind", "mode", "rollout_id", "heartbeat_seconds")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PING: _ClassVar[LiveCommand.Kind]
+        RUN: _ClassVar[LiveCommand.Kind]
+    PING: LiveCommand.Kind
+    RUN: LiveCommand.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    kind: LiveCommand.Kind
+    mode: str
+    rollout_id: int
+    heartbeat_seconds: float
+    def __init__(self, kind: _Optional[_Union[LiveCommand.Kind, str]] = ..., mode: _Optional[str] = ..., rollout_id: _Optional[int] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
+
+class HeartbeatRequest(_message.Message):
+    __slots__ = ("environment", "running")
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    running: bool
+    def __init__(self, environment: _Optional[str] = ..., running: _Optional[bool] = ...) -> None: ...
+
+class HeartbeatReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StartRolloutRequest(_message.Message):
+    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental")
+    REV_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    CANARY_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    PAUSE_BETWEEN_FIELD_NUMBER: _ClassVar[int]
+    AUTO_ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
+    rev: str
+    environment: str
+    group: str
+    canary: str
+    batch: str
+    max_concurrent: int
+    max_failures: str
+    health_timeout: float
+    pause_between: float
+    auto_rollback: bool
+    incremental: bool
+    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ...) -> None: ...
+
+class RolloutStatusRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class RolloutCommandRequest(_message.Message):
+    __slots__ = ("id", "command")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    command: str
+    def __init__(self, id: _Optional[int] = ..., command: _Optional[str] = ...) -> None: ...
+
+class RolloutReply(_message.Message):
+    __slots__ = ("rollout_json",)
+    ROLLOUT_JSON_FIELD_NUMBER: _ClassVar[int]
+    rollout_json: bytes
+    def __init__(self, rollout_json: _Optional[bytes] = ...) -> None: ...
+
+class ListRolloutsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRolloutsReply(_message.Message):
+    __slots__ = ("rollouts_json",)
+    ROLLOUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    rollouts_json: bytes
+    def __init__(self, rollouts_json: _Optional[bytes] = ...) -> None: ...

@@ -89,6 +89,36 @@ class MasterStub:
                 request_serializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.SerializeToString,
                 response_deserializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogReply.FromString,
                 _registered_method=True)
+        self.Live = channel.unary_stream(
+                '/bunraku.v1.Master/Live',
+                request_serializer=master_dot_proto_dot_bunraku__pb2.LiveHello.SerializeToString,
+                response_deserializer=master_dot_proto_dot_bunraku__pb2.LiveCommand.FromString,
+                _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/bunraku.v1.Master/Heartbeat',
+                request_serializer=master_dot_proto_dot_bunraku__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=master_dot_proto_dot_bunraku__pb2.HeartbeatReply.FromString,
+                _registered_method=True)
+        self.StartRollout = channel.unary_unary(
+                '/bunraku.v1.Master/StartRollout',
+                request_serializer=master_dot_proto_dot_bunraku__pb2.StartRolloutRequest.SerializeToString,
+                response_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+                _registered_method=True)
+        self.RolloutStatus = channel.unary_unary(
+                '/bunraku.v1.Master/RolloutStatus',
+                request_serializer=master_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.SerializeToString,
+                response_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+                _registered_method=True)
+        self.RolloutCommand = channel.unary_unary(
+                '/bunraku.v1.Master/RolloutCommand',
+                request_serializer=master_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.SerializeToString,
+                response_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+                _registered_method=True)
+        self.ListRollouts = channel.unary_unary(
+                '/bunraku.v1.Master/ListRollouts',
+                request_serializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
+                response_deserializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -164,6 +194,45 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Live(self, request, context):
+        """The live channel (node calls): the master streams heartbeats and "run now" commands to a
+        connected agent; the agent sends its heartbeats with Heartbeat. The node is the caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heartbeat(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartRollout(self, request, context):
+        """Release control (operator calls; roles: viewer reads, operator acts, admin does everything).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RolloutStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RolloutCommand(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRollouts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -221,6 +290,36 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.DiffCatalog,
                     request_deserializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.FromString,
                     response_serializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogReply.SerializeToString,
+            ),
+            'Live': grpc.unary_stream_rpc_method_handler(
+                    servicer.Live,
+                    request_deserializer=master_dot_proto_dot_bunraku__pb2.LiveHello.FromString,
+                    response_serializer=master_dot_proto_dot_bunraku__pb2.LiveCommand.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=master_dot_proto_dot_bunraku__pb2.HeartbeatRequest.FromString,
+                    response_serializer=master_dot_proto_dot_bunraku__pb2.HeartbeatReply.SerializeToString,
+            ),
+            'StartRollout': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartRollout,
+                    request_deserializer=master_dot_proto_dot_bunraku__pb2.StartRolloutRequest.FromString,
+                    response_serializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
+            ),
+            'RolloutStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.RolloutStatus,
+                    request_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.FromString,
+                    response_serializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
+            ),
+            'RolloutCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.RolloutCommand,
+                    request_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.FromString,
+                    response_serializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
+            ),
+            'ListRollouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRollouts,
+                    request_deserializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.FromString,
+                    response_serializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -520,6 +619,168 @@ class Master:
             '/bunraku.v1.Master/DiffCatalog',
             master_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.SerializeToString,
             master_dot_proto_dot_bunraku__pb2.DiffCatalogReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Live(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/bunraku.v1.Master/Live',
+            master_dot_proto_dot_bunraku__pb2.LiveHello.SerializeToString,
+            master_dot_proto_dot_bunraku__pb2.LiveCommand.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/Heartbeat',
+            master_dot_proto_dot_bunraku__pb2.HeartbeatRequest.SerializeToString,
+            master_dot_proto_dot_bunraku__pb2.HeartbeatReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartRollout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/StartRollout',
+            master_dot_proto_dot_bunraku__pb2.StartRolloutRequest.SerializeToString,
+            master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RolloutStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/RolloutStatus',
+            master_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.SerializeToString,
+            master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RolloutCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/RolloutCommand',
+            master_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.SerializeToString,
+            master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRollouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/ListRollouts',
+            master_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
+            master_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,11 +45,13 @@ class RolloutError(Exception):
 
 class Dispatcher(Protocol):
     def trigger(self, node: str) -> bool:
-        """Ask ``node`` to run now; False when it is not connected (it runs at its next timer run)."""
+        """Ask ``node`` to run now; False when it is not connected (it runs at its next timer run).
+
+        A dispatcher may also take ``mode="incremental"`` (rollouts started with ``incremental``)."""
 
 
 class NoDispatcher:
-    def trigger(self, node: str) -> bool:
+    def trigger(self, node: str, mode: str = "full") -> bool:
         return False
 
 
@@ -74,6 +76,35 @@ class Rollouts:
                 node_releases.c.node == node, node_releases.c.environment == environment)).first()
             return None if row is None else str(row.code_id)
         return self.store._run("assigned release", work)
+
+    def pin_release(self, node: str, environment: str, code_id: str) -> str:
+        """Record ``code_id`` as ``node``'s release unless it has one already; return its release."""
+        now = self.clock()
+
+        def work(conn: Connection) -> str:
+            row = conn.execute(sa.select(node_releases.c.code_id).where(
+                node_releases.c.node == node, node_releases.c.environment == environment)).first()
+            if row is not None:
+                return str(row.code_id)
+            conn.execute(sa.insert(node_releases).values(node=node, environment=environment, code_id=code_id,
+                                                         assigned_at=now))
+            return code_id
+
+        return self.store._run("pin release", work, write=True)
+
+    def expected_run(self, node: str) -> tuple[int, str] | None:
+        """(rollout id, apply mode) when an active rollout waits for a run of ``node`` (it was triggered
+        and has not reported yet), so a reconnecting agent can be told again."""
+        def work(conn: Connection) -> tuple[int, str] | None:
+            row = conn.execute(sa.select(rollouts.c.id, rollouts.c.options, rollout_nodes.c.state)
+                               .select_from(rollout_nodes.join(rollouts, rollouts.c.id == rollout_nodes.c.rollout_id))
+                               .where(rollout_nodes.c.node == node, rollout_nodes.c.state.in_(IN_FLIGHT),
+                                      rollouts.c.state.in_(ACTIVE))
+                               .order_by(rollouts.c.id.desc())).first()
+            if row is None:
+                return None
+            return int(row.id), _mode(row.options, row.state == "rolling_back")
+        return self.store._run("expected run", work)
 
     def get(self, rollout_id: int) -> dict[str, Any]:
         def work(conn: Connection) -> dict[str, Any]:
@@ -200,7 +231,7 @@ class Rollouts:
     def tick_one(self, rollout_id: int) -> None:
         self._judge(rollout_id)
         to_trigger = self.store._run("advance rollout", lambda conn: self._advance(conn, rollout_id), write=True)
-        offline = [n for n in to_trigger if not self._trigger(n)]
+        offline = [n for n, mode in to_trigger if not self._trigger(n, mode)]
         if offline:
             now = self.clock()
 
@@ -216,8 +247,10 @@ class Rollouts:
 
             self.store._run("defer offline nodes", defer, write=True)
 
-    def _trigger(self, node: str) -> bool:
+    def _trigger(self, node: str, mode: str = "full") -> bool:
         try:
+            if mode != "full":
+                return bool(self.dispatcher.trigger(node, mode=mode))  # type: ignore[call-arg]
             return bool(self.dispatcher.trigger(node))
         except Exception as exc:  # noqa: BLE001 - a node we cannot reach is an offline node
             log.warning("rollout: cannot trigger %s: %s", node, exc)
@@ -275,8 +308,8 @@ class Rollouts:
             return True, health, f"applied ({report.get('status')})"
         return None
 
-    def _advance(self, conn: Connection, rollout_id: int) -> list[str]:
-        """Decide the rollout's next step inside one write transaction; return nodes to trigger."""
+    def _advance(self, conn: Connection, rollout_id: int) -> list[tuple[str, str]]:
+        """Decide the rollout's next step inside one write transaction; return (node, mode) to trigger."""
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         row = _row(conn, rollout_id)
@@ -302,7 +335,7 @@ class Rollouts:
                     rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == n.node).values(
                     state="rolling_back", triggered_at=now, finished_at=None))
                 _event(conn, rollout_id, now, "rollback_triggered", n.node, {"code_id": n.previous_code_id})
-            return [n.node for n in picked]
+            return [(n.node, _mode(row.options, True)) for n in picked]
         failed = sum(1 for n in nodes if n.state == "failed")
         budget = failure_budget(options, len(nodes))
         if failed > budget:
@@ -343,7 +376,12 @@ class Rollouts:
                 rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == n.node).values(
                 state="triggered", triggered_at=now))
             _event(conn, rollout_id, now, "triggered", n.node, {"wave": wave})
-        return [n.node for n in picked]
+        return [(n.node, _mode(row.options, False)) for n in picked]
+
+
+def _mode(options: Any, rolling_back: bool) -> str:
+    """How a triggered node applies: incremental when the rollout asked for it; rollbacks run full."""
+    return "incremental" if not rolling_back and (options or {}).get("incremental") else "full"
 
 
 def _row(conn: Connection, rollout_id: int) -> Any:

@@ -51,12 +51,13 @@ class RolloutOptions:
     health_timeout: float = 600.0
     pause_between: float = 0.0
     auto_rollback: bool = False
+    incremental: bool = False  # agents apply only what changed since their last good catalog
 
     @classmethod
     def parse(cls, *, canary: str | int | None = None, batch: str | int | None = None,
               max_concurrent: int | None = None, max_failures: str | int | None = None,
               health_timeout: float | None = None, pause_between: float | None = None,
-              auto_rollback: bool = False) -> RolloutOptions:
+              auto_rollback: bool = False, incremental: bool = False) -> RolloutOptions:
         opts = cls(
             canary=Count.parse(canary, "--canary", "1"),
             batch=Count.parse(batch, "--batch", "10%"),
@@ -65,6 +66,7 @@ class RolloutOptions:
             health_timeout=600.0 if health_timeout is None else float(health_timeout),
             pause_between=0.0 if pause_between is None else float(pause_between),
             auto_rollback=bool(auto_rollback),
+            incremental=bool(incremental),
         )
         if opts.max_concurrent < 1:
             raise PlanError("--max-concurrent must be at least 1")
@@ -86,7 +88,8 @@ class RolloutOptions:
     def from_dict(cls, d: dict[str, Any]) -> RolloutOptions:
         return cls.parse(canary=d.get("canary"), batch=d.get("batch"), max_concurrent=d.get("max_concurrent"),
                          max_failures=d.get("max_failures"), health_timeout=d.get("health_timeout"),
-                         pause_between=d.get("pause_between"), auto_rollback=bool(d.get("auto_rollback")))
+                         pause_between=d.get("pause_between"), auto_rollback=bool(d.get("auto_rollback")),
+                         incremental=bool(d.get("incremental")))
 
 
 def plan_waves(nodes: Sequence[str], options: RolloutOptions) -> list[list[str]]:

@@ -26,7 +26,7 @@ from master.rpc import pki
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8140
-MAX_MESSAGE = 256 * 1024 * 1024
+MAX_MESSAGE = 16 * 1024 * 1024  # as the master's default max_message_bytes
 OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
@@ -223,6 +223,27 @@ class MasterClient:
                 raise ClientError(f"{server}: {exc.details()}", code) from None
             self.last_server = server
             return _chain(first, it)
+        raise MasterUnavailable("no master answered (" + "; ".join(errors) + ")")
+
+    def open_stream(self, method: str, request: Any) -> tuple[str, Any, Any]:
+        """A long-lived server-streaming call without a deadline on the first master whose first message
+        arrives: (server, the call - iterate it, ``cancel()`` it - and that first message)."""
+        errors = []
+        for server in self._order():
+            try:
+                call = getattr(self._stub(server), method)(request)
+                first = next(call)
+            except StopIteration:
+                errors.append(f"{server}: the stream ended at once")
+                continue
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code in RETRYABLE or code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    errors.append(f"{server}: {exc.details()}")
+                    continue
+                raise ClientError(f"{server}: {exc.details()}", code) from None
+            self.last_server = server
+            return server, call, first
         raise MasterUnavailable("no master answered (" + "; ".join(errors) + ")")
 
     def close(self) -> None:

@@ -46,10 +46,65 @@ OPERATOR_OID = OIDS_BY_NAME["pp_cli_auth"]
 CA_CARRIER_OID = "1.3.6.1.4.1.34380.1.2.99"
 #: A pre-shared autosign challenge may also travel as this extension (Puppet's pp_preshared_key).
 CHALLENGE_EXT_OID = OIDS_BY_NAME["pp_preshared_key"]
+#: Private extension on operator certificates: their role and groups, ``role=operator;groups=web,db``
+#: (see :func:`parse_role`). Only the CA sets it; it is never copied from a CSR.
+ROLE_OID = "1.3.6.1.4.1.34380.1.2.100"
+ROLE_EXT = "bunraku_role"
+SHORT_NAMES[ROLE_OID] = ROLE_EXT
+#: What each role may do, from least to most (each includes the ones before it).
+ROLES = ("viewer", "operator", "admin")
+#: Extensions only the CA grants: refused in CSRs, never copied from one.
+CA_ONLY_OIDS = frozenset({OPERATOR_OID, CA_CARRIER_OID, ROLE_OID})
 
 
 class PkiError(Exception):
     """A key, request or certificate is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRole:
+    """An operator's role and, when limited, the node groups it may act on (None: every group)."""
+
+    role: str
+    groups: frozenset[str] | None = None
+
+    def allows(self, needed: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(needed)
+
+    def covers(self, group: str | None) -> bool:
+        return self.groups is None or (group is not None and group in self.groups)
+
+    def __str__(self) -> str:
+        return self.role + (f";groups={','.join(sorted(self.groups))}" if self.groups is not None else "")
+
+
+def parse_role(text: str) -> OperatorRole:
+    """``role=operator;groups=web,db`` (groups optional; ``groups=*`` or none: every group)."""
+    fields: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in ("role", "groups"):
+            raise PkiError(f"operator role {text!r}: expected role=ROLE;groups=G1,G2")
+        fields[key.strip()] = value.strip()
+    role = fields.get("role", "")
+    if role not in ROLES:
+        raise PkiError(f"operator role {role!r} is not one of {', '.join(ROLES)}")
+    groups_text = fields.get("groups")
+    if groups_text is None or groups_text == "*":
+        return OperatorRole(role)
+    groups = frozenset(g.strip() for g in groups_text.split(",") if g.strip())
+    if not groups:
+        raise PkiError(f"operator role {text!r}: groups= names no group")
+    return OperatorRole(role, groups)
+
+
+def role_text(role: str, groups: list[str] | tuple[str, ...] | None = None) -> str:
+    """The extension value for ``role`` limited to ``groups`` (validated)."""
+    text = f"role={role}" + (f";groups={','.join(groups)}" if groups else "")
+    parse_role(text)
+    return text
 
 
 def der_utf8(text: str) -> bytes:
@@ -147,7 +202,7 @@ def make_csr(key: Any, certname: str, *, challenge: str | None = None,
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, certname)]))
     for name, value in (extensions or {}).items():
         oid = OIDS_BY_NAME.get(name, name)
-        if not oid.startswith(PUPPET_ARC) or oid == OPERATOR_OID:
+        if not oid.startswith(PUPPET_ARC) or oid in CA_ONLY_OIDS:
             raise PkiError(f"extension {name!r} is not a Puppet extension request (pp_*)")
         builder = builder.add_extension(x509.UnrecognizedExtension(ObjectIdentifier(oid), der_utf8(value)),
                                         critical=False)

@@ -134,3 +134,90 @@ def commit_change(work: Path, path: str, text: str, message: str = "change") -> 
     git(work, "add", "-A")
     git(work, "commit", "-q", "-m", message)
     return git(work, "rev-parse", "HEAD")
+
+
+# -- live agents (release control) ------------------------------------------------------------------------
+def issue_identity_from_ca(ssldir: Path, tmp: Path, certname: str, *, role: str | None = None,
+                           operator: bool = False) -> Any:
+    """Like :func:`issue_identity` for a master in another process: the CA on disk signs directly."""
+    from master.ca import CertificateAuthority
+    from master.rpc import pki
+
+    ca = CertificateAuthority(ssldir)
+    key, cert = ca.generate(certname, operator=operator, role=role)
+    paths = pki.SSLPaths(tmp / "ids" / certname, certname)
+    pki.write_private(paths.key, key)
+    pki.write_public(paths.cert, cert)
+    pki.write_public(paths.ca, ca.ca_pem())
+    return paths
+
+
+class LiveFleet:
+    """Agents in this process, each the real daemon loop with the live channel (``run_daemon_live``) in
+    a thread, with given facts and its own sandbox root; runs happen when the master says so."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.stop = threading.Event()
+        self.threads: list[Any] = []
+        self.settings: dict[str, Any] = {}
+        self.results: dict[str, list[Any]] = {}
+
+    def add(self, settings: Any) -> None:
+        import threading
+
+        from agent.live import run_daemon_live
+
+        settings.live = True
+        settings.runinterval = 3600.0
+        self.settings[settings.certname] = settings
+        results = self.results.setdefault(settings.certname, [])
+        thread = threading.Thread(target=run_daemon_live, args=(settings, self.stop, results.append),
+                                  name=f"agent-{settings.certname}", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+
+def live_agent(server: str, ca_server: str, tmp: Path, certname: str, ssldir: Path, **kw: Any) -> Any:
+    from agent.run import AgentSettings
+
+    base = tmp / "agents" / certname
+    facts = kw.pop("facts", {"role": "web", "networking": {"fqdn": certname}})
+    settings = AgentSettings(certname=certname, servers=[server], ca_server=ca_server, ssldir=ssldir,
+                             vardir=base / "var", root=base / "root", facts=facts, waitforcert=0, timeout=20)
+    for key, value in kw.items():
+        setattr(settings, key, value)
+    (settings.root / "etc").mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
+def max_in_flight(timeline: list[dict[str, Any]]) -> int:
+    """The most nodes running at once for a rollout, from its stored timeline."""
+    level = peak = 0
+    for event in timeline:
+        if event["kind"] in ("triggered", "rollback_triggered"):
+            level += 1
+        elif event["kind"] in ("succeeded", "failed", "deferred", "rolled_back", "rollback_failed") \
+                and event["node"]:
+            level -= 1
+        peak = max(peak, level)
+    return peak

@@ -1,0 +1,59 @@
+"""The catalog the master sent, checked before it is used or cached, and the cached copy, set aside
+(renamed ``*.corrupt``) when it cannot be read so the next good catalog replaces it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from engine.catalog import Catalog, CatalogError
+from engine.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+def parse_catalog(data: bytes, certname: str | None = None) -> Catalog:
+    """A catalog from JSON, or CatalogError (never another exception) if it is malformed, is not
+    valid UTF-8, or names another node."""
+    try:
+        catalog = Catalog.from_json(data)
+    except CatalogError:
+        raise
+    except RecursionError:
+        raise CatalogError("the catalog is nested too deep") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise CatalogError(f"malformed catalog: {type(exc).__name__}: {exc}"[:300]) from None
+    if certname is not None and catalog.name != certname:
+        raise CatalogError(f"the catalog is for {catalog.name!r}, not {certname!r}")
+    return catalog
+
+
+def set_aside(path: Path, reason: str) -> Path | None:
+    """Rename an unreadable state file to ``NAME.<time>.corrupt`` (kept for a post-mortem)."""
+    target = path.with_name(f"{path.name}.{time.time_ns()}.corrupt")
+    try:
+        os.replace(path, target)
+    except FileNotFoundError:
+        return None
+    log.warning("%s is corrupt (%s); set aside as %s", path, reason, target.name)
+    return target
+
+
+def save_cached(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(str(path), data, mode=0o600)
+
+
+def load_cached(path: Path, certname: str | None = None) -> Catalog:
+    """The cached catalog; a corrupt one is set aside and CatalogError raised."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return parse_catalog(data, certname)
+    except CatalogError as exc:
+        set_aside(path, str(exc))
+        raise CatalogError(f"the cached catalog was corrupt and has been set aside ({exc})") from None

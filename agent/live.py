@@ -1,0 +1,197 @@
+"""The agent's live channel: a stream from the master kept open while the daemon runs.
+
+The master pings down the stream and sends "run now" (with the apply mode) when a rollout wants this
+node; the agent sends its own heartbeats with the ``Heartbeat`` call. When the stream breaks or goes
+silent for three heartbeats the agent reconnects, with jittered exponential backoff. Runs still happen
+on the timer; a "run now" only starts the next one early. The identity is the agent's certificate.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from agent.run import AgentSettings, RunResult, run_once
+from master.proto import bunraku_pb2 as pb
+from master.rpc import pki
+from master.rpc.client import ClientError, MasterClient
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+
+
+class RunRequests:
+    """"Run now" requests from the channel to the run loop; the strongest mode asked for wins."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._mode: str | None = None
+
+    def request(self, mode: str) -> None:
+        with self._cond:
+            # a full run covers an incremental one; never downgrade a pending full run
+            self._mode = "full" if "full" in (mode, self._mode) else "incremental"
+            self._cond.notify_all()
+
+    def wait(self, timeout: float, stop: threading.Event) -> str | None:
+        """The mode of a requested run, or None when ``timeout`` passed (or ``stop`` was set) first."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._mode is None and not stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 0.5))
+            mode, self._mode = self._mode, None
+            return mode
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+class LiveChannel:
+    """Keep the live stream open in a thread; hand "run now" requests to ``requests``."""
+
+    def __init__(self, settings: AgentSettings, requests: RunRequests, stop: threading.Event,
+                 *, running: Callable[[], bool] = lambda: False) -> None:
+        self.settings = settings
+        self.requests = requests
+        self.stop = stop
+        self.running = running
+        self.connected = threading.Event()
+        self.heartbeat_seconds = 10.0
+        self._last_message = time.monotonic()
+        self._call: object | None = None
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for target, name in ((self._listen, "live"), (self._beat, "live-heartbeat")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def join(self, timeout: float = 5.0) -> None:
+        self._cancel()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _client(self) -> MasterClient:
+        s = self.settings
+        return MasterClient(s.servers, pki.SSLPaths(s.ssldir, s.certname), timeout=s.timeout)
+
+    def _cancel(self) -> None:
+        with self._lock:
+            call = self._call
+        if call is not None:
+            call.cancel()  # type: ignore[attr-defined]
+
+    def _listen(self) -> None:
+        backoff = 1.0
+        while not self.stop.is_set():
+            if not pki.SSLPaths(self.settings.ssldir, self.settings.certname).has_identity():
+                self.stop.wait(backoff)  # the first run gets the certificate
+                continue
+            client = self._client()
+            try:
+                server, call, first = client.open_stream("Live", pb.LiveHello(
+                    environment=self.settings.environment))
+                with self._lock:
+                    self._call = call
+                self._on_message(first)
+                log.info("live channel open to %s", server)
+                self.connected.set()
+                backoff = 1.0
+                for message in call:
+                    self._on_message(message)
+                    if self.stop.is_set():
+                        break
+            except ClientError as exc:
+                log.info("live channel: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - grpc errors from a broken or cancelled stream
+                if not self.stop.is_set():
+                    log.info("live channel closed: %s", exc)
+            finally:
+                self.connected.clear()
+                with self._lock:
+                    self._call = None
+                client.close()
+            if self.stop.is_set():
+                return
+            delay = backoff * random.uniform(0.5, 1.0)
+            log.info("live channel: reconnecting in %.1fs", delay)
+            self.stop.wait(delay)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _on_message(self, message: pb.LiveCommand) -> None:
+        self._last_message = time.monotonic()
+        if message.heartbeat_seconds > 0:
+            self.heartbeat_seconds = message.heartbeat_seconds
+        if message.kind == pb.LiveCommand.RUN:
+            mode = message.mode if message.mode in ("full", "incremental") else "full"
+            log.info("the master asks for a run now (%s%s)", mode,
+                     f", rollout {message.rollout_id}" if message.rollout_id else "")
+            self.requests.request(mode)
+
+    def _beat(self) -> None:
+        client: MasterClient | None = None
+        try:
+            while not self.stop.wait(self.heartbeat_seconds if self.connected.is_set() else 0.2):
+                if not self.connected.is_set():
+                    continue
+                if time.monotonic() - self._last_message > 3 * self.heartbeat_seconds:
+                    log.warning("live channel: the master has been silent; reconnecting")
+                    self._cancel()
+                    continue
+                try:
+                    if client is None:
+                        client = self._client()
+                    client.call("Heartbeat", pb.HeartbeatRequest(environment=self.settings.environment,
+                                                                 running=self.running()),
+                                timeout=max(1.0, self.heartbeat_seconds))
+                except ClientError as exc:
+                    log.info("heartbeat failed: %s", exc)
+                    self._cancel()
+        finally:
+            if client is not None:
+                client.close()
+
+
+def run_daemon_live(settings: AgentSettings, stop: threading.Event,
+                    on_result: Callable[[RunResult], None] | None = None) -> None:
+    """:func:`agent.run.run_daemon` with the live channel: run every ``runinterval`` seconds, and at
+    once when the master says so (in the mode it says; timer runs are full)."""
+    requests = RunRequests()
+    running = threading.Event()
+    channel = LiveChannel(settings, requests, stop, running=running.is_set)
+    channel.start()
+    try:
+        mode: str | None = "full"
+        if settings.splay:
+            delay = random.uniform(0, settings.splaylimit if settings.splaylimit is not None
+                                   else settings.runinterval)
+            log.info("splay: first run in %.0f s", delay)
+            mode = requests.wait(delay, stop) or "full"
+        while not stop.is_set():
+            started = time.monotonic()
+            running.set()
+            try:
+                result = run_once(settings if mode in (None, "full") else replace(settings, apply_mode=mode))
+            except Exception:  # a daemon must survive one bad run; the next one may succeed
+                log.exception("the run failed")
+                result = RunResult(1)
+            finally:
+                running.clear()
+            if on_result is not None:
+                on_result(result)
+            mode = requests.wait(max(0.0, settings.runinterval - (time.monotonic() - started)), stop) or "full"
+    finally:
+        stop.set()
+        requests.wake()
+        channel.join()

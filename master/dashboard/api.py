@@ -1,0 +1,65 @@
+"""The JSON API under /api/: the same data as the pages, for tools and tests."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from master.dashboard import pages
+from master.dashboard.http import HTTPError, Request, Response, json_response
+from master.dashboard.rollouts import rollout_progress
+
+if TYPE_CHECKING:
+    from master.dashboard.app import Dashboard
+
+log = logging.getLogger(__name__)
+
+
+def whoami(dash: Dashboard, request: Request) -> Response:
+    return json_response(request.viewer)
+
+
+def nodes(dash: Dashboard, request: Request) -> Response:
+    data = pages.gather_nodes(dash, request)
+    fleet = dash.fleet()
+    return json_response({**data, "counts": fleet.counts, "as_of": fleet.taken_at})
+
+
+def node(dash: Dashboard, request: Request, name: str) -> Response:
+    return json_response(pages.gather_node(dash, name))
+
+
+def reports(dash: Dashboard, request: Request) -> Response:
+    data = pages.gather_reports(dash, request)
+    data.pop("groups", None)
+    return json_response(data)
+
+
+def report(dash: Dashboard, request: Request, report_id: str) -> Response:
+    data = pages.gather_report(dash, int(report_id))
+    return json_response({"id": data["id"], "seconds": data["seconds"], "report": data["report"],
+                          "events": dash.store.report_events(int(report_id))})
+
+
+def stats(dash: Dashboard, request: Request) -> Response:
+    data = pages.gather_stats(dash, request)
+    data["nodes"] = dash.fleet().counts
+    return json_response(data)
+
+
+def search(dash: Dashboard, request: Request) -> Response:
+    if not request.arg("fact"):
+        raise HTTPError(400, "fact: required (a dotted path such as os.release.major)")
+    return json_response(pages.gather_search(dash, request))
+
+
+def rollouts(dash: Dashboard, request: Request) -> Response:
+    found = dash.rollouts.list()
+    return json_response({"rollouts": [{**r, "progress": rollout_progress(r)} for r in found]})
+
+
+def rollout(dash: Dashboard, request: Request, rollout_id: str) -> Response:
+    found: dict[str, Any] | None = dash.rollouts.get(rollout_id)
+    if found is None:
+        raise HTTPError(404, f"no rollout {rollout_id!r}")
+    return json_response({**found, "progress": rollout_progress(found)})

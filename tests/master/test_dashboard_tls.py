@@ -1,0 +1,199 @@
+"""The dashboard served over real TLS on loopback: an operator certificate logs in (mutual TLS, the client
+certificate optional), an agent's certificate or none does not, a certificate from another CA is refused in
+the handshake, a revoked operator is refused when the CRL is given, and tokens work over HTTPS."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+
+from master.dashboard import TokenStore, create_app, serve
+from master.dashboard.app import OPERATOR_OID
+from master.dashboard.sample import seed_sample_fleet
+from master.store import Store
+
+NOW = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.UTC)
+
+
+class Pki:
+    """A throwaway CA, as the master's CA makes them: EC keys, operator certificates carry pp_cli_auth."""
+
+    def __init__(self, name: str = "Bunraku CA") -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = dt.datetime.now(dt.UTC)
+        self.cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                     .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                                  content_commitment=False, key_encipherment=False,
+                                                  data_encipherment=False, key_agreement=False,
+                                                  encipher_only=False, decipher_only=False), critical=True)
+                     .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
+                     .sign(self.key, hashes.SHA256()))
+        self.keys: dict[str, Any] = {}
+
+    def issue(self, name: str, *, operator: bool = False, server: bool = False) -> x509.Certificate:
+        key = ec.generate_private_key(ec.SECP256R1())
+        self.keys[name] = key
+        now = dt.datetime.now(dt.UTC)
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(self.cert.subject).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                                  critical=False)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                         ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+        if server:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+                critical=False)
+        if operator:
+            # DER UTF8String "true", as the CA writes pp_cli_auth
+            builder = builder.add_extension(
+                x509.UnrecognizedExtension(ObjectIdentifier(OPERATOR_OID), b"\x0c\x04true"), critical=False)
+        return builder.sign(self.key, hashes.SHA256())
+
+    @staticmethod
+    def der(cert: x509.Certificate) -> bytes:
+        return cert.public_bytes(serialization.Encoding.DER)
+
+    def write(self, directory: Path, name: str, cert: x509.Certificate) -> tuple[Path, Path]:
+        cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(self.keys[name].private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))
+        return cert_path, key_path
+
+    def write_ca(self, directory: Path) -> Path:
+        path = directory / "ca.pem"
+        path.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+        return path
+
+    def write_crl(self, directory: Path, revoked: list[x509.Certificate]) -> Path:
+        now = dt.datetime.now(dt.UTC)
+        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
+                   .last_update(now - dt.timedelta(minutes=1)).next_update(now + dt.timedelta(days=1)))
+        for cert in revoked:
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(cert.serial_number).revocation_date(now).build())
+        path = directory / "crl.pem"
+        path.write_bytes(builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        return path
+
+
+class Tls:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.pki = Pki()
+        self.ca = self.pki.write_ca(base)
+        self.server = self.pki.write(base, "master", self.pki.issue("master", server=True))
+        self.operator = self.pki.write(base, "ops-alice", self.pki.issue("ops-alice", operator=True))
+        revoked_cert = self.pki.issue("ops-mallory", operator=True)
+        self.revoked = self.pki.write(base, "ops-mallory", revoked_cert)
+        self.agent = self.pki.write(base, "web01.example.com", self.pki.issue("web01.example.com"))
+        foreign = Pki("Other CA")
+        self.foreign = foreign.write(base, "ops-eve", foreign.issue("ops-eve", operator=True))
+        self.crl = self.pki.write_crl(base, [revoked_cert])
+
+    def context(self, client: tuple[Path, Path] | None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca))
+        if client is not None:
+            context.load_cert_chain(str(client[0]), str(client[1]))
+        return context
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Tls, str]]:
+    base = tmp_path_factory.mktemp("dashboard-tls")
+    tls = Tls(base)
+    store = Store.open(path=base / "store.db")
+    seed_sample_fleet(store, now=NOW, nodes=4, days=1, runs_per_day=4)
+    tokens = TokenStore(base / "tokens.json")
+    token = tokens.issue("alice")
+    app = create_app(store, tokens=tokens, now=lambda: NOW)
+    server = serve(app, "127.0.0.1", 0, certfile=tls.server[0], keyfile=tls.server[1], cafile=tls.ca,
+                   crlfile=tls.crl)
+    yield server, tls, token
+    server.shutdown()
+    store.close()
+
+
+def fetch(server: Any, tls: Tls, path: str, *, client: tuple[Path, Path] | None = None,
+          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPSConnection("127.0.0.1", server.port, context=tls.context(client), timeout=10)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_operator_certificate_logs_in_over_tls(served: tuple[Any, Tls, str]) -> None:
+    server, tls, _ = served
+    assert server.port > 0 and server.url == f"https://127.0.0.1:{server.port}/"
+    status, _, body = fetch(server, tls, "/api/whoami", client=tls.operator)
+    assert status == 200
+    assert json.loads(body) == {"name": "ops-alice", "role": "admin", "method": "certificate"}
+    status, headers, body = fetch(server, tls, "/", client=tls.operator)
+    assert status == 200 and b"<svg" in body and "default-src 'none'" in headers["content-security-policy"]
+    status, _, body = fetch(server, tls, "/metrics", client=tls.operator)
+    assert status == 200 and b"bunraku_nodes{" in body
+
+
+def test_without_an_operator_certificate_there_is_no_way_in_but_a_token(served: tuple[Any, Tls, str]) -> None:
+    server, tls, token = served
+    status, headers, _ = fetch(server, tls, "/nodes")
+    assert status == 302 and headers["location"] == "/login?next=%2Fnodes"
+    assert fetch(server, tls, "/api/nodes")[0] == 401
+    # an agent's certificate is valid for the CA but is no operator's
+    assert fetch(server, tls, "/", client=tls.agent)[0] == 302
+    assert fetch(server, tls, "/api/nodes", client=tls.agent)[0] == 401
+    assert fetch(server, tls, "/api/nodes", headers={"Authorization": "Bearer bkd_nope"})[0] == 401
+    status, _, body = fetch(server, tls, "/api/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert status == 200 and json.loads(body)["method"] == "token"
+
+
+def test_certificates_the_ca_did_not_sign_or_revoked_are_refused_in_the_handshake(
+        served: tuple[Any, Tls, str]) -> None:
+    server, tls, _ = served
+    for client in (tls.foreign, tls.revoked):
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            fetch(server, tls, "/api/whoami", client=client)
+    # the server carries on serving
+    assert fetch(server, tls, "/api/whoami", client=tls.operator)[0] == 200
+
+
+def test_plain_http_and_shutdown(tmp_path: Path) -> None:
+    tls = Tls(tmp_path)
+    store = Store.open(path=tmp_path / "store.db")
+    server = serve(create_app(store), "127.0.0.1", 0, certfile=tls.server[0], keyfile=tls.server[1], cafile=tls.ca)
+    try:
+        plain = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            plain.request("GET", "/")
+            plain.getresponse()
+        plain.close()
+        assert fetch(server, tls, "/api/nodes", client=tls.operator)[0] == 200
+    finally:
+        server.shutdown()
+        store.close()
+    with pytest.raises(OSError):
+        fetch(server, tls, "/")
