@@ -465,12 +465,13 @@ def _setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
 @click.option("--port-file", type=click.Path(dir_okay=False),
               help="Write 'PORT CA_PORT' here once listening (useful with port 0).")
 @click.option("--user", help="Once listening, run as this user (its state is handed to it).")
+@click.option("--dashboard-listen", help="HOST:PORT of the HTTPS dashboard and /metrics (off by default).")
 def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | None, certname: str | None,
                dns_alt_names: str | None, environmentpath: str | None, git_repo: str | None,
                ssldir: str | None, vardir: str | None, store_url: str | None, autosign: str | None,
                autosign_challenges: tuple[str, ...], operators: tuple[str, ...], enc: str | None,
                groups: str | None, workers: int | None, log_format: str | None, port_file: str | None,
-               user: str | None) -> None:
+               user: str | None, dashboard_listen: str | None) -> None:
     """Run the master: CA, catalog compilation, file server, store."""
     import signal
     import threading
@@ -484,7 +485,7 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
                  "environmentpath": environmentpath, "git_repo": git_repo, "ssldir": ssldir, "vardir": vardir,
                  "store_url": store_url, "autosign": autosign, "autosign_challenges": list(autosign_challenges),
                  "operators": list(operators), "enc": enc, "groups": groups, "workers": workers,
-                 "log_format": log_format, "user": user}
+                 "log_format": log_format, "user": user, "dashboard_listen": dashboard_listen}
     try:
         config = load_config(config_file, overrides)
     except ConfigError as exc:
@@ -498,12 +499,74 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
     except Exception as exc:  # the store's own errors (StoreError, ...) are one line too
         _die(f"error: cannot start the master: {exc}")
     if port_file:
-        Path(port_file).write_text(f"{server.port} {server.ca_port}\n", encoding="utf-8")
+        dash = f" {server.dashboard.port}" if getattr(server, "dashboard", None) is not None else ""
+        Path(port_file).write_text(f"{server.port} {server.ca_port}{dash}\n", encoding="utf-8")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     done.wait()
     server.stop()
+
+
+@main.group("dashboard")
+def dashboard_group() -> None:
+    """The master's web dashboard: tokens for viewers without an operator certificate."""
+
+
+def _token_store(tokens_file: str | None, ssldir: str | None) -> Any:
+    from master.dashboard import TokenStore
+
+    if tokens_file:
+        return TokenStore(Path(tokens_file))
+    base = Path(ssldir) if ssldir else Path("/var/lib/bunraku/master/ssl")
+    return TokenStore(base / "dashboard-tokens.json")
+
+
+def _token_options(func: Any) -> Any:
+    func = click.option("--tokens", "tokens_file", type=click.Path(dir_okay=False),
+                        help="The token file (default: <ssldir>/dashboard-tokens.json).")(func)
+    return click.option("--ssldir", type=click.Path(file_okay=False), help="The master's ssldir.")(func)
+
+
+@dashboard_group.command("token-issue")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "admin"]), default="viewer", show_default=True)
+@_token_options
+def dashboard_token_issue(name: str, role: str, tokens_file: str | None, ssldir: str | None) -> None:
+    """Issue a login token for NAME and print it once (only its hash is kept)."""
+    from master.dashboard import TokenError
+
+    try:
+        click.echo(_token_store(tokens_file, ssldir).issue(name, role))
+    except TokenError as exc:
+        _die(f"error: {exc}")
+
+
+@dashboard_group.command("token-revoke")
+@click.argument("name")
+@_token_options
+def dashboard_token_revoke(name: str, tokens_file: str | None, ssldir: str | None) -> None:
+    """Revoke NAME's token."""
+    from master.dashboard import TokenError
+
+    try:
+        if not _token_store(tokens_file, ssldir).revoke(name):
+            _die(f"error: no token named {name}")
+    except TokenError as exc:
+        _die(f"error: {exc}")
+
+
+@dashboard_group.command("token-list")
+@_token_options
+def dashboard_token_list(tokens_file: str | None, ssldir: str | None) -> None:
+    """The names and roles that hold tokens (never the tokens)."""
+    from master.dashboard import TokenError
+
+    try:
+        for entry in _token_store(tokens_file, ssldir).list():
+            click.echo(f"{entry.get('name')}\t{entry.get('role')}\t{entry.get('issued', '')}")
+    except TokenError as exc:
+        _die(f"error: {exc}")
 
 
 def _agent_settings(obj: dict[str, Any]) -> Any:

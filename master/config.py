@@ -83,6 +83,8 @@ class MasterConfig:
     max_message_bytes: int = 16 * 1024 * 1024
     rate_limit: Any = field(default_factory=lambda: {"per_node_per_minute": 1200, "burst": 200})
     user: str | None = None
+    dashboard_listen: str | None = None      # HOST:PORT of the HTTPS dashboard and /metrics (off when unset)
+    dashboard_tokens: Path | None = None     # token file for dashboard viewers (default: <ssldir>/dashboard-tokens.json)
 
     def follows_branch(self, environment: str) -> bool:
         return bool(self.environments.get(environment, {}).get("follow_branch", True))
@@ -102,7 +104,7 @@ class MasterConfig:
         return f"{host}:{int(port) + 1}" if int(port) else f"{host}:0"
 
 
-_PATHS = {"ssldir", "vardir", "environmentpath", "enc", "groups"}
+_PATHS = {"ssldir", "vardir", "environmentpath", "enc", "groups", "dashboard_tokens"}
 
 
 def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None) -> MasterConfig:
@@ -120,6 +122,10 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: error: the configuration must be a mapping of settings")
         data.update(loaded)
+        dashboard = data.pop("dashboard", None)
+        if isinstance(dashboard, dict):
+            data.setdefault("dashboard_listen", dashboard.get("listen"))
+            data.setdefault("dashboard_tokens", dashboard.get("tokens"))
         git = data.pop("git", None)
         if isinstance(git, dict):
             data.setdefault("git_repo", git.get("repo"))

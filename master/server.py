@@ -306,6 +306,7 @@ class MasterServer:
         classifier = Classifier(groups_file=cfg.groups, enc=cfg.enc)
         self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
         self._start_release_control(self.ctx)
+        self._start_dashboard(self.ctx, paths)
         pb_grpc.add_MasterServicer_to_server(MasterServicer(self.ctx), server)
         server.start()
         self._server = server
@@ -347,6 +348,25 @@ class MasterServer:
                                         name="rollouts", daemon=True)
         self._ticker.start()
 
+    def _start_dashboard(self, ctx: MasterContext, paths: Any) -> None:
+        """Prometheus counters always; the HTTPS dashboard (and /metrics) when dashboard_listen is set.
+        Viewers log in with an operator certificate from this CA or a token the admin issued."""
+        from master.dashboard import Metrics, TokenStore, create_app, serve
+        from master.dashboard.rollouts import ControllerRolloutSource
+
+        cfg = self.config
+        source = ControllerRolloutSource(ctx.rollouts) if ctx.rollouts is not None else None
+        ctx.metrics = Metrics(ctx.store, rollouts=source)
+        self.dashboard: Any = None
+        if not cfg.dashboard_listen:
+            return
+        tokens = TokenStore(cfg.dashboard_tokens or Path(cfg.ssldir) / "dashboard-tokens.json")
+        app = create_app(ctx.store, metrics=ctx.metrics, rollouts=source, tokens=tokens)
+        host, _, port = cfg.dashboard_listen.rpartition(":")
+        self.dashboard = serve(app, host, int(port), certfile=paths.cert, keyfile=paths.key,
+                               cafile=paths.ca, crlfile=ctx.ca.crl_path)
+        log.info("dashboard listening", extra={"fields": {"url": f"https://{host}:{self.dashboard.port}/"}})
+
     def _tick_rollouts(self, rollouts: Any, stop: threading.Event) -> None:
         # A master that just started has heard from nobody yet: give the agents one live_timeout to
         # reconnect before it drives (and would defer as offline) the rollouts it resumes.
@@ -359,6 +379,10 @@ class MasterServer:
                 log.warning("rollouts: tick failed: %s", exc)
 
     def stop(self, grace: float = 2.0) -> None:
+        dashboard = getattr(self, "dashboard", None)
+        if dashboard is not None:
+            dashboard.shutdown()
+            self.dashboard = None
         ticking = getattr(self, "_ticking", None)
         if ticking is not None:
             ticking.set()

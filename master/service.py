@@ -56,6 +56,7 @@ class MasterContext:
     pool: CompilePool
     rollouts: Any = None     # master.rollout.Rollouts: releases assigned to nodes, rollouts
     live: Any = None         # master.live.LiveHub: connected agents
+    metrics: Any = None      # master.dashboard.Metrics: Prometheus counters
     _facts_seen: dict[str, str] = field(default_factory=dict)
     _groups_seen: dict[str, str | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -199,8 +200,12 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
         data, hit = ctx.pool.compile(job, use_cache=use_cache)
     except CompileFailure as exc:
         log.warning("compile failed for %s: %s", node, exc, extra=_fields(node=node, env=env.name))
+        if ctx.metrics is not None:
+            ctx.metrics.compile_failed()
         raise ServiceError("failed_precondition", str(exc)) from None
     seconds = time.perf_counter() - started
+    if not hit and ctx.metrics is not None:
+        ctx.metrics.catalog_compiled(seconds)
     if not hit:
         _store(ctx, "save_catalog", node, json.loads(data), code_id=env.code_id, environment=env.name,
                compile_seconds=seconds)
@@ -227,6 +232,8 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
     if not report.get("transaction_uuid"):
         raise ServiceError("invalid_argument", "the report has no transaction_uuid")
     rid = _store(ctx, "save_report", report)
+    if ctx.metrics is not None:
+        ctx.metrics.report_received(str(report.get("status")))
     log.info("report stored", extra=_fields(node=host, status=report.get("status"),
                                             transaction=report.get("transaction_uuid")))
     return str(rid)

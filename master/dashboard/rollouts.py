@@ -55,6 +55,45 @@ class StaticRolloutSource:
         return next((r for r in self._rollouts if str(r.get("id")) == rollout_id), None)
 
 
+class ControllerRolloutSource:
+    """The rollouts of release control (:class:`master.rollout.Rollouts`) in the dashboard's shape."""
+
+    _STATES = {"completed": "done", "halted": "failed", "rolled_back": "failed", "rolling_back": "running"}
+    _NODE_STATES = {"succeeded": "done", "triggered": "running", "rolling_back": "running",
+                    "rollback_pending": "pending", "rolled_back": "rolled back", "rollback_failed": "failed"}
+
+    def __init__(self, rollouts: Any) -> None:
+        self._rollouts = rollouts
+
+    def _shape(self, r: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": str(r["id"]), "rev": r["code_id"], "env": r["environment"],
+            "state": self._STATES.get(r["state"], r["state"]), "started": r.get("created_at"),
+            "group": r.get("group"), "reason": r.get("reason"),
+        }
+        if r["state"] in ("completed", "halted", "aborted", "rolled_back"):
+            out["finished"] = r.get("updated_at")
+        if "waves" in r:
+            out["waves"] = [{
+                "name": "canary" if w["index"] == 0 else f"batch {w['index']}",
+                "nodes": [{"name": n["name"], "state": self._NODE_STATES.get(n["state"], n["state"]),
+                           "health": n.get("health") or "unknown"} for n in w["nodes"]],
+            } for w in r["waves"]]
+        return out
+
+    def list(self) -> list[dict[str, Any]]:
+        return [self._shape(r) for r in self._rollouts.list_all()]
+
+    def get(self, rollout_id: str) -> dict[str, Any] | None:
+        try:
+            return self._shape(self._rollouts.get(int(rollout_id)))
+        except (ValueError, LookupError):
+            return None
+        except Exception as exc:  # noqa: BLE001 - an unknown id is the controller's RolloutError
+            log.debug("rollout %s: %s", rollout_id, exc)
+            return None
+
+
 def rollout_progress(rollout: Mapping[str, Any]) -> dict[str, int]:
     """Counts of the rollout's nodes by state and by health (``state:done``, ``health:healthy``, ``total``)."""
     counts: dict[str, int] = {"total": 0}

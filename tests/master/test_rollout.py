@@ -226,3 +226,22 @@ def test_operator_commands_and_their_errors(store: Store) -> None:
     with pytest.raises(RolloutError, match="no rollout 999"):
         rollouts.get(999)
     assert [r["id"] for r in rollouts.list_all()] == [rid]
+
+
+def test_the_dashboard_shows_controller_rollouts(store: Store) -> None:
+    from master.dashboard.rollouts import ControllerRolloutSource
+
+    clock = Clock()
+    fleet = Fleet(store, clock)
+    rollouts = Rollouts(store, dispatcher=fleet, clock=clock)
+    fleet.rollouts = rollouts
+    rid = rollouts.start("abc123", "production", options=RolloutOptions.parse(canary=1, batch=5))
+    drive(rollouts, fleet, clock, rid)
+    source = ControllerRolloutSource(rollouts)
+    (listed,) = source.list()
+    assert listed["id"] == str(rid) and listed["rev"] == "abc123" and listed["state"] == "done"
+    shown = source.get(str(rid))
+    assert shown is not None
+    assert [w["name"] for w in shown["waves"]] == ["canary", "batch 1", "batch 2"]
+    assert {n["state"] for w in shown["waves"] for n in w["nodes"]} == {"done"}
+    assert source.get("999") is None and source.get("nope") is None
