@@ -55,7 +55,12 @@ def run_seconds(document: Any) -> float | None:
 
 
 def _seconds_column(dialect: str) -> sa.ColumnElement[Any]:
-    """The run time of the report row in SQL (see ``run_seconds``), so that it aggregates in the database."""
+    """The run time of the report row (the store keeps it as a column since schema version 4)."""
+    return sa.literal_column("reports.run_seconds", sa.Float())
+
+
+def _seconds_from_document(dialect: str) -> sa.ColumnElement[Any]:
+    """The run time read out of the report document in SQL (stores before schema version 4)."""
     if dialect == "postgresql":
         values = "reports.document->'metrics'->'time'->'values'"
         sql = (f"COALESCE((SELECT (j.value->>2)::float FROM jsonb_array_elements(CASE WHEN jsonb_typeof({values})"

@@ -330,6 +330,7 @@ class Store:
             "status": summary.status, "noop": summary.noop, "noop_pending": summary.noop_pending,
             "corrective_change": summary.corrective_change, "cached_catalog_status": summary.cached_catalog_status,
             "event_count": summary.event_count, "change_count": summary.change_count, "document": document,
+            "run_seconds": summary.run_seconds,
         }
         found = list(documents.report_events(document, default_time=summary.time))
 

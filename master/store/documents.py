@@ -112,6 +112,23 @@ class ReportSummary:
     cached_catalog_status: str | None
     event_count: int
     change_count: int
+    run_seconds: float | None = None
+
+
+def run_seconds(document: Any) -> float | None:
+    """A report's total run time from its metrics: Puppet's ``{"time": {"values": [["total", "Total", 1.2],
+    ...]}}``, or a plain ``{"time": {"total": 1.2}}``; None when absent."""
+    try:
+        timing = document["metrics"]["time"]
+    except (KeyError, TypeError):
+        return None
+    if isinstance(timing, dict):
+        for entry in timing.get("values") or []:
+            if isinstance(entry, list | tuple) and len(entry) >= 3 and entry[0] == "total":
+                return float(entry[2]) if isinstance(entry[2], int | float) else None
+        total = timing.get("total")
+        return float(total) if isinstance(total, int | float) and not isinstance(total, bool) else None
+    return None
 
 
 def _text(value: Any) -> str | None:
@@ -145,6 +162,7 @@ def summarize_report(report: Mapping[str, Any], *, received_at: datetime) -> Rep
         cached_catalog_status=_text(report.get("cached_catalog_status")),
         event_count=events,
         change_count=changes,
+        run_seconds=run_seconds(report),
     )
 
 

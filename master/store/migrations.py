@@ -238,6 +238,26 @@ def _v3_release_control(conn: Connection) -> None:
     _v3.create_all(conn)
 
 
+# -- version 4: each report's run time as a column, so fleet statistics don't parse documents -----------------
+
+_v4 = sa.MetaData()
+_v4_reports = sa.Table("reports", _v4, sa.Column("id", BigID, primary_key=True),
+                       sa.Column("document", JSONDocument), sa.Column("run_seconds", sa.Float))
+
+
+def _v4_run_seconds(conn: Connection) -> None:
+    from master.store.documents import run_seconds
+
+    _add_columns(conn, _v4_reports, ["run_seconds"])
+    r = _v4_reports
+    rows = conn.execute(sa.select(r.c.id, r.c.document)).all()
+    values = [{"b_id": row.id, "b_seconds": run_seconds(row.document)} for row in rows]
+    values = [v for v in values if v["b_seconds"] is not None]
+    if values:
+        conn.execute(sa.update(r).where(r.c.id == sa.bindparam("b_id")).values(
+            run_seconds=sa.bindparam("b_seconds")), values)
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
@@ -245,6 +265,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _v1_base),
     (2, _v2_events_and_summaries),
     (3, _v3_release_control),
+    (4, _v4_run_seconds),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"

@@ -124,6 +124,7 @@ reports = sa.Table(
     sa.Column("cached_catalog_status", sa.String(32)),
     sa.Column("event_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("change_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_seconds", sa.Float),
     sa.UniqueConstraint("transaction_uuid", name="uq_reports_transaction_uuid"),
     sa.Index("ix_reports_node_time", "node", "time"),
     sa.Index("ix_reports_time_status", "time", "status"),
