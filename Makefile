@@ -18,12 +18,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check bunraku.py engine dsl master agent facts tests bench examples
-	$(BIN)/mypy engine dsl facts
+	$(BIN)/mypy engine dsl facts master agent
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check bunraku.py engine dsl master agent facts tests bench examples
-	$(BIN)/mypy engine dsl facts
+	$(BIN)/mypy engine dsl facts master agent
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
