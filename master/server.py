@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 
 _CLOSE = Command("close")
 UNAUTHENTICATED_METHODS = frozenset({"/bunraku.v1.Master/RequestCertificate"})
-MAX_MESSAGE = 256 * 1024 * 1024
-GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE),
-                ("grpc.so_reuseport", 0)]
 
 
 class PeerAuthenticator:
