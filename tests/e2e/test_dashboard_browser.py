@@ -24,9 +24,9 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
                                 reason="chromium is not installed (apt-get install chromium chromium-driver)")
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
@@ -78,10 +78,19 @@ def log_in(browser: Any, dashboard: dict[str, Any]) -> None:
 
 
 def navigate(browser: Any, element: Any) -> None:
-    """Click ``element`` and wait for the next page to replace this one."""
+    """Click ``element`` and wait for the next page to replace this one, fully loaded."""
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+
+    def replaced(driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:  # stale, or Chrome's "node does not belong to the document": gone
+            return True
+        return False
+
+    WebDriverWait(browser, 10).until(replaced)
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def query_of(browser: Any) -> dict[str, list[str]]:
