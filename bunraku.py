@@ -267,6 +267,30 @@ def facts_cmd(queries: tuple[str, ...], as_json: bool, as_yaml: bool, external_d
 _LEVEL_COLOURS = {"notice": "cyan", "warning": "yellow", "err": "red"}
 
 
+def _progress_line() -> Any:
+    """A progress line on the terminal for runs that take more than a second; (-1, 0) clears it."""
+    import time
+
+    started = time.monotonic()
+    shown = False
+
+    def update(done: int, total: int) -> None:
+        nonlocal shown
+        if done < 0:
+            if shown:
+                sys.stderr.write("\r\033[K")
+                sys.stderr.flush()
+            return
+        if time.monotonic() - started < 1.0 or total == 0:
+            return
+        shown = True
+        sys.stderr.write(f"\r\033[Kapplying {done}/{total} resources "
+                         f"({100 * done // total}%)")
+        sys.stderr.flush()
+
+    return update
+
+
 def _engine_error(exc: Exception) -> NoReturn:
     message = str(exc)
     _die(message if ": error: " in message or message.startswith("error:") else f"error: {message}")
@@ -345,12 +369,16 @@ def apply_cmd(manifest: str | None, catalog_file: str | None, modulepath: str | 
         except DslError as exc:
             _report_dsl_error(exc)
     tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
+    progress = _progress_line() if sys.stderr.isatty() else None
     try:
         report = apply_catalog(catalog, root=Path(root_dir), noop=noop, tags=tag_list, show_diff=show_diff,
                                state_dir=Path(state_dir) if state_dir else None, facts=facts,
-                               file_sources=ModulepathFileSource(_split_path(modulepath)))
+                               file_sources=ModulepathFileSource(_split_path(modulepath)), progress=progress)
     except EngineError as exc:
         _engine_error(exc)
+    finally:
+        if progress is not None:
+            progress(-1, 0)
     colour = sys.stdout.isatty()
     for level, text in report_lines(report):
         click.echo(click.style(text, fg=_LEVEL_COLOURS.get(level)) if colour else text)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +79,11 @@ class _Leaf:
 
 class Transaction:
     def __init__(self, catalog: Catalog, ctx: ApplyContext, *, tags: Iterable[str] | None = None,
-                 incremental_from: Catalog | dict[str, Any] | None = None) -> None:
+                 incremental_from: Catalog | dict[str, Any] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         self.catalog = catalog
+        #: called as progress(resources evaluated, resources to evaluate) while the run goes on
+        self.progress = progress
         self.base = as_catalog(incremental_from) if incremental_from is not None else None
         self.ctx = ctx
         self.tags = {t.lower() for t in tags} if tags else None
@@ -168,9 +171,13 @@ class Transaction:
         deferred: list[int] = []
         wanted = self._incremental_plan(graph) if self.base is not None else None
         considered = skipped_unchanged = 0
+        progress = self.progress
+        total = sum(1 for leaf in leaves if leaf is not None)
         for node in graph.order:
             k = graph.kind[node]
             if k == LEAF:
+                if progress is not None and considered % 25 == 0:
+                    progress(considered, total)
                 leaf = leaves[graph.res[node]]
                 assert leaf is not None
                 probe = leaf.rtype is not None and leaf.rtype.probe
@@ -480,6 +487,7 @@ def apply_catalog(
     file_sources: FileSource | None = None,
     save_report: bool = True,
     incremental_from: Catalog | dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Converge ``root`` to ``catalog`` (or, with ``noop``, only report what would change).
 
@@ -496,7 +504,7 @@ def apply_catalog(
     """
     ctx = ApplyContext(root=root, noop=noop, facts=facts, state_dir=state_dir, show_diff=show_diff,
                        file_sources=file_sources)
-    report = Transaction(catalog, ctx, tags=tags, incremental_from=incremental_from).run()
+    report = Transaction(catalog, ctx, tags=tags, incremental_from=incremental_from, progress=progress).run()
     if save_report and not noop:
         try:
             report.save(ctx.state_dir)

@@ -155,3 +155,17 @@ def test_catalog_json_round_trip_applies(root: Path, state: Path) -> None:
     cb.add("File", "/etc/j", content="j")
     cat = Catalog.from_json(cb.catalog.to_json())
     converge(cat, root, state)
+
+
+def test_progress_is_reported_while_the_run_goes_on(root: Path, state: Path) -> None:
+    from engine.apply import apply_catalog
+
+    cb = CatalogBuilder()
+    cb.add("File", "/data", ensure="directory")
+    for i in range(60):
+        cb.add("File", f"/data/f{i}", ensure="file", content=f"{i}\n")
+    seen: list[tuple[int, int]] = []
+    apply_catalog(cb.catalog, root=root, state_dir=state, progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, 61)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert {t for _, t in seen} == {61} and len(seen) >= 3
