@@ -245,3 +245,37 @@ def test_the_dashboard_shows_controller_rollouts(store: Store) -> None:
     assert [w["name"] for w in shown["waves"]] == ["canary", "batch 1", "batch 2"]
     assert {n["state"] for w in shown["waves"] for n in w["nodes"]} == {"done"}
     assert source.get("999") is None and source.get("nope") is None
+
+
+def test_two_masters_on_one_postgresql_store_one_drives_a_rollout() -> None:
+    from tests.master.test_store import PgSchema, needs_pg  # the PostgreSQL at 127.0.0.1:5432
+
+    if needs_pg.args and needs_pg.args[0]:
+        pytest.skip(needs_pg.kwargs.get("reason", "PostgreSQL is not reachable"))
+    schema = PgSchema()
+    try:
+        a_store, b_store = Store.open(schema.url()), Store.open(schema.url())
+        for i in range(4):
+            a_store.heartbeat(f"db{i}.example.com", at=T0, group="db")
+        clock = Clock()
+        fleet = Fleet(a_store, clock)
+        a = Rollouts(a_store, dispatcher=fleet, clock=clock, owner="master-a", lease_seconds=30)
+        b = Rollouts(b_store, dispatcher=fleet, clock=clock, owner="master-b", lease_seconds=30)
+        fleet.rollouts = a
+        rid = a.start("r1", "production", options=RolloutOptions.parse(canary=1, batch=3))
+        assert a.acquire_lease(rid)
+        assert not b.acquire_lease(rid)
+        b.tick()  # not the lease holder: does nothing
+        assert fleet.triggered == []
+        a.tick()
+        assert fleet.triggered == ["db0.example.com"]
+        clock.advance(45)  # master-a stops renewing: master-b takes over and finishes
+        fleet.run_triggered()
+        fleet.rollouts = b
+        info = drive(b, fleet, clock, rid)
+        assert info["state"] == "completed"
+        assert {e["kind"] for e in b.timeline(rid)} >= {"started", "triggered", "succeeded", "completed"}
+        a_store.close()
+        b_store.close()
+    finally:
+        schema.drop()
