@@ -48,6 +48,9 @@ class CompileRequest:
     code_id: str | None = None
     version: int | str | None = None
     exported_allowed: bool = False
+    #: what other nodes export: type name ('File') -> resource dicts (catalog JSON shape, with 'node');
+    #: the master passes one backed by its store, which also allows ``@@`` and ``<<| |>>``
+    exported_source: Any = None
 
     @classmethod
     def from_cli(cls, *, manifest: Path | None, node: str, facts: dict[str, Any],
@@ -146,7 +149,7 @@ class _Relationship:
 
 
 class _Collection:
-    __slots__ = ("node", "type", "query", "scope", "ops", "matched")
+    __slots__ = ("node", "type", "query", "scope", "ops", "matched", "remote_done")
 
     def __init__(self, node: ast.Collector, type_: str, scope: Scope) -> None:
         self.node = node
@@ -155,6 +158,7 @@ class _Collection:
         self.scope = scope
         self.ops = node.ops
         self.matched: list[CResource] = []
+        self.remote_done = False
 
 
 # -- the compiler --------------------------------------------------------------------------------
@@ -178,6 +182,7 @@ class Compiler(Evaluator):
         self.node_scope: Scope | None = None
         self.aliases: dict[str, str] = {}
         self.op_spans: dict[str, Span] = {}
+        self._exports_ok = request.exported_allowed or request.exported_source is not None
         self._hiera: Any = None
         self._dispatch.update({
             ast.ResourceExpr: self._resource_expr, ast.ResourceDefaults: self._resource_defaults,
@@ -337,7 +342,7 @@ class Compiler(Evaluator):
         tname = node.type_name.lower()
         if tname == "class":
             return self._class_resource_expr(node)
-        if node.form == "exported" and not self.request.exported_allowed:
+        if node.form == "exported" and not self._exports_ok:
             self.fail(node, "exported resources (@@) need the master's store, which this compilation "
                             "does not have; compile through the master or remove the @@")
         type_, kind = self.normalize_type(node.type_name, node)
@@ -547,7 +552,7 @@ class Compiler(Evaluator):
 
     # -- collectors ----------------------------------------------------------------------------------
     def _collector(self, node: ast.Collector) -> _Collection:
-        if node.exported and not self.request.exported_allowed:
+        if node.exported and not self._exports_ok:
             self.fail(node, "collecting exported resources (<<| |>>) needs the master's store, which this "
                             "compilation does not have")
         type_, _kind = self.normalize_type(node.type_name, node)
@@ -555,17 +560,55 @@ class Compiler(Evaluator):
         self.collections.append(coll)
         return coll
 
+    def _collect_remote(self, coll: _Collection) -> bool:
+        """``<<| |>>``: add what other nodes export (from the master's store) that the query matches."""
+        source = self.request.exported_source
+        if source is None or coll.remote_done:
+            return False
+        coll.remote_done = True
+        added = False
+        for doc in source(coll.type):
+            if doc.get("node") == self.request.node:
+                continue  # this node's own exports come from this compilation
+            title = str(doc.get("title"))
+            ref = f"{coll.type}[{title}]"
+            res = CResource(coll.type, title, coll.node.span, coll.scope,
+                            "define" if coll.type.lower() in self.definitions.defines else "builtin")
+            res.params = dict(doc.get("parameters") or {})
+            res.tags = list(doc.get("tags") or [])
+            if coll.query is not None and not self._query_matches(coll.query, res, coll.scope):
+                continue
+            existing = self.resources.get(ref)
+            if existing is not None:
+                if existing.exported or existing in coll.matched:
+                    continue
+                self.fail(coll.node, f"collecting exported {ref} from {doc.get('node')}: this node declares "
+                                     f"{ref} too; rename one of them")
+            container = self._container_for(coll.scope)
+            res.container = container.ref
+            res.add_tags(container.tags)
+            if res.kind == "define":
+                res.definition = self.definitions.defines[coll.type.lower()]
+                self.pending_defines.append(res)
+            self.resources[ref] = res
+            self.edges.append((container.ref, ref))
+            added = True  # the local pass below matches it again and applies the override block
+        return added
+
     def _run_collections(self) -> bool:
         changed = False
         for coll in self.collections:
+            if coll.node.exported and self._collect_remote(coll):
+                changed = True
             for res in list(self.resources.values()):
                 if res.type != coll.type or res in coll.matched:
                     continue
                 if coll.query is not None and not self._query_matches(coll.query, res, coll.scope):
                     continue
                 coll.matched.append(res)
-                if res.virtual and not res.exported:
+                if res.virtual and (not res.exported or coll.node.exported):
                     res.virtual = False
+                    res.exported = False  # collected here: applied here
                     if res.kind == "define":
                         self.pending_defines.append(res)
                     changed = True
@@ -915,7 +958,7 @@ class Compiler(Evaluator):
         live = {ref for ref, r in self.resources.items() if not r.virtual}
         live.update(a for a, target in self.aliases.items() if target in live)
         for res in self.resources.values():
-            if res.virtual:
+            if res.virtual and not res.exported:
                 continue
             params: dict[str, Any] = {}
             sensitive = list(res.sensitive)
@@ -941,8 +984,9 @@ class Compiler(Evaluator):
                 exported=res.exported, sensitive_parameters=sorted(set(sensitive)),
             )
             catalog.add(resource)
+        emitted = live | {ref for ref, r in self.resources.items() if r.exported}
         for source, target in self.edges:
-            if source in live and target in live:
+            if source in emitted and target in emitted:
                 catalog.add_edge(source, target)
         catalog.classes = list(self.class_list)
         catalog.tags = list(self.catalog_tags) + [t for t in ("node", "class") if t not in self.catalog_tags]

@@ -102,6 +102,11 @@ class Transaction:
         is_container: list[bool] = []
         leaves: list[_Leaf | None] = []
         for res in self.resources:
+            if res.exported:
+                # exported (@@) for other nodes to collect: never applied where it was declared
+                is_container.append(True)
+                leaves.append(None)
+                continue
             rtype = registry.get_type(res.type)
             if rtype is None and (res.type in CONTAINER_TYPES or "::" in res.type or res.ref in children
                                   or res.type in INERT_TYPES):

@@ -37,6 +37,27 @@ class CompileJob:
     classes: dict[str, dict[str, Any]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     trusted: dict[str, Any] | None = None
+    #: the store's URL, for collecting exported resources (``<<| |>>``) in the worker
+    store_url: str | None = None
+    #: changes when exported resources change, so cached catalogs that collect them are not reused
+    exported_version: str = ""
+
+
+_STORES: dict[str, Any] = {}
+
+
+def _exported_source(store_url: str, environment: str) -> Any:
+    """What other nodes export, read from the master's store (one connection pool per worker)."""
+    store = _STORES.get(store_url)
+    if store is None:
+        from master.store import Store
+
+        store = _STORES[store_url] = Store.open(store_url)
+
+    def source(type_name: str) -> list[dict[str, Any]]:
+        return list(store.exported_resources(type_name, environment))
+
+    return source
 
 
 def digest(value: Any) -> str:
@@ -57,6 +78,8 @@ def compile_job(job: CompileJob) -> bytes:
         request.trusted = job.trusted
         request.code_id = job.code_id
         request.version = job.code_id[:12] if job.code_id else job.version
+        if job.store_url:
+            request.exported_source = _exported_source(job.store_url, job.environment)
         catalog = compile_catalog(request)
     except DslError as exc:
         raise CompileFailure(exc.format_line()) from None
@@ -73,11 +96,27 @@ def _warm(parse_cache: str | None) -> int:
     return os.getpid()
 
 
+def _preload_store_drivers() -> None:
+    """Import what opening the store (for exported resources) needs, before privileges are dropped."""
+    import sqlite3  # noqa: F401
+
+    import sqlalchemy.dialects.sqlite.pysqlite  # noqa: F401
+
+    import master.store  # noqa: F401
+
+    try:
+        import psycopg  # noqa: F401
+        import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401
+    except ImportError:  # pragma: no cover - PostgreSQL support not installed
+        pass
+
+
 def _init_worker(parse_cache: str | None, user: str | None = None) -> None:
     if parse_cache:
         os.environ["BUNRAKU_PARSE_CACHE"] = parse_cache
     if user:  # started by root: compile (user-written code) only as the master's user
         import dsl.compiler  # noqa: F401 - loaded while the interpreter's files are surely readable
+        _preload_store_drivers()
         from master.privileges import drop_privileges
 
         drop_privileges(user, [])
@@ -110,7 +149,7 @@ class CompilePool:
 
     def key(self, job: CompileJob) -> tuple[str, ...]:
         return (job.version, job.node, job.environment, digest(job.facts),
-                digest([job.classes, job.parameters, job.trusted]))
+                digest([job.classes, job.parameters, job.trusted]), job.exported_version)
 
     def compile(self, job: CompileJob, *, use_cache: bool = True, timeout: float = 300.0) -> tuple[bytes, bool]:
         """The catalog JSON and whether it came from the cache; concurrent identical jobs share one run."""

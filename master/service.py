@@ -3,6 +3,7 @@ only translates messages. ``peer`` is who the client certificate says the caller
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -59,6 +60,7 @@ class MasterContext:
     metrics: Any = None      # master.dashboard.Metrics: Prometheus counters
     _facts_seen: dict[str, str] = field(default_factory=dict)
     _groups_seen: dict[str, str | None] = field(default_factory=dict)
+    _exports_seen: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -192,9 +194,11 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     env, cls = classify(ctx, node, environment)
     env = release_environment(ctx, node, env)
     _save_facts(ctx, node, facts, env.name)
+    store_url = ctx.store.connect_url() if hasattr(ctx.store, "connect_url") else None
     job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=env.name, code_id=env.code_id,
                      version=env.version, classes=cls.classes, parameters=cls.parameters,
-                     trusted=trusted_for(peer))
+                     trusted=trusted_for(peer), store_url=store_url,
+                     exported_version=_store(ctx, "exported_version", env.name) if store_url else "")
     started = time.perf_counter()
     try:
         data, hit = ctx.pool.compile(job, use_cache=use_cache)
@@ -207,12 +211,28 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     if not hit and ctx.metrics is not None:
         ctx.metrics.catalog_compiled(seconds)
     if not hit:
-        _store(ctx, "save_catalog", node, json.loads(data), code_id=env.code_id, environment=env.name,
+        document = json.loads(data)
+        _store(ctx, "save_catalog", node, document, code_id=env.code_id, environment=env.name,
                compile_seconds=seconds)
+        if store_url:
+            _save_exports(ctx, node, env.name, document)
     _store(ctx, "heartbeat", node, group=cls.group)
     log.info("catalog served", extra=_fields(node=node, env=env.name, code_id=env.code_id, cache_hit=hit,
                                              ms=round(seconds * 1000, 1), bytes=len(data)))
     return data, env.code_id or "", env.name, hit
+
+
+def _save_exports(ctx: MasterContext, node: str, environment: str, catalog: dict[str, Any]) -> None:
+    """Keep what the node exports (``@@``) for the others' ``<<| |>>``; written only when it changed, so the
+    catalogs that collect it are recompiled only then."""
+    exported = [r for r in catalog.get("resources") or [] if isinstance(r, dict) and r.get("exported")]
+    key = hashlib.sha256(json.dumps([environment, exported], sort_keys=True, default=str).encode()).hexdigest()
+    with ctx._lock:
+        if ctx._exports_seen.get(node) == key:
+            return
+    _store(ctx, "save_exported", node, environment, exported)
+    with ctx._lock:
+        ctx._exports_seen[node] = key
 
 
 def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:

@@ -21,7 +21,16 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from master.store import backend, documents, migrations
 from master.store.documents import now_utc, utc
 from master.store.errors import StoreError
-from master.store.schema import UTCDateTime, catalog_history, catalogs, events, facts, nodes, reports
+from master.store.schema import (
+    UTCDateTime,
+    catalog_history,
+    catalogs,
+    events,
+    exported_resources,
+    facts,
+    nodes,
+    reports,
+)
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +195,12 @@ class Store:
         """The store's URL, password hidden."""
         return backend.display(self._url)
 
+    def connect_url(self) -> str | None:
+        """The URL another process opens this store with (None for an in-memory store)."""
+        if self._url.get_backend_name() == "sqlite" and not self._url.database:
+            return None
+        return self._url.render_as_string(hide_password=False)
+
     @property
     def engine(self) -> Engine:
         return self._engine
@@ -289,6 +304,44 @@ class Store:
 
         self._run("save_catalog", work, write=True)
         return digest
+
+    def save_exported(self, node: str, environment: str, resources: list[Mapping[str, Any]], *,
+                      at: datetime | None = None) -> None:
+        """Replace what ``node`` exports (its catalog's resources marked ``exported``), as stored
+        documents with sensitive values redacted."""
+        when = utc(at) if at else now_utc()
+        rows = []
+        for res in resources:
+            doc = documents.redact_catalog({"resources": [dict(res)]})["resources"][0]
+            rows.append({"node": node, "type": str(res["type"]), "title": str(res["title"]),
+                         "environment": environment, "resource": doc, "updated_at": when})
+
+        def work(conn: Connection) -> None:
+            conn.execute(sa.delete(exported_resources).where(exported_resources.c.node == node))
+            if rows:
+                conn.execute(sa.insert(exported_resources), rows)
+
+        self._run("save_exported", work, write=True)
+
+    def exported_resources(self, type_name: str, environment: str) -> list[dict[str, Any]]:
+        """Every resource of ``type_name`` exported in ``environment``, each with the exporting ``node``."""
+        def work(conn: Connection) -> list[dict[str, Any]]:
+            t = exported_resources
+            rows = conn.execute(sa.select(t.c.node, t.c.resource).where(
+                t.c.environment == environment, t.c.type == type_name).order_by(t.c.node, t.c.title)).all()
+            return [dict(row.resource, node=row.node) for row in rows]
+
+        return self._run("exported_resources", work)
+
+    def exported_version(self, environment: str) -> str:
+        """Changes whenever what is exported in ``environment`` changes (for catalog caches)."""
+        def work(conn: Connection) -> str:
+            t = exported_resources
+            row = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.updated_at)).where(
+                t.c.environment == environment)).one()
+            return f"{row[0]}:{row[1].isoformat() if row[1] else ''}"
+
+        return self._run("exported_version", work)
 
     def get_catalog(self, node: str) -> dict[str, Any] | None:
         """The node's latest catalog as stored: sensitive values read "[redacted]"."""

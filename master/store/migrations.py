@@ -258,6 +258,25 @@ def _v4_run_seconds(conn: Connection) -> None:
             run_seconds=sa.bindparam("b_seconds")), values)
 
 
+# -- version 5: exported resources, for collection by other nodes ------------------------------------------
+
+_v5 = sa.MetaData()
+sa.Table(
+    "exported_resources", _v5,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("type", Name, primary_key=True),
+    sa.Column("title", sa.Text, primary_key=True),
+    sa.Column("environment", Name, nullable=False),
+    sa.Column("resource", JSONDocument, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_exported_resources_env_type", "environment", "type"),
+)
+
+
+def _v5_exported_resources(conn: Connection) -> None:
+    _v5.create_all(conn)
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
@@ -266,6 +285,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (2, _v2_events_and_summaries),
     (3, _v3_release_control),
     (4, _v4_run_seconds),
+    (5, _v5_exported_resources),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"

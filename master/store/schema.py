@@ -210,3 +210,17 @@ rollout_timeline = sa.Table(
     sa.Column("detail", sa.Text),
     sa.Index("ix_rollout_timeline_rollout", "rollout_id", "id"),
 )
+
+# -- exported resources (version 5): what nodes export (@@) for others to collect (<<| |>>) ------------------
+
+exported_resources = sa.Table(
+    "exported_resources",
+    metadata,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("type", Name, primary_key=True),
+    sa.Column("title", sa.Text, primary_key=True),
+    sa.Column("environment", Name, nullable=False),
+    sa.Column("resource", JSONDocument, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index("ix_exported_resources_env_type", "environment", "type"),
+)
