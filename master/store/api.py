@@ -321,6 +321,14 @@ class Store:
             if rows:
                 conn.execute(sa.insert(exported_resources), rows)
 
+        if not rows:
+            def has_any(conn: Connection) -> bool:
+                found = conn.execute(sa.select(exported_resources.c.node).where(
+                    exported_resources.c.node == node).limit(1)).first()
+                return found is not None
+
+            if not self._run("save_exported", has_any):
+                return  # nothing exported before or now: no write (most nodes, most of the time)
         self._run("save_exported", work, write=True)
 
     def exported_resources(self, type_name: str, environment: str) -> list[dict[str, Any]]:
