@@ -61,6 +61,8 @@ class MasterContext:
     _facts_seen: dict[str, str] = field(default_factory=dict)
     _groups_seen: dict[str, str | None] = field(default_factory=dict)
     _exports_seen: dict[str, str] = field(default_factory=dict)
+    _exports_generation: int = 0
+    _exports_version: dict[str, tuple[float, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -198,7 +200,7 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=env.name, code_id=env.code_id,
                      version=env.version, classes=cls.classes, parameters=cls.parameters,
                      trusted=trusted_for(peer), store_url=store_url,
-                     exported_version=_store(ctx, "exported_version", env.name) if store_url else "")
+                     exported_version=_exported_version(ctx, env.name) if store_url else "")
     started = time.perf_counter()
     try:
         data, hit = ctx.pool.compile(job, use_cache=use_cache)
@@ -230,9 +232,30 @@ def _save_exports(ctx: MasterContext, node: str, environment: str, catalog: dict
     with ctx._lock:
         if ctx._exports_seen.get(node) == key:
             return
-    _store(ctx, "save_exported", node, environment, exported)
+    wrote = _store(ctx, "save_exported", node, environment, exported)
     with ctx._lock:
         ctx._exports_seen[node] = key
+        if wrote:
+            ctx._exports_generation += 1
+            ctx._exports_version.pop(environment, None)
+
+
+#: how long a master trusts its reading of what other masters (sharing the store) have exported
+EXPORTS_POLL_SECONDS = 5.0
+
+
+def _exported_version(ctx: MasterContext, environment: str) -> str:
+    """Part of the catalog-cache key: changes at once when this master saves exports, and within
+    EXPORTS_POLL_SECONDS when another master sharing the store does (no store query per request)."""
+    now = time.monotonic()
+    with ctx._lock:
+        cached = ctx._exports_version.get(environment)
+        generation = ctx._exports_generation
+    if cached is None or now - cached[0] > EXPORTS_POLL_SECONDS:
+        cached = (now, str(_store(ctx, "exported_version", environment)))
+        with ctx._lock:
+            ctx._exports_version[environment] = cached
+    return f"{generation}:{cached[1]}"
 
 
 def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:

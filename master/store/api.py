@@ -306,9 +306,9 @@ class Store:
         return digest
 
     def save_exported(self, node: str, environment: str, resources: list[Mapping[str, Any]], *,
-                      at: datetime | None = None) -> None:
+                      at: datetime | None = None) -> bool:
         """Replace what ``node`` exports (its catalog's resources marked ``exported``), as stored
-        documents with sensitive values redacted."""
+        documents with sensitive values redacted; returns whether anything was written."""
         when = utc(at) if at else now_utc()
         rows = []
         for res in resources:
@@ -328,8 +328,9 @@ class Store:
                 return found is not None
 
             if not self._run("save_exported", has_any):
-                return  # nothing exported before or now: no write (most nodes, most of the time)
+                return False  # nothing exported before or now: no write (most nodes, most of the time)
         self._run("save_exported", work, write=True)
+        return True
 
     def exported_resources(self, type_name: str, environment: str) -> list[dict[str, Any]]:
         """Every resource of ``type_name`` exported in ``environment``, each with the exporting ``node``."""
