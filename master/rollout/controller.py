@@ -228,6 +228,18 @@ class Rollouts:
             if self.acquire_lease(rid):
                 self.tick_one(rid)
 
+        def finished_with_deferred(conn: Connection) -> list[int]:
+            recent = self.clock() - timedelta(days=1)
+            return [int(r.rollout_id) for r in conn.execute(
+                sa.select(rollout_nodes.c.rollout_id).distinct().join(
+                    rollouts, rollouts.c.id == rollout_nodes.c.rollout_id).where(
+                    rollout_nodes.c.state == "deferred", rollouts.c.state.in_(FINAL + ("paused",)),
+                    rollouts.c.updated_at > recent)).all()]
+
+        for rid in self.store._run("deferred nodes", finished_with_deferred):
+            if self.acquire_lease(rid):
+                self._judge(rid)
+
     def tick_one(self, rollout_id: int) -> None:
         self._judge(rollout_id)
         to_trigger = self.store._run("advance rollout", lambda conn: self._advance(conn, rollout_id), write=True)
@@ -263,6 +275,15 @@ class Rollouts:
         now = self.clock()
         verdicts: list[tuple[str, str, str | None, str]] = []
         for node in info["nodes"]:
+            if node["state"] == "deferred":
+                # offline when its wave ran: it takes the release at its next run; say how that went
+                since = parse_time(node["triggered_at"])
+                late = self._verdict(node["name"], info["code_id"], since) if since else None
+                if late is not None:
+                    ok, health, detail = late
+                    verdicts.append((node["name"], "succeeded" if ok else "failed", health,
+                                     f"at its next run: {detail}"))
+                continue
             if node["state"] not in IN_FLIGHT:
                 continue
             rolling_back = node["state"] == "rolling_back"
@@ -287,8 +308,8 @@ class Rollouts:
             for name, state, health, detail in verdicts:
                 conn.execute(sa.update(rollout_nodes).where(
                     rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == name,
-                    rollout_nodes.c.state.in_(IN_FLIGHT)).values(state=state, health=health, detail=detail,
-                                                                 finished_at=now))
+                    rollout_nodes.c.state.in_(IN_FLIGHT + ("deferred",))).values(
+                    state=state, health=health, detail=detail, finished_at=now))
                 _event(conn, rollout_id, now, state, name, {"health": health, "detail": detail})
 
         self.store._run("judge rollout nodes", work, write=True)

@@ -178,8 +178,14 @@ def test_offline_nodes_are_deferred_not_failed(store: Store) -> None:
     states = {n["name"]: n["state"] for n in info["nodes"]}
     assert states.pop("web03.example.com") == "deferred"
     assert set(states.values()) == {"succeeded"}
-    # it still gets the release at its next run
+    # it still gets the release at its next run, and the rollout says how that went
     assert rollouts.assigned_release("web03.example.com", "production") == "r1"
+    clock.advance(600)
+    report(store, "web03.example.com", clock(), "r1", "changed", "healthy")
+    rollouts.tick()
+    late = next(n for n in rollouts.get(rid)["nodes"] if n["name"] == "web03.example.com")
+    assert late["state"] == "succeeded" and late["detail"] == "at its next run: applied (changed)"
+    assert rollouts.get(rid)["state"] == "completed"
 
 
 def test_a_restarted_master_resumes_and_only_the_lease_holder_drives(store: Store) -> None:
