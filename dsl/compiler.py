@@ -769,7 +769,7 @@ class Compiler(Evaluator):
         saved = self.scope
         self.scope = cscope
         try:
-            self.eval_block(_class_body_code(cdef.body))
+            self.eval_block(_top_level_code(cdef.body))
         finally:
             self.scope = saved
         res.evaluated = True
@@ -929,10 +929,6 @@ class Compiler(Evaluator):
         self.type_aliases[name] = t
         return t
 
-    # -- statements that aren't expressions -------------------------------------------------------------
-    def eval_statement(self, node: ast.Node) -> Any:
-        self.fail(node, f"{type(node).__name__} cannot be evaluated here")
-
     # -- the catalog ----------------------------------------------------------------------------------
     def _build_catalog(self) -> Catalog:
         req = self.request
@@ -1001,10 +997,6 @@ def _top_level_code(block: ast.Block) -> ast.Block:
     stmts = tuple(s for s in block.statements
                   if type(s) not in (ast.ClassDef, ast.DefineDef, ast.NodeDef, ast.FunctionDef, ast.TypeAlias))
     return ast.Block(block.span, stmts)
-
-
-def _class_body_code(block: ast.Block) -> ast.Block:
-    return _top_level_code(block)
 
 
 def _ref_str(v: Any) -> Any:

@@ -718,14 +718,6 @@ class Evaluator:
         return False
 
     # -- conditionals ------------------------------------------------------------------------------
-    def _with_match_scope(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` in a scope whose match variables don't leak out."""
-        saved = self.scope.matches
-        try:
-            return fn()
-        finally:
-            self.scope.matches = saved
-
     def _if(self, node: ast.If) -> Any:
         saved = self.scope.matches
         try:
@@ -886,12 +878,6 @@ class Evaluator:
                                 f"{T.mismatch_message(t, result)}", DslTypeError)
         return result
 
-    def iterate(self, block: Closure, items: Iterable[Any]) -> None:
-        try:
-            for item in items:
-                block(*item)
-        except _Break:
-            pass
 
 
 def _hashable(k: Any) -> Any:

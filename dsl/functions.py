@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import types as T
-from .errors import DslTypeError, EvaluationError
+from .errors import DslTypeError
 from .evaluator import (
     Closure,
     Evaluator,
@@ -1403,13 +1403,6 @@ def f_unwrap(ev: Evaluator, args: list[Any], block: Closure | None, node: ast.No
     return block(value) if block is not None else value
 
 
-@function("versioncmp_sort")
-def f_versioncmp_sort(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:  # pragma: no cover
-    import functools
-
-    return sorted(args[0], key=functools.cmp_to_key(lambda a, b: f_versioncmp(ev, [a, b], None, node)))
-
-
 @function("shellquote")
 def f_shellquote(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any:
     import shlex
@@ -1421,5 +1414,3 @@ def f_shellquote(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> 
 def f_hiera(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any:
     return f_lookup(ev, [args[0], T.ANY, None] + ([args[1]] if len(args) > 1 else []), block, node)
 
-
-_ = EvaluationError

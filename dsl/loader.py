@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import ast
-from .errors import DslSyntaxError, Span
+from .errors import DslSyntaxError
 from .parser import parse_file
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,3 @@ class Autoloader:
                 return True
         return False
 
-
-def no_span(file: str) -> Span:
-    return Span(file, 0, 0, 0, 0)

@@ -27,7 +27,6 @@ def _type_arg(ev: Evaluator, v: Any, node: ast.Node, what: str) -> T.PType:
 
 
 def parametrize(ev: Evaluator, base: T.PType, args: list[Any], node: ast.Node) -> T.PType:
-    base_r = base
     if isinstance(base, T.PInteger) or isinstance(base, T.PFloat):
         cls = type(base)
         if not 1 <= len(args) <= 2:
@@ -161,8 +160,8 @@ def parametrize(ev: Evaluator, base: T.PType, args: list[Any], node: ast.Node) -
         return crefs[0] if len(crefs) == 1 else _RefList(crefs)  # type: ignore[return-value]
     if isinstance(base, T.PResource):
         return _resource_refs(ev, base, args, node)
-    if isinstance(base_r, T.PTypeAlias):
-        return parametrize(ev, T.resolve(base_r), args, node)
+    if isinstance(base, T.PTypeAlias):
+        return parametrize(ev, T.resolve(base), args, node)
     ev.fail(node, f"{base} cannot be parametrized")
 
 

@@ -31,24 +31,16 @@ class Default:
 
 DEFAULT = Default()
 
-_RUBY_TO_PY = [
-    (re.compile(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>"), r"(?P<\1>"),
-    (re.compile(r"\\A"), r"\\A"),
-    (re.compile(r"\\z"), r"\\Z"),
-    (re.compile(r"\\Z"), r"(?=\\n?\\Z)"),
-    (re.compile(r"\\h"), r"[0-9A-Fa-f]"),
-]
+_NAMED_GROUP = re.compile(r"\(\?<([A-Za-z_][A-Za-z0-9_]*)>")
+_RUBY_ESCAPES = {"\\z": r"\Z", "\\Z": r"(?=\n?\Z)", "\\h": "[0-9A-Fa-f]"}
 
 
 def ruby_regex_to_python(pattern: str) -> str:
-    """Translate the Ruby regex dialect Puppet uses into Python's where they differ."""
-    out = pattern
-    if "(?<" in out:
-        out = _RUBY_TO_PY[0][0].sub(_RUBY_TO_PY[0][1], out)
+    """Translate the Ruby regex dialect Puppet uses into Python's where they differ (named groups,
+    ``\\z``, ``\\Z``, ``\\h``); Ruby's ``^`` and ``$`` match at line ends, hence ``re.M`` below."""
+    out = _NAMED_GROUP.sub(r"(?P<\1>", pattern)
     if "\\z" in out or "\\Z" in out or "\\h" in out:
-        out = re.sub(r"\\\\|\\z|\\Z|\\h", lambda m: {"\\z": r"\Z", "\\Z": r"(?=\n?\Z)",
-                                                     "\\h": "[0-9A-Fa-f]"}.get(m.group(0), m.group(0)), out)
-    # Ruby's ^ and $ match at line boundaries.
+        out = re.sub(r"\\\\|\\z|\\Z|\\h", lambda m: _RUBY_ESCAPES.get(m.group(0), m.group(0)), out)
     return out
 
 

@@ -17,7 +17,7 @@ from master.dashboard.http import HTTPError, Request, Response, redirect, safe_n
 from master.dashboard.rollouts import rollout_progress
 from master.dashboard.svgchart import Series, bar_chart, format_number, line_chart
 from master.store import NODE_STATUSES
-from master.store.documents import utc
+from master.store.documents import run_seconds, utc
 
 if TYPE_CHECKING:
     from master.dashboard.app import Dashboard
@@ -187,7 +187,7 @@ def gather_report(dash: Dashboard, report_id: int) -> dict[str, Any]:
     notable = {ref: s for ref, s in statuses.items()
                if isinstance(s, Mapping) and (s.get("events") or s.get("failed") or s.get("skipped"))}
     return {"id": report_id, "report": document, "resources": notable, "quiet_resources": len(statuses) - len(notable),
-            "seconds": queries.run_seconds(document)}
+            "seconds": run_seconds(document)}
 
 
 def gather_stats(dash: Dashboard, request: Request) -> dict[str, Any]:

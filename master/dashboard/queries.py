@@ -38,41 +38,9 @@ def _run(store: Store, what: str, work: Any) -> Any:
         raise StoreError(f"{what} failed: {message}") from exc
 
 
-def run_seconds(document: Any) -> float | None:
-    """A report's total run time from its metrics: Puppet's ``{"time": {"values": [["total", "Total", 1.2],
-    ...]}}``, or a plain ``{"time": {"total": 1.2}}``; None when absent."""
-    try:
-        timing = document["metrics"]["time"]
-    except (KeyError, TypeError):
-        return None
-    if isinstance(timing, dict):
-        for entry in timing.get("values") or []:
-            if isinstance(entry, list | tuple) and len(entry) >= 3 and entry[0] == "total":
-                return float(entry[2]) if isinstance(entry[2], int | float) else None
-        total = timing.get("total")
-        return float(total) if isinstance(total, int | float) and not isinstance(total, bool) else None
-    return None
-
-
 def _seconds_column(dialect: str) -> sa.ColumnElement[Any]:
     """The run time of the report row (the store keeps it as a column since schema version 4)."""
     return sa.literal_column("reports.run_seconds", sa.Float())
-
-
-def _seconds_from_document(dialect: str) -> sa.ColumnElement[Any]:
-    """The run time read out of the report document in SQL (stores before schema version 4)."""
-    if dialect == "postgresql":
-        values = "reports.document->'metrics'->'time'->'values'"
-        sql = (f"COALESCE((SELECT (j.value->>2)::float FROM jsonb_array_elements(CASE WHEN jsonb_typeof({values})"
-               f" = 'array' THEN {values} ELSE '[]'::jsonb END) AS j(value) WHERE j.value->>0 = 'total'"
-               " AND jsonb_typeof(j.value->2) = 'number' LIMIT 1),"
-               " CASE WHEN jsonb_typeof(reports.document->'metrics'->'time'->'total') = 'number'"
-               " THEN (reports.document->'metrics'->'time'->>'total')::float END)")
-    else:
-        sql = ("COALESCE((SELECT json_extract(j.value, '$[2]') FROM json_each(reports.document,"
-               " '$.metrics.time.values') AS j WHERE json_extract(j.value, '$[0]') = 'total' LIMIT 1),"
-               " json_extract(reports.document, '$.metrics.time.total'))")
-    return sa.literal_column(sql, sa.Float())
 
 
 def bucket_keys(since: datetime, until: datetime, bucket: str) -> list[datetime]:

@@ -20,10 +20,10 @@ import pytest
 from master.dashboard import Metrics, StaticRolloutSource, TokenError, TokenStore, create_app
 from master.dashboard.app import Dashboard
 from master.dashboard.pages import flatten_facts, message_parts
-from master.dashboard.queries import run_seconds
 from master.dashboard.sample import SampleFleet, make_report, sample_facts, seed_sample_fleet
 from master.dashboard.svgchart import Series, bar_chart, line_chart, nice_ticks
 from master.store import Store
+from master.store.documents import run_seconds
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 ROLLOUT = {"id": "r-7", "rev": "3f2a9c1", "env": "production", "state": "running",
