@@ -169,6 +169,18 @@ def peer_key(context: grpc.ServicerContext) -> str:
     return "addr:" + address.rpartition(":")[0]
 
 
+def guard_handler(handler: Any, guard: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Any:
+    """``handler`` with its unary behaviour (request-response or server-streaming) wrapped by ``guard``;
+    what interceptors use to check a call before it runs."""
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary),
+                                                   handler.request_deserializer, handler.response_serializer)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream),
+                                                    handler.request_deserializer, handler.response_serializer)
+    return handler
+
+
 class RateLimitInterceptor(grpc.ServerInterceptor):
     """Refuse a peer's calls with RESOURCE_EXHAUSTED while its bucket is empty."""
 
@@ -194,13 +206,7 @@ class RateLimitInterceptor(grpc.ServerInterceptor):
                 return behaviour(request, context)
             return wrapped
 
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary),
-                                                       handler.request_deserializer, handler.response_serializer)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream),
-                                                        handler.request_deserializer, handler.response_serializer)
-        return handler
+        return guard_handler(handler, guard)
 
 
 def grpc_options(max_message_bytes: int) -> list[tuple[str, int]]:

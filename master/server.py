@@ -117,13 +117,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 return behaviour(request, context)
             return wrapped
 
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary),
-                                                       handler.request_deserializer, handler.response_serializer)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream),
-                                                        handler.request_deserializer, handler.response_serializer)
-        return handler
+        return limits.guard_handler(handler, guard)
 
 
 def _peer(context: Any) -> Peer:
