@@ -94,29 +94,8 @@ class Closure:
     def __call__(self, *args: Any) -> Any:
         ev = self.ev
         scope = self.scope.child("lambda")
-        params = self.lam.params
-        n = len(args)
-        for i, p in enumerate(params):
-            if p.captures_rest:
-                value: Any = list(args[i:])
-            elif i < n:
-                value = args[i]
-            elif p.default is not None:
-                saved = ev.scope
-                ev.scope = scope
-                try:
-                    value = ev.eval(p.default)
-                finally:
-                    ev.scope = saved
-            else:
-                ev.fail(self.lam, f"block expects {self.min_arity} argument(s), got {n}")
-            if p.type_expr is not None:
-                t = ev.eval_type(p.type_expr)
-                if not t.instance(value):
-                    ev.fail(p, f"block parameter '{p.name}' {T.mismatch_message(t, value)}", DslTypeError)
-            scope.vars[p.name] = value
-        if n > len(params) and not (params and params[-1].captures_rest):
-            ev.fail(self.lam, f"block expects {len(params)} argument(s), got {n}")
+        ev.bind_positional(self.lam.params, args, scope, label="block", at=self.lam,
+                           missing_expected=self.min_arity, type_errors_at_parameter=True)
         saved = ev.scope
         ev.scope = scope
         try:
@@ -836,10 +815,10 @@ class Evaluator:
     def load_function(self, name: str, node: ast.Node) -> ast.FunctionDef | None:
         return None
 
-    def call_user_function(self, fdef: ast.FunctionDef, args: list[Any], block: Closure | None,
-                           node: ast.Node) -> Any:
-        scope = Scope("function", fdef.name, self.top, self.scope, self.scope.resource)
-        params = fdef.params
+    def bind_positional(self, params: tuple[ast.Param, ...], args: tuple[Any, ...] | list[Any], scope: Scope, *,
+                        label: str, at: ast.Node, missing_expected: int, type_errors_at_parameter: bool) -> None:
+        """Bind ``args`` to ``params`` in ``scope`` (defaults evaluated there, ``*$rest`` collecting the
+        remainder, types checked): what lambdas and Puppet-language functions share."""
         n = len(args)
         for i, p in enumerate(params):
             if p.captures_rest:
@@ -854,15 +833,21 @@ class Evaluator:
                 finally:
                     self.scope = saved
             else:
-                self.fail(node, f"function '{fdef.name}' expects {len(params)} argument(s), got {n}")
+                self.fail(at, f"{label} expects {missing_expected} argument(s), got {n}")
             if p.type_expr is not None:
                 t = self.eval_type(p.type_expr)
                 if not t.instance(value):
-                    self.fail(node, f"function '{fdef.name}' parameter '{p.name}' "
-                                    f"{T.mismatch_message(t, value)}", DslTypeError)
+                    self.fail(p if type_errors_at_parameter else at,
+                              f"{label} parameter '{p.name}' {T.mismatch_message(t, value)}", DslTypeError)
             scope.vars[p.name] = value
         if n > len(params) and not (params and params[-1].captures_rest):
-            self.fail(node, f"function '{fdef.name}' expects {len(params)} argument(s), got {n}")
+            self.fail(at, f"{label} expects {len(params)} argument(s), got {n}")
+
+    def call_user_function(self, fdef: ast.FunctionDef, args: list[Any], block: Closure | None,
+                           node: ast.Node) -> Any:
+        scope = Scope("function", fdef.name, self.top, self.scope, self.scope.resource)
+        self.bind_positional(fdef.params, args, scope, label=f"function '{fdef.name}'", at=node,
+                             missing_expected=len(fdef.params), type_errors_at_parameter=False)
         saved = self.scope
         self.scope = scope
         try:
