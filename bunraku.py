@@ -417,7 +417,8 @@ def filebucket_group(ctx: click.Context, state_dir: str | None, root_dir: str) -
     from engine.context import default_state_dir
     from engine.filebucket import FileBucket
 
-    ctx.obj = FileBucket(Path(state_dir) if state_dir else default_state_dir(root_dir))
+    root = str(Path(root_dir).absolute())
+    ctx.obj = FileBucket(Path(state_dir) if state_dir else default_state_dir(root), root=root)
 
 
 @filebucket_group.command("list")
@@ -471,6 +472,14 @@ def _setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
     logging.getLogger("grpc").setLevel(logging.WARNING)
 
 
+def _given(param: str) -> bool:
+    """Whether the current command's option ``param`` was given (command line or environment)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(param)
+    return source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+
+
 @main.command("master")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML settings file.")
 @click.option("--listen", help="HOST:PORT for agents (mutual TLS). [127.0.0.1:8140]")
@@ -485,7 +494,8 @@ def _setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
 @click.option("--autosign", help="false | true | FILE of names/globs | EXECUTABLE policy.")
 @click.option("--autosign-challenge", "autosign_challenges", multiple=True,
               help="A pre-shared challenge that signs CSRs carrying it; repeatable.")
-@click.option("--operator", "operators", multiple=True, help="Certname allowed the fleet calls; repeatable.")
+@click.option("--operator", "operators", multiple=True, hidden=True,
+              help="Refused: operator rights come from `bunraku cert generate NAME --operator`.")
 @click.option("--enc", type=click.Path(dir_okay=False), help="External node classifier executable.")
 @click.option("--groups", type=click.Path(dir_okay=False), help="YAML file of node groups.")
 @click.option("--workers", type=int, help="Compile processes (0: one per core).")
@@ -494,12 +504,14 @@ def _setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
               help="Write 'PORT CA_PORT' here once listening (useful with port 0).")
 @click.option("--user", help="Once listening, run as this user (its state is handed to it).")
 @click.option("--dashboard-listen", help="HOST:PORT of the HTTPS dashboard and /metrics (off by default).")
+@click.option("--create-store", is_flag=True,
+              help="Create a new store where this master's is missing (or take the one found as its own).")
 def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | None, certname: str | None,
                dns_alt_names: str | None, environmentpath: str | None, git_repo: str | None,
                ssldir: str | None, vardir: str | None, store_url: str | None, autosign: str | None,
                autosign_challenges: tuple[str, ...], operators: tuple[str, ...], enc: str | None,
                groups: str | None, workers: int | None, log_format: str | None, port_file: str | None,
-               user: str | None, dashboard_listen: str | None) -> None:
+               user: str | None, dashboard_listen: str | None, create_store: bool) -> None:
     """Run the master: CA, catalog compilation, file server, store."""
     import signal
     import threading
@@ -509,17 +521,22 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
     from master.logfmt import setup_logging
     from master.server import MasterServer
 
-    overrides = {"listen": listen, "ca_listen": ca_listen, "certname": certname, "dns_alt_names": dns_alt_names,
-                 "environmentpath": environmentpath, "git_repo": git_repo, "ssldir": ssldir, "vardir": vardir,
-                 "store_url": store_url, "autosign": autosign, "autosign_challenges": list(autosign_challenges),
-                 "operators": list(operators), "enc": enc, "groups": groups, "workers": workers,
-                 "log_format": log_format, "user": user, "dashboard_listen": dashboard_listen}
+    if operators:
+        _die(f"error: --operator: a certificate's name does not make it an operator; on the master run "
+             f"`bunraku cert generate NAME --operator --role ROLE --out-ssldir DIR` for {', '.join(operators)}")
+    options = {"listen": listen, "ca_listen": ca_listen, "certname": certname, "dns_alt_names": dns_alt_names,
+               "environmentpath": environmentpath, "git_repo": git_repo, "ssldir": ssldir, "vardir": vardir,
+               "store_url": store_url, "autosign": autosign, "autosign_challenges": list(autosign_challenges),
+               "enc": enc, "groups": groups, "workers": workers, "log_format": log_format, "user": user,
+               "dashboard_listen": dashboard_listen}
+    # only what was given on the command line overrides the file (an option's default would erase it)
+    overrides = {name: value for name, value in options.items() if _given(name)}
     try:
         config = load_config(config_file, overrides)
     except ConfigError as exc:
         _die(str(exc))
     setup_logging(config.log_format)
-    server = MasterServer(config)
+    server = MasterServer(config, create_store=create_store)
     try:
         server.start()
     except (CAError, OSError) as exc:
@@ -532,7 +549,10 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
+    # Short waits: a handler runs only when the main thread gets control back, and a wait without a
+    # timeout was seen to sleep through SIGTERM after the process had been stopped and continued.
+    while not done.wait(0.5):
+        pass
     server.stop()
 
 
@@ -558,14 +578,19 @@ def _token_options(func: Any) -> Any:
 
 @dashboard_group.command("token-issue")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["viewer", "admin"]), default="viewer", show_default=True)
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer", show_default=True,
+              help="What the holder may see and do, as for an operator certificate.")
+@click.option("--groups", "role_groups",
+              help="The node groups the holder may see, comma-separated (nodes of other groups stay hidden). [all]")
 @_token_options
-def dashboard_token_issue(name: str, role: str, tokens_file: str | None, ssldir: str | None) -> None:
+def dashboard_token_issue(name: str, role: str, role_groups: str | None, tokens_file: str | None,
+                          ssldir: str | None) -> None:
     """Issue a login token for NAME and print it once (only its hash is kept)."""
     from master.dashboard import TokenError
 
+    groups = role_groups.split(",") if role_groups is not None else None
     try:
-        click.echo(_token_store(tokens_file, ssldir).issue(name, role))
+        click.echo(_token_store(tokens_file, ssldir).issue(name, role, groups))
     except TokenError as exc:
         _die(f"error: {exc}")
 
@@ -595,6 +620,87 @@ def dashboard_token_list(tokens_file: str | None, ssldir: str | None) -> None:
             click.echo(f"{entry.get('name')}\t{entry.get('role')}\t{entry.get('issued', '')}")
     except TokenError as exc:
         _die(f"error: {exc}")
+
+
+@main.group("store")
+def store_group() -> None:
+    """The master's store: back it up (while the master runs), check it, restore it, create it."""
+
+
+def _store_options(func: Any) -> Any:
+    func = click.option("--store-url", help="SQLAlchemy URL of the store (default: SQLite under the vardir).")(func)
+    func = click.option("--vardir", type=click.Path(file_okay=False), help="The master's vardir.")(func)
+    return click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                        help="The master's YAML settings file.")(func)
+
+
+def _store_call(func: Any, config_file: str | None, vardir: str | None, store_url: str | None,
+                *args: Any) -> Any:
+    """``func(location, *args)`` for the store the master's settings name; errors are one line."""
+    from master.config import ConfigError, load_config
+    from master.store import StoreError
+    from master.store.guard import locate
+
+    try:
+        config = load_config(config_file, {"vardir": vardir, "store_url": store_url})
+        return func(locate(config.store_url, config.store_path), config.vardir, *args)
+    except (ConfigError, StoreError) as exc:
+        _die(f"error: {exc}")
+
+
+@store_group.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_store_options
+def store_backup(file: str, config_file: str | None, vardir: str | None, store_url: str | None) -> None:
+    """Write a consistent copy of the store to FILE (safe while the master runs)."""
+    from master.store import maintenance
+
+    info = _store_call(lambda loc, _state: maintenance.backup(loc, Path(file)), config_file, vardir, store_url)
+    click.echo(f"backed up the store to {file} ({info.summary()})")
+
+
+@store_group.command("verify")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--quick", is_flag=True, help="PRAGMA quick_check instead of the full integrity_check.")
+@_store_options
+def store_verify(file: str | None, quick: bool, config_file: str | None, vardir: str | None,
+                 store_url: str | None) -> None:
+    """Check FILE (default: the store) for damage, and that it is a store this Bunraku can open."""
+    from master.store import StoreError, maintenance
+
+    def check(loc: Any, _state: Path) -> Any:
+        if file is None and loc.file is None:
+            raise StoreError(maintenance.postgres_guidance(loc, "verify"))
+        return maintenance.verify(Path(file) if file else loc.file, thorough=not quick)
+
+    info = _store_call(check, config_file, vardir, store_url)
+    click.echo(f"{info.path}: ok ({info.summary()})")
+
+
+@store_group.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_store_options
+def store_restore(file: str, config_file: str | None, vardir: str | None, store_url: str | None) -> None:
+    """Replace the store with the backup FILE (stop the master first; the replaced file is kept)."""
+    from master.store import maintenance
+
+    info, moved = _store_call(lambda loc, state: maintenance.restore(loc, Path(file), state),
+                              config_file, vardir, store_url)
+    kept = f"; the file it replaced is kept as {moved}" if moved else ""
+    click.echo(f"restored {file} to {info.path} ({info.summary()}){kept}")
+
+
+@store_group.command("init")
+@_store_options
+def store_init(config_file: str | None, vardir: str | None, store_url: str | None) -> None:
+    """Create a new, empty store where there is none (after losing one without a backup)."""
+    from master.store import maintenance
+
+    def create(loc: Any, state: Path) -> tuple[Any, Any]:
+        return loc, maintenance.init(loc, state)
+
+    loc, known = _store_call(create, config_file, vardir, store_url)
+    click.echo(f"created a new store at {loc.where} (id {known.store_id})")
 
 
 def _agent_settings(obj: dict[str, Any]) -> Any:
@@ -741,6 +847,24 @@ def agent_enable(obj: dict[str, Any]) -> None:
     click.echo("agent enabled" if enable(_agent_settings(obj)) else "agent was not disabled")
 
 
+@agent_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_obj
+def agent_status(obj: dict[str, Any], as_json: bool) -> None:
+    """The last run, the reports waiting in the spool, and those set aside or lost (and why)."""
+    import json
+
+    from agent.status import summary, summary_lines
+
+    settings = _agent_settings(obj)
+    info = summary(settings.status_file, settings.spool_dir)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    for line in summary_lines(info, settings.spool_dir):
+        click.echo(line)
+
+
 # -- the CA -----------------------------------------------------------------------------------------
 @main.group("cert")
 @click.option("--ssldir", type=click.Path(file_okay=False), help="The master's ssldir.")
@@ -785,23 +909,39 @@ def cert_list(ca: Any, show_all: bool) -> None:
         if show_all or e.state == "requested":
             mark = {"requested": " ", "signed": "+", "revoked": "-"}[e.state]
             extra = f"  expires {e.not_after}" if e.not_after else ""
+            if e.authorization:
+                extra += f"  authorization extensions: {', '.join(e.authorization)}"
             click.echo(f"{mark} {e.name:40} {e.state:9} (SHA256) {e.fingerprint}{extra}")
 
 
 @cert_group.command("sign")
 @click.argument("certnames", nargs=-1)
 @click.option("--all", "sign_all", is_flag=True, help="Sign every pending request.")
+@click.option("--allow-authorization-extensions", "allow_authorization", is_flag=True,
+              help="Also sign requests carrying authorization extensions (pp_auth_role ...), granting them.")
 @click.pass_obj
-def cert_sign(ca: Any, certnames: tuple[str, ...], sign_all: bool) -> None:
-    """Sign pending certificate requests."""
+def cert_sign(ca: Any, certnames: tuple[str, ...], sign_all: bool, allow_authorization: bool) -> None:
+    """Sign pending certificate requests (compare their fingerprints, `bunraku cert list`, with the agents')."""
+    from master.ca import CAError
+    from master.rpc.pki import PkiError
+
     names = list(certnames)
     if sign_all:
         names += [e.name for e in _ca_call(ca.entries) if e.state == "requested"]
     if not names:
         _die("error: name a certificate request (or --all)")
+    failed = False
     for name in names:
-        _ca_call(ca.sign, name)
+        try:
+            ca.sign(name, allow_authorization_extensions=allow_authorization)
+        except (CAError, PkiError, OSError) as exc:  # the others are still signed; the exit status tells
+            message = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
+            click.echo(f"error: {message}", err=True)
+            failed = True
+            continue
         click.echo(f"Signed certificate for {name}")
+    if failed:
+        sys.exit(1)
 
 
 @cert_group.command("revoke")

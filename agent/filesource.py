@@ -75,12 +75,26 @@ class RemoteFileSource:
             raise ProviderError(f"content of {uri} arrived corrupted (checksum mismatch)")
         data = b"".join(parts)
         self.fetched += 1
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cached.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, cached)
+        self._cache(cached, data)
         return data
+
+    def _cache(self, cached: Path, data: bytes) -> None:
+        """Keep fetched content for the next run; a cache that cannot be written (a full disk) only
+        means fetching it again."""
+        tmp: str | None = None
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".cache.", dir=cached.parent)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, cached)
+        except OSError as exc:
+            log.info("could not cache %s: %s", cached.name, exc.strerror or exc)
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
 
     def listdir(self, uri: str) -> list[str]:
         if not uri.startswith("puppet://"):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from agent.run import AgentSettings, RunResult, run_once
+from agent.run import AgentSettings, RunResult, run_once, wait_for_next_run, wait_for_stop
 from master.proto import bunraku_pb2 as pb
 from master.rpc import pki
 from master.rpc.client import ClientError, MasterClient
@@ -96,7 +96,7 @@ class LiveChannel:
         backoff = 1.0
         while not self.stop.is_set():
             if not pki.SSLPaths(self.settings.ssldir, self.settings.certname).has_identity():
-                self.stop.wait(backoff)  # the first run gets the certificate
+                wait_for_stop(self.stop, backoff)  # the first run gets the certificate
                 continue
             client = self._client()
             try:
@@ -126,7 +126,7 @@ class LiveChannel:
                 return
             delay = backoff * random.uniform(0.5, 1.0)
             log.info("live channel: reconnecting in %.1fs", delay)
-            self.stop.wait(delay)
+            wait_for_stop(self.stop, delay)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _on_message(self, message: pb.LiveCommand) -> None:
@@ -190,7 +190,8 @@ def run_daemon_live(settings: AgentSettings, stop: threading.Event,
                 running.clear()
             if on_result is not None:
                 on_result(result)
-            mode = requests.wait(max(0.0, settings.runinterval - (time.monotonic() - started)), stop) or "full"
+            mode = wait_for_next_run(settings, settings.runinterval - (time.monotonic() - started), stop,
+                                     lambda timeout: requests.wait(timeout, stop)) or "full"
     finally:
         stop.set()
         requests.wake()

@@ -2,12 +2,18 @@
 
 A run: lock -> certificate -> deliver spooled reports -> plugin sync (custom facts) -> facts ->
 catalog (or the cached one when no master answers) -> apply -> report (spooled if it cannot be sent).
+
+A full vardir does not stop a run: the lock needs no free space, and the caches it cannot write are only
+caches. A report the spool cannot take is held in memory (a daemon sends it when a master answers), and
+the next run says it was lost. Between runs the daemon sends what waits in the spool when its delay
+(see :mod:`agent.delivery`) has passed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -18,9 +24,11 @@ from typing import Any
 
 from agent import vardir
 from agent.catalogcache import load_cached, parse_catalog, save_cached
+from agent.delivery import BASE_DELAY, deliver_spool, note_failure
 from agent.filesource import RemoteFileSource
 from agent.lock import LockHeld, RunLock
 from agent.spool import ReportSpool
+from agent.status import AgentStatus
 from engine.apply import apply_catalog
 from engine.catalog import Catalog, CatalogError
 from engine.errors import EngineError
@@ -29,7 +37,14 @@ from engine.report import Report
 from engine.summary import report_lines
 from master.proto import bunraku_pb2 as pb
 from master.rpc import pki
-from master.rpc.client import ClientError, MasterClient, MasterUnavailable, ca_server_for, ensure_certificate
+from master.rpc.client import (
+    ClientError,
+    MasterBusy,
+    MasterClient,
+    MasterUnavailable,
+    ca_server_for,
+    ensure_certificate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +94,11 @@ class AgentSettings:
         return self.vardir / "state" / "agent_catalog_run.lock"
 
     @property
+    def status_file(self) -> Path:
+        """What the agent did (``bunraku agent status``): see :mod:`agent.status`."""
+        return self.vardir / "state" / "agent_status.json"
+
+    @property
     def disabled_file(self) -> Path:
         return self.vardir / "state" / "agent_disabled.lock"
 
@@ -103,6 +123,7 @@ class RunResult:
     lines: list[Line] = field(default_factory=list)
     cached_catalog_status: str = "not_used"
     report_sent: bool = False
+    report_fate: str = "none"  # sent | spooled | held in memory (the disk could not take it) | none
 
 
 # -- disable / enable ------------------------------------------------------------------------------
@@ -181,18 +202,66 @@ def plugin_sync(client: MasterClient, settings: AgentSettings) -> int:
     return changed
 
 
-def _send_report(client: MasterClient | None, spool: ReportSpool, report: Report) -> bool:
-    data = report.to_json().encode("utf-8")
-    if client is not None:
+def _os_reason(exc: OSError) -> str:
+    """"no space left on device": the system's words for an OSError, to go inside a sentence."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+class _Run:
+    """What one run carries from step to step: the spool, the status record, the lines to show."""
+
+    def __init__(self, settings: AgentSettings) -> None:
+        self.s = settings
+        self.spool = ReportSpool(settings.spool_dir)
+        self.status = AgentStatus.open(settings.status_file)
+        self.lines: list[Line] = []
+        self.fate = "none"
+
+    def send_report(self, client: MasterClient | None, report: Report) -> bool:
+        """Send the run's report; else spool it; else hold it in memory and say so. True if sent."""
+        data = report.to_json().encode("utf-8")
+        failure: ClientError = MasterUnavailable("no master answered")
+        if client is not None:
+            try:
+                client.call("SubmitReport", pb.ReportRequest(report_json=data))
+                self.fate = "sent"
+                return True
+            except MasterUnavailable as exc:
+                log.warning("could not send the report: %s", exc)
+                failure = exc
+            except ClientError as exc:
+                log.warning("the master refused the report: %s", exc)
+                failure = exc
+        if not self.status.delivery:  # the daemon tries the spool again after the delay this sets
+            note_failure(self.status, failure)
         try:
-            client.call("SubmitReport", pb.ReportRequest(report_json=data))
-            return True
-        except MasterUnavailable as exc:
-            log.warning("could not send the report: %s", exc)
-        except ClientError as exc:
-            log.warning("the master refused the report: %s", exc)
-    spool.add(data, report.transaction_uuid)
-    return False
+            self.spool.add(data, report.transaction_uuid)
+        except OSError as exc:
+            self.spool.hold(data, report.transaction_uuid)
+            reason = f"{_os_reason(exc)} in {self.s.vardir}"
+            self.status.note_report_not_kept(report.transaction_uuid, reason, pid=os.getpid())
+            self.lines.append(("err", f"Error: the report of this run could not be spooled: {reason}; it is "
+                                      "lost if the agent stops before a master answers"))
+            self.fate = "held in memory"
+            return False
+        self.fate = "spooled"
+        return False
+
+    def say_what_became_of_the_last_report(self) -> None:
+        """Once, the report an earlier run could not keep, unless this process still holds or has sent it."""
+        lost = self.status.take_report_not_kept()
+        if lost is None:
+            return
+        if lost.get("pid") == os.getpid():  # this daemon held it in memory
+            if self.spool.holds(str(lost.get("transaction_uuid"))):
+                self.status.data["report_not_kept"] = lost  # still held: nothing is lost yet
+            return
+        self.lines.append(("warning", f"Warning: the previous run could not keep its report: {lost.get('reason')}"))
+
+    def result(self, exit_code: int, report: Report | None, *, cached: str = "not_used",
+               sent: bool = False) -> RunResult:
+        return RunResult(exit_code, report, self.lines, cached, sent, self.fate)
 
 
 def _failed_report(settings: AgentSettings, message: str) -> Report:
@@ -208,17 +277,44 @@ def run_once(settings: AgentSettings) -> RunResult:
     if reason is not None:
         return RunResult(1, lines=[("warning", "Notice: Skipping run of the Bunraku agent; administratively "
                                                f"disabled (Reason: '{reason}'); use `bunraku agent enable`")])
+    lock = RunLock(settings.lock_file)
     try:
         vardir.prepare(settings.vardir)
-        with RunLock(settings.lock_file):
-            return _run_locked(settings)
+        lock.acquire()
     except LockHeld as exc:
         return RunResult(1, lines=[("warning", f"Notice: {exc}")])
+    except OSError as exc:
+        return RunResult(1, lines=[("err", f"Error: cannot use the agent's directory {settings.vardir}: "
+                                           f"{_os_reason(exc)}")])
+    try:
+        return _run_locked(settings)
+    finally:
+        lock.release()
 
 
 def _run_locked(s: AgentSettings) -> RunResult:
-    lines: list[Line] = []
-    spool = ReportSpool(s.spool_dir)
+    run = _Run(s)
+    run.spool.remove_stale_temps()
+    run.spool.store_held()
+    run.say_what_became_of_the_last_report()
+    result: RunResult | None = None
+    try:
+        result = _run_with_identity(run)
+        return result
+    finally:
+        run.status.set_held_in_memory(len(run.spool.held()))
+        if not run.spool.depth():
+            run.status.set_delivery(None)  # nothing waits: no attempt is due
+        if result is not None:
+            status = result.report.status if result.report is not None else "not run"
+            errors = [text for level, text in result.lines if level == "err"]
+            run.status.record_run(status, result.exit_code, result.report_fate,
+                                  message=errors[0] if errors else None)
+        run.status.save()
+
+
+def _run_with_identity(run: _Run) -> RunResult:
+    s = run.s
     paths = pki.SSLPaths(s.ssldir, s.certname)
     client: MasterClient | None = None
     try:
@@ -227,39 +323,59 @@ def _run_locked(s: AgentSettings) -> RunResult:
         client = MasterClient(s.servers, paths, timeout=s.timeout)
     except MasterUnavailable as exc:
         if not (paths.has_identity() or s.use_cached_catalog or s.catalog_cache.exists()):
-            return RunResult(1, lines=[("err", f"Error: {exc}")])
-        lines.append(("warning", f"Warning: {exc}"))
+            run.lines.append(("err", f"Error: {exc}"))
+            return run.result(1, None)
+        run.lines.append(("warning", f"Warning: {exc}"))
     except ClientError as exc:
-        return RunResult(1, lines=[("err", f"Error: {exc}")])
+        run.lines.append(("err", f"Error: {exc}"))
+        return run.result(1, None)
     try:
-        return _run_with_client(s, client, spool, lines)
+        return _run_with_client(run, client)
     finally:
         if client is not None:
             client.close()
 
 
-def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: ReportSpool,
-                     lines: list[Line]) -> RunResult:
+def _deliver_spooled_reports(run: _Run, client: MasterClient) -> tuple[bool, bool]:
+    """Send what waits in the spool: (whether a master answered, whether it asked us to slow down)."""
+    waiting = run.spool.depth()
+    outcome = deliver_spool(client, run.spool, run.status)
+    if outcome.skipped_until is not None:
+        when = time.strftime("%H:%M:%S", time.localtime(outcome.skipped_until))
+        run.lines.append(("notice", f"Notice: {waiting} spooled report(s) wait: the master asked this node to "
+                                    f"slow down; next attempt after {when}"))
+        return True, True
+    if isinstance(outcome.error, MasterUnavailable):
+        return False, False
+    if outcome.error is not None:
+        run.lines.append(("warning", f"Warning: {run.spool.depth()} spooled report(s) could not be delivered "
+                                     f"yet and stay in the spool: {outcome.error}"))
+        return True, isinstance(outcome.error, MasterBusy)
+    return True, False
+
+
+def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
+    s, spool, lines = run.s, run.spool, run.lines
     reachable = client is not None
-    if client is not None and spool.pending():
-        try:
-            spool.deliver(lambda data: client.call("SubmitReport", pb.ReportRequest(report_json=data)),
-                          refused=lambda exc: isinstance(exc, ClientError) and not isinstance(exc, MasterUnavailable))
-        except MasterUnavailable:
-            reachable = False
-        except ClientError as exc:
-            lines.append(("warning", f"Warning: a spooled report was refused: {exc}"))
-    if client is not None and reachable and s.pluginsync and not s.use_cached_catalog:
+    busy = False
+    if client is not None and spool.depth():
+        reachable, busy = _deliver_spooled_reports(run, client)
+    # plugin sync is optional (the last synced facts stay): a master that asked us to slow down is spared it
+    if client is not None and reachable and not busy and s.pluginsync and not s.use_cached_catalog:
         try:
             plugin_sync(client, s)
         except MasterUnavailable:
             reachable = False
         except ClientError as exc:
             lines.append(("warning", f"Warning: plugin sync failed: {exc}"))
+        except OSError as exc:
+            lines.append(("warning", f"Warning: plugin sync failed: cannot write to {s.plugin_facts_dir}: "
+                                     f"{_os_reason(exc)}"))
     try:
         facts = _load_facts(s)
     except (OSError, ValueError) as exc:
-        return RunResult(1, lines=lines + [("err", f"Error: could not load facts: {exc}")])
+        lines.append(("err", f"Error: could not load facts: {exc}"))
+        return run.result(1, None)
 
     catalog: Catalog | None = None
     cached_status = "not_used"
@@ -271,7 +387,7 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
             reply = client.call("GetCatalog", pb.CatalogRequest(
                 environment=s.environment, facts_json=json.dumps(facts, default=str).encode()))
             catalog = parse_catalog(bytes(reply.catalog_json), s.certname)
-            save_cached(s.catalog_cache, bytes(reply.catalog_json))
+            _cache_catalog(run, bytes(reply.catalog_json))
             if reply.crl_pem:
                 pki.write_public(pki.SSLPaths(s.ssldir, s.certname).crl, bytes(reply.crl_pem))
             lines.append(("info", f"Info: Applying configuration version '{catalog.version}'"))
@@ -285,16 +401,16 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
             cached_status = "on_failure"
         else:
             report = _failed_report(s, failure)
-            sent = _send_report(client if reachable else None, spool, report)
-            return RunResult(1, report, lines, report_sent=sent)
+            sent = run.send_report(client if reachable else None, report)
+            return run.result(1, report, sent=sent)
     if catalog is None:
         try:
             catalog = load_cached(s.catalog_cache, s.certname)
         except CatalogError as exc:
             report = _failed_report(s, f"could not load the cached catalog: {exc}")
-            sent = _send_report(client if reachable else None, spool, report)
-            return RunResult(1, report, lines + [("err", f"Error: could not load the cached catalog: {exc}")],
-                             report_sent=sent)
+            lines.append(("err", f"Error: could not load the cached catalog: {exc}"))
+            sent = run.send_report(client if reachable else None, report)
+            return run.result(1, report, sent=sent)
         lines.append(("notice", f"Notice: Using cached catalog from environment '{catalog.environment}'"
                                 f" ({cached_status})"))
 
@@ -312,10 +428,19 @@ def _run_with_client(s: AgentSettings, client: MasterClient | None, spool: Repor
     if cached_status != "not_used":
         report.log("notice", f"Using cached catalog ({cached_status})")
     lines.extend(report_lines(report))
-    sent = _send_report(client if reachable else None, spool, report)
-    if not sent:
+    sent = run.send_report(client if reachable else None, report)
+    if run.fate == "spooled":
         lines.append(("warning", "Warning: the report could not be sent; it is spooled for the next run"))
-    return RunResult(report.exit_code(), report, lines, cached_status, sent)
+    return run.result(report.exit_code(), report, cached=cached_status, sent=sent)
+
+
+def _cache_catalog(run: _Run, data: bytes) -> None:
+    """Keep the catalog for runs without a master; a cache that cannot be written only costs that."""
+    try:
+        save_cached(run.s.catalog_cache, data)
+    except OSError as exc:
+        run.lines.append(("warning", f"Warning: could not cache the catalog in {run.s.catalog_cache.parent}: "
+                                     f"{_os_reason(exc)}"))
 
 
 def _last_good(s: AgentSettings) -> dict[str, Any] | None:
@@ -338,18 +463,35 @@ def _remember_good(s: AgentSettings, catalog: Catalog, report: Report) -> None:
         s.last_good_catalog.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(str(s.last_good_catalog), catalog.to_json(indent=None).encode("utf-8"), mode=0o600)
     except OSError as exc:
-        log.warning("could not keep the last good catalog: %s", exc)
+        log.warning("could not keep the last good catalog in %s: %s", s.last_good_catalog.parent, _os_reason(exc))
 
 
 # -- the timer ---------------------------------------------------------------------------------------
+def wait_for_stop(stop: threading.Event, seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``stop``, in short slices: a signal handler (SIGTERM sets ``stop``)
+    runs only when the main thread gets control back, which one long wait may not give it."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        stop.wait(min(left, 0.5))
+    return True
+
+
 def run_daemon(settings: AgentSettings, stop: threading.Event,
                on_result: Callable[[RunResult], None] | None = None) -> None:
     """Run every ``runinterval`` seconds until ``stop`` is set (after a random splay, if asked)."""
     if settings.splay:
         delay = random.uniform(0, settings.splaylimit if settings.splaylimit is not None else settings.runinterval)
         log.info("splay: first run in %.0f s", delay)
-        if stop.wait(delay):
+        if wait_for_stop(stop, delay):
             return
+
+    def sleep(timeout: float) -> str | None:
+        wait_for_stop(stop, timeout)
+        return None  # only the timer starts runs here
+
     while not stop.is_set():
         started = time.monotonic()
         try:
@@ -359,5 +501,62 @@ def run_daemon(settings: AgentSettings, stop: threading.Event,
             result = RunResult(1)
         if on_result is not None:
             on_result(result)
-        stop.wait(max(0.0, settings.runinterval - (time.monotonic() - started)))
+        wait_for_next_run(settings, settings.runinterval - (time.monotonic() - started), stop, sleep)
 
+
+def wait_for_next_run(settings: AgentSettings, seconds: float, stop: threading.Event,
+                      wait: Callable[[float], str | None]) -> str | None:
+    """Wait up to ``seconds`` with ``wait(timeout)``, which returns a run mode when a run is wanted
+    sooner; meanwhile send the spooled reports each time their delay has passed."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        retry = spool_retry_in(settings)
+        # at least a second between attempts, even if one could not start (a run held the lock)
+        mode = wait(left if retry is None else min(left, max(retry, 1.0)))
+        if mode is not None or stop.is_set():
+            return mode
+        if retry is not None and time.monotonic() < deadline:
+            try:
+                deliver_spooled(settings)
+            except Exception:  # a daemon must survive this; the reports stay for the next attempt
+                log.exception("delivering spooled reports failed")
+    return None
+
+
+def spool_retry_in(settings: AgentSettings) -> float | None:
+    """Seconds until the spool should be tried again, or None when nothing waits in it."""
+    if not ReportSpool(settings.spool_dir).depth():
+        return None
+    retry_after = AgentStatus.open(settings.status_file).delivery.get("retry_after")
+    if not isinstance(retry_after, (int, float)):
+        return BASE_DELAY
+    return max(0.0, retry_after - time.time())
+
+
+def deliver_spooled(settings: AgentSettings) -> int:
+    """Between runs: send what waits in the spool (unless a run holds the lock); returns how many."""
+    lock = RunLock(settings.lock_file)
+    try:
+        lock.acquire()
+    except (LockHeld, OSError) as exc:
+        log.info("not delivering spooled reports now: %s", exc)
+        return 0
+    try:
+        run = _Run(settings)
+        run.spool.store_held()
+        paths = pki.SSLPaths(settings.ssldir, settings.certname)
+        if not run.spool.depth() or not paths.has_identity():
+            return 0
+        with MasterClient(settings.servers, paths, timeout=settings.timeout) as client:
+            outcome = deliver_spool(client, run.spool, run.status, respect_rate_limit=False)
+        lost = run.status.data.get("report_not_kept")
+        if (isinstance(lost, dict) and lost.get("pid") == os.getpid()
+                and not run.spool.holds(str(lost.get("transaction_uuid")))):
+            run.status.take_report_not_kept()  # this process held it, and has stored or sent it since
+        run.status.save()
+        return outcome.sent
+    finally:
+        lock.release()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import types as T
 from .evaluator import Evaluator, to_number, to_str
+from .formatlimits import field_error
 from .values import RegexValue, Sensitive
 
 
@@ -20,6 +22,9 @@ def new_value(ev: Evaluator, t: Any, args: list[Any], node: Any) -> Any:
     if isinstance(r, (T.PInteger, T.PFloat, T.PNumeric)):
         result = _to_num(ev, r, v, args[1:], node)
     elif isinstance(r, T.PString):
+        too_large = _format_error(args[1:])
+        if too_large is not None:
+            ev.fail(node, f"String.new: {too_large}")
         result = _to_string(v, args[1:])
     elif isinstance(r, T.PBoolean):
         result = _to_bool(ev, v, node)
@@ -98,6 +103,9 @@ def _to_num(ev: Evaluator, r: T.PType, v: Any, extra: list[Any], node: Any) -> A
     return n
 
 
+_FORMAT_RE = re.compile(r"%([-+ 0#]*)(\d+)?(?:\.(\d+))?([sdifxXobBeEgGp])")
+
+
 def _to_string(v: Any, extra: list[Any]) -> str:
     fmt = extra[0] if extra and isinstance(extra[0], str) else None
     if fmt is not None:
@@ -113,11 +121,16 @@ def _to_string(v: Any, extra: list[Any]) -> str:
     return to_str(v)
 
 
+def _format_error(extra: list[Any]) -> str | None:
+    """Why the format directive of ``String(v, FORMAT)`` would build too large a string, if it would."""
+    fmt = extra[0] if extra and isinstance(extra[0], str) else None
+    m = _FORMAT_RE.fullmatch(fmt) if fmt is not None else None
+    return field_error(m.group(2), m.group(3)) if m is not None else None
+
+
 def _format_one(v: Any, fmt: str) -> str:
     """``String(255, '%x')``: one value through a format directive."""
-    import re
-
-    m = re.fullmatch(r"%([-+ 0#]*)(\d+)?(?:\.(\d+))?([sdifxXobBeEgGp])", fmt)
+    m = _FORMAT_RE.fullmatch(fmt)
     if m is None:
         return to_str(v)
     flags, width, prec, conv = m.groups()

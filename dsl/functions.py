@@ -32,6 +32,7 @@ from .evaluator import (
     to_str,
     truthy,
 )
+from .formatlimits import field_error
 from .values import DEFAULT, RegexValue, Sensitive
 
 if TYPE_CHECKING:
@@ -315,36 +316,13 @@ def f_inline_epp(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> A
                       line_offset=node.span.line - 1)
 
 
-_JINJA_MAX_EXPONENT = 4096
-_JINJA_MAX_REPEAT = 16 * 1024 * 1024
-
-
-def _jinja_environment() -> Any:
-    """Sandboxed: a template may not reach Python internals (''.__class__.__mro__ ...) in the master,
-    nor build a value that takes minutes or gigabytes (9 ** 999999999, 'x' * 10 ** 10)."""
+def _jinja_render(ev: Compiler, text: str, name: str, node: ast.Node) -> str:
     import jinja2
     import jinja2.sandbox
 
-    class Sandbox(jinja2.sandbox.SandboxedEnvironment):
-        intercepted_binops = frozenset({"**", "*"})
+    from .jinja import template_environment
 
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if operator == "**" and isinstance(right, int) and abs(right) > _JINJA_MAX_EXPONENT:
-                raise jinja2.sandbox.SecurityError(f"exponent {right} is too large (at most {_JINJA_MAX_EXPONENT})")
-            if operator == "*":
-                for seq, times in ((left, right), (right, left)):
-                    if (isinstance(seq, (str, list, tuple)) and isinstance(times, int)
-                            and len(seq) * times > _JINJA_MAX_REPEAT):
-                        raise jinja2.sandbox.SecurityError("repetition too large")
-            return super().call_binop(context, operator, left, right)
-
-    return Sandbox(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-
-
-def _jinja_render(ev: Compiler, text: str, name: str, node: ast.Node) -> str:
-    import jinja2
-
-    env = _jinja_environment()
+    env = template_environment()
     variables: dict[str, Any] = {}
     s: Scope | None = ev.scope
     chain = []
@@ -359,8 +337,21 @@ def _jinja_render(ev: Compiler, text: str, name: str, node: ast.Node) -> str:
         ev.fail(node, f"template {name}:{exc.lineno}: {exc.message}")
     except jinja2.UndefinedError as exc:
         ev.fail(node, f"template {name}: {exc.message}")
+    except jinja2.sandbox.SecurityError as exc:
+        ev.fail(node, f"template {name}{_template_line(exc)}: {exc}")
     except Exception as exc:  # noqa: BLE001 - a template's runtime error is the user's error
         ev.fail(node, f"template {name}: {type(exc).__name__}: {exc}")
+
+
+def _template_line(exc: BaseException) -> str:
+    """``:LINE`` of the template line that raised ``exc`` (Jinja puts template lines in the traceback)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f":{line}" if line is not None else ""
 
 
 def _plain(v: Any) -> Any:
@@ -369,29 +360,40 @@ def _plain(v: Any) -> Any:
     return v
 
 
+#: template() renders these with Jinja2; every other template is ERB, as in Puppet
+_JINJA_SUFFIXES = (".j2", ".jinja", ".jinja2")
+
+
 @function("template")
 def f_template(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "template", args, 1)
+    from .erb import render_erb
+
     out = []
     for ref in args:
-        if str(ref).endswith(".erb"):
-            ev.fail(node, f"ERB templates are not supported ('{ref}'); convert it to EPP (epp()) or to a "
-                          "Jinja2 .j2 template")
         path = _module_file(ev, node, ref, "templates")
         try:
-            text = path.read_text(encoding="utf-8")
+            # bytes, not text mode: Puppet keeps a template's \r\n line endings
+            text = path.read_bytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             ev.fail(node, f"template '{ref}' ({path}) is not valid UTF-8 (byte {exc.start})")
         except OSError as exc:
             ev.fail(node, f"could not read template '{ref}' ({path}): {exc.strerror}")
-        out.append(_jinja_render(ev, text, str(ref), node))
+        if str(ref).endswith(_JINJA_SUFFIXES):
+            out.append(_jinja_render(ev, text, str(ref), node))
+            continue
+        mod, _, rest = str(ref).partition("/")
+        name = str(ref) if Path(str(ref)).is_absolute() else f"{mod}/templates/{rest}"
+        out.append(render_erb(ev, text, name, node, str(path)))
     return "".join(out)
 
 
 @function("inline_template")
 def f_inline_template(ev: Compiler, args: list[Any], block: Any, node: ast.Node) -> Any:
     _arity(ev, node, "inline_template", args, 1)
-    return "".join(_jinja_render(ev, str(a), "inline_template", node) for a in args)
+    from .erb import render_erb
+
+    return "".join(render_erb(ev, str(a), "inline_template", node, None) for a in args)
 
 
 @function("file")
@@ -795,6 +797,17 @@ def f_sprintf(ev: Evaluator, args: list[Any], block: Any, node: ast.Node) -> Any
         name, flags, width, prec, conv = m.groups()
         if conv == "%":
             return "%"
+        if width == "*":  # as Ruby: the width is the next argument
+            if idx >= len(values):
+                ev.fail(node, "sprintf(): too few arguments for the format")
+            star = values[idx]
+            idx += 1
+            if not isinstance(star, int) or isinstance(star, bool):
+                ev.fail(node, f"sprintf(): the width for '*' must be an Integer, not {to_str(star)!r}")
+            flags, width = (flags + "-", str(-star)) if star < 0 else (flags, str(star))
+        too_large = field_error(width, prec)
+        if too_large is not None:
+            ev.fail(node, f"sprintf(): {too_large}")
         if name is not None and values and isinstance(values[0], dict):
             v = values[0].get(name)
         else:

@@ -205,7 +205,7 @@ def _rb_to_s(v: Any) -> str:
 
 _SPECIAL = re.compile(r"['\".]")
 _SEGMENT = re.compile(r"(\s*\"[^\"]+\"\s*|\s*'[^']+'\s*|[^'\".]+)")
-_INT_SEGMENT = re.compile(r"^:?[+-]?[0-9]+$")
+_INT_SEGMENT = re.compile(r":?[+-]?[0-9]+")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -229,7 +229,7 @@ def split_key(key: str) -> tuple[str | int, ...] | None:
         seg = seg.strip()
         if seg.startswith(('"', "'")):
             out.append(seg[1:-1])
-        elif _INT_SEGMENT.match(seg):
+        elif _INT_SEGMENT.fullmatch(seg):
             out.append(0 if seg.startswith(":") else int(seg))  # Ruby's ":5".to_i is 0
         else:
             out.append(seg)
@@ -593,7 +593,7 @@ _RESERVED_OPTIONS = ("path", "uri")
 _OPTION_NAME = re.compile(r"\A[A-Za-z](:?[0-9A-Za-z_-]*[0-9A-Za-z])?\Z")
 
 _INTERP = re.compile(r"%\{([^}]*)\}")
-_METHOD = re.compile(r"^(\w+)\((?:\"([^\"]+)\"|'([^']+)')\)$", re.ASCII)
+_METHOD = re.compile(r"(\w+)\((?:\"([^\"]+)\"|'([^']+)')\)", re.ASCII)
 _EMPTY_INTERPOLATIONS = frozenset({"", "::", '""', "''", '"::"', "'::'"})
 _METHODS = frozenset({"lookup", "hiera", "alias", "scope", "literal"})
 _MODULE_NAME = re.compile(r"\A[a-z][a-z0-9_]*\Z")
@@ -753,7 +753,7 @@ def _template_exprs(template: str, fail: Callable[..., HieraError], level: str) 
         expr = m.group(1).strip()
         if expr in _EMPTY_INTERPOLATIONS:
             continue
-        if _METHOD.match(expr):
+        if _METHOD.fullmatch(expr):
             raise fail(f"Interpolation using method syntax is not allowed in this context (hierarchy '{level}')")
         exprs.append(expr)
     return exprs
@@ -1215,7 +1215,7 @@ class Hiera:
 
     @staticmethod
     def _method_and_data(expr: str, allow_methods: bool) -> tuple[str, str]:
-        m = _METHOD.match(expr)
+        m = _METHOD.fullmatch(expr)
         if m is None:
             return "scope", expr
         if not allow_methods:

@@ -7,8 +7,9 @@ to look inside a target root that is not the running system.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
+
+from engine.fsutil import under_root
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ class AccountDB:
         self._gids: dict[int, str] | None = None
 
     def _etc(self, name: str) -> str:
-        return os.path.join(self.root, "etc", name)
+        # Resolved inside the root: an image's etc may be a link, which must not lead to the host's files.
+        return under_root(self.root, f"/etc/{name}")
 
     @property
     def passwd(self) -> dict[str, PasswdEntry]:

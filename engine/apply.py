@@ -405,7 +405,9 @@ class Transaction:
         plural = "s" if count != 1 else ""
         try:
             if noop:
-                if provider.will_refresh():
+                will = provider.will_refresh()
+                self._drain_notes(leaf)
+                if will:
                     self._event(leaf, status, Change(prop, None, None, ""), "noop",
                                 message=f"Would have triggered 'refresh' from {count} event{plural}",
                                 name="restarted" if prop == "refresh" else "executed_command")

@@ -42,14 +42,20 @@ class ApplyContext:
         """A log line for the report; ``output`` marks command output (hidden when anything is sensitive)."""
         self.notes.append((level, message, output))
 
-    def path(self, path: str) -> str:
-        """A catalog path inside the target root."""
-        return under_root(self.root, path)
+    def path(self, path: str, *, follow: bool = True) -> str:
+        """A catalog path inside the target root, every link on the way resolved inside the root (see
+        :func:`engine.fsutil.under_root`); ``follow=False`` leaves the last component unresolved."""
+        return under_root(self.root, path, follow=follow)
+
+    @property
+    def confined(self) -> bool:
+        """Whether programs run on the manifest's behalf are confined (chroot) to a target root."""
+        return self.root != "/"
 
     @property
     def filebucket(self) -> FileBucket:
         if self._bucket is None:
-            self._bucket = FileBucket(self.state_dir)
+            self._bucket = FileBucket(self.state_dir, root=self.root)
         return self._bucket
 
     def fact(self, dotted: str, default: Any = None) -> Any:

@@ -27,8 +27,11 @@ class BucketEntry:
 
 
 class FileBucket:
-    def __init__(self, state_dir: Path | str) -> None:
+    """The bucket under ``state_dir``; ``root`` is the target root the recorded paths belong to."""
+
+    def __init__(self, state_dir: Path | str, *, root: str = "/") -> None:
         self.dir = Path(state_dir) / "clientbucket"
+        self.root = root
 
     def _entry_dir(self, checksum: str) -> Path:
         return self.dir / checksum[:2] / checksum
@@ -84,15 +87,16 @@ class FileBucket:
             raise EngineError(f"no filebucket entry {checksum}") from None
 
     def restore(self, checksum: str, path: str | None = None) -> str:
-        """Write the bucketed content back (atomically) to ``path`` or to its recorded path."""
-        from engine.fsutil import atomic_write
+        """Write the bucketed content back (atomically) to ``path`` or to its recorded path, which is a
+        path of the target root (resolved inside it, as the run that kept it saw it)."""
+        from engine.fsutil import atomic_write, under_root
 
         data = self.get(checksum)
         if path is None:
             entry = next((e for e in self.entries() if e.checksum.startswith(checksum)), None)
             if entry is None or not entry.paths:
                 raise EngineError(f"filebucket entry {checksum} has no recorded path; give one")
-            path = entry.paths[-1]
+            path = under_root(self.root, entry.paths[-1])
         mode = None
         try:
             mode = os.stat(path).st_mode & 0o7777

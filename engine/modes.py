@@ -6,7 +6,7 @@ import re
 
 from engine.errors import ValidationError
 
-_CLAUSE = re.compile(r"^([ugoa]*)([-+=])([rwxXst]*|[ugo])$")
+_CLAUSE = re.compile(r"([ugoa]*)([-+=])([rwxXst]*|[ugo])")
 _WHO = {"u": 0o4700, "g": 0o2070, "o": 0o1007}
 _PERM = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "t": 0o1000}
 
@@ -25,7 +25,7 @@ def parse_mode(value: object) -> int | str:
             raise ValidationError(f"invalid mode '{value}': numeric modes are 3 or 4 octal digits")
         return int(text, 8)
     for clause in text.split(","):
-        if not _CLAUSE.match(clause):
+        if not _CLAUSE.fullmatch(clause):
             raise ValidationError(f"invalid mode '{value}': '{clause}' is not a symbolic mode clause "
                                   "like u=rw, go-w or a+X")
     return text
@@ -44,7 +44,7 @@ def desired_mode(spec: int | str, current: int, is_dir: bool) -> int:
         return spec
     mode = current & 0o7777
     for clause in spec.split(","):
-        m = _CLAUSE.match(clause)
+        m = _CLAUSE.fullmatch(clause)
         assert m is not None
         who, op, perms = m.groups()
         if not who or who == "a":

@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Sequence
 
 from engine.errors import ProviderError
+from engine.spawn import run_program
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,17 @@ def shown(argv: Sequence[str]) -> str:
 
 
 def run(argv: Sequence[str], *, check: bool = True, env: dict[str, str] | None = None,
-        timeout: float | None = 600) -> subprocess.CompletedProcess[str]:
+        timeout: float | None = 600, root: str = "/") -> subprocess.CompletedProcess[str]:
+    """Run ``argv``: a tool of this host, or with ``root`` other than / a program of that target root,
+    chrooted into it (see :mod:`engine.spawn`)."""
     log.debug("running %s", shown(argv))
     try:
-        proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=env, timeout=timeout)
+        if root != "/":
+            proc = run_program(root, argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               env=env, timeout=timeout)
+        else:
+            proc = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  env=env, timeout=timeout)
     except FileNotFoundError:
         raise ProviderError(f"command not found: {argv[0]}") from None
     except subprocess.TimeoutExpired:

@@ -57,3 +57,12 @@ def one_of(value: Any, name: str, allowed: tuple[str, ...], default: str | None 
     if text not in allowed:
         raise ValidationError(f"invalid value {value!r} for {name}; expected one of: {', '.join(allowed)}")
     return text
+
+
+def not_an_option(value: str, what: str) -> str:
+    """``value`` unless it starts with '-': a name that reaches a command line (dpkg, apt-get, pip,
+    useradd, systemctl ...) must never be read there as an option (``--force-all``, ``-oDir=...``)."""
+    if value.startswith("-"):
+        raise ValidationError(f"invalid {what} '{value}': a name may not start with '-' "
+                              "(a command would read it as an option)")
+    return value

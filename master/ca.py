@@ -37,12 +37,22 @@ log = logging.getLogger(__name__)
 
 CA_YEARS = 15
 CERT_YEARS = 5
-CERTNAME_RE = re.compile(r"^[a-z0-9._-]+$")
+#: a certname: lowercase DNS-like labels (plus '_'); matched whole (``fullmatch``), so no trailing newline
+CERTNAME_RE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+#: The certname is the certificate's common name, which X.509 caps at 64 characters (ub-common-name,
+#: RFC 5280; OpenSSL, hence Puppet, enforces it too), so that is the longest name, well under DNS's 253;
+#: each dot-separated label at most 63, as in DNS.
+CERTNAME_MAX = 64
+CERTNAME_LABEL_MAX = 63
 AUTOSIGN_TIMEOUT = 30.0
 
 
 class CAError(Exception):
     """Something a user asked of the CA cannot be done (one line, no traceback)."""
+
+
+class InvalidCertname(CAError):
+    """A certname that is not a valid name (the caller's mistake, not the CA's state)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +62,8 @@ class CertEntry:
     fingerprint: str
     not_after: str
     serial: int | None
+    #: a request's authorization extensions (pp_auth_role ...): signing them takes an explicit flag
+    authorization: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +114,28 @@ class AutosignPolicy:
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _shown(name: str) -> str:
+    """A name for a message: quoted (so a newline shows as \\n) and cut short."""
+    return repr(name if len(name) <= 64 else name[:64] + "...")
+
+
+def _taken(certname: str, state: str) -> str:
+    return (f"{certname} already has a {state} certificate; ask an admin to run `bunraku cert clean {certname}` "
+            "on the master if this request should replace it")
+
+
+def _same_key(a: Any, b: Any) -> bool:
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return bool(a.public_bytes(*spki) == b.public_bytes(*spki))
+
+
+def _request_der(path: Path) -> bytes | None:
+    try:
+        return pki.load_csr(path.read_bytes()).public_bytes(serialization.Encoding.DER)
+    except pki.PkiError:  # a damaged request file still holds the name until `cert clean`
+        return None
 
 
 class CertificateAuthority:
@@ -255,11 +289,31 @@ class CertificateAuthority:
 
     @staticmethod
     def check_name(certname: str) -> None:
-        if not CERTNAME_RE.match(certname) or certname.startswith(".") or ".." in certname:
-            raise CAError(f"certname {certname!r} is not valid (lowercase letters, digits, '.', '-', '_')")
+        """Refuse what is not a certname. The whole string must match (``web01\\n`` is not ``web01``), and
+        the length is checked here (see :data:`CERTNAME_MAX`) rather than found out by the file system."""
+        if len(certname) > CERTNAME_MAX:
+            raise InvalidCertname(f"a certname of {len(certname)} characters is too long (at most "
+                                  f"{CERTNAME_MAX}, the most a certificate's common name holds)")
+        if CERTNAME_RE.fullmatch(certname) is None:
+            raise InvalidCertname(f"certname {_shown(certname)} is not valid (lowercase letters, digits, '-' "
+                                  "and '_', in labels separated by single dots)")
+        longest = max(certname.split("."), key=len)
+        if len(longest) > CERTNAME_LABEL_MAX:
+            raise InvalidCertname(f"certname {_shown(certname)} has a label of {len(longest)} characters "
+                                  f"(at most {CERTNAME_LABEL_MAX} between dots)")
 
     def submit(self, certname: str, csr_pem: bytes) -> tuple[str, bytes | None, str]:
-        """An agent's request: ('signed', cert, '') | ('pending', None, why) | ('rejected', None, why)."""
+        """An agent's request: ('signed', cert, '') | ('pending', None, why) | ('rejected', None, why).
+
+        A name holds one request or one certificate at a time. A request for a name that already has a
+        pending request or a certificate is rejected until an admin runs ``bunraku cert clean NAME``, so
+        nobody can swap their own key in for a node's while the admin is about to sign it. The same
+        request sent again (an agent polling with the CSR it keeps in its ssldir: same key, same bytes)
+        is answered as the first one was: still pending, or its certificate once signed.
+
+        A request carrying authorization extensions (pp_auth_role ...) waits for an admin however
+        autosign is set; one asking for what only the CA grants (pp_cli_auth, the operator role) is
+        rejected. Raises :class:`InvalidCertname` when ``certname`` is not a name."""
         self.check_name(certname)
         try:
             csr = pki.load_csr(csr_pem)
@@ -267,43 +321,81 @@ class CertificateAuthority:
         except pki.PkiError as exc:
             return "rejected", None, str(exc)
         if cn != certname:
-            return "rejected", None, f"the request's CN {cn!r} does not match certname {certname!r}"
+            return "rejected", None, f"the request's CN {_shown(cn)} does not match certname {certname!r}"
         if not csr.is_signature_valid:
             return "rejected", None, "the request's signature is not valid"
-        for ext in csr.extensions:
-            oid = ext.oid.dotted_string
-            if oid in pki.CA_ONLY_OIDS:
-                return "rejected", None, f"the request asks for extension {oid}, which only the CA grants"
+        granted = pki.ca_only_extensions(csr.extensions)
+        if granted:
+            log.warning("rejected a certificate request from %s asking for %s", certname, ", ".join(granted))
+            return "rejected", None, (f"the request asks for {', '.join(granted)}, which only the CA grants "
+                                      "(operator certificates are made on the master with `bunraku cert generate`)")
+        der = csr.public_bytes(serialization.Encoding.DER)
+        pem = csr.public_bytes(serialization.Encoding.PEM)
         with self._locked():
             signed = self._signed_path(certname)
             if signed.exists():
                 cert = pki.load_cert(signed.read_bytes())
-                same_key = cert.public_key().public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) == \
-                    csr.public_key().public_bytes(serialization.Encoding.DER,
-                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
-                if same_key and cert.serial_number not in self.revoked_serials():
+                if _same_key(cert.public_key(), csr.public_key()) and \
+                        cert.serial_number not in self.revoked_serials():
                     return "signed", pki.cert_pem(cert), ""
-                return "rejected", None, (f"{certname} already has a certificate; run `bunraku cert clean "
-                                          f"{certname}` on the master to replace it")
-            pki.write_public(self._request_path(certname), csr_pem)
-        ok, why = (False, "") if certname in self.reserved_names else self.autosign.allows(certname, csr_pem, csr)
+                log.warning("rejected a second certificate request for %s: it already has a certificate", certname)
+                return "rejected", None, _taken(certname, "signed")
+            request = self._request_path(certname)
+            if request.exists():
+                if _request_der(request) != der:
+                    log.warning("rejected a second certificate request for %s: one is already pending", certname)
+                    return "rejected", None, _taken(certname, "requested")
+            else:
+                pki.write_public(request, pem)
+                log.info("certificate request from %s, fingerprint (SHA256) %s", certname,
+                         pki.fingerprint_csr(csr))
+        authorization = pki.authorization_extensions(csr.extensions)
+        if authorization:
+            return "pending", None, (f"the request carries authorization extension(s) {', '.join(authorization)}, "
+                                     "which autosign never grants: waiting for an admin to sign it with "
+                                     f"`bunraku cert sign {certname} --allow-authorization-extensions`")
+        ok, why = (False, "") if certname in self.reserved_names else self.autosign.allows(certname, pem, csr)
         if ok:
-            cert_pem = self.sign(certname)
-            log.info("autosigned %s (%s)", certname, why)
-            return "signed", cert_pem, ""
+            try:
+                cert_pem = self._sign(certname, expected=der)
+            except CAError as exc:  # cleaned or signed while the policy ran: the next poll tells
+                log.info("not autosigning %s: %s", certname, exc)
+            else:
+                log.info("autosigned %s (%s)", certname, why)
+                return "signed", cert_pem, ""
         log.info("certificate request from %s is waiting to be signed", certname)
         return "pending", None, f"waiting for `bunraku cert sign {certname}` on the master"
 
-    def sign(self, certname: str) -> bytes:
-        """Sign the pending request of ``certname``; Puppet-arc extension requests are copied."""
+    def sign(self, certname: str, *, allow_authorization_extensions: bool = False) -> bytes:
+        """Sign the pending request of ``certname``. Its Puppet extension requests (pp_role ...) are
+        copied; authorization extensions (pp_auth_role ...) only when the admin allows them; what only
+        the CA grants (pp_cli_auth, the operator role, the CA carrier) never."""
+        self.check_name(certname)
+        return self._sign(certname, allow_authorization=allow_authorization_extensions)
+
+    def _sign(self, certname: str, *, allow_authorization: bool = False, expected: bytes | None = None) -> bytes:
+        """Sign the stored request; ``expected``: only if it is still this request (DER)."""
         with self._locked():
             path = self._request_path(certname)
             if not path.exists():
                 if self._signed_path(certname).exists():
                     raise CAError(f"{certname} is already signed")
                 raise CAError(f"no certificate request for {certname}")
+            if self._signed_path(certname).exists():
+                raise CAError(f"{certname} already has a signed certificate; "
+                              f"`bunraku cert clean {certname}` first")
             csr = pki.load_csr(path.read_bytes())
+            if expected is not None and csr.public_bytes(serialization.Encoding.DER) != expected:
+                raise CAError(f"the request of {certname} changed while it was checked")
+            granted = pki.ca_only_extensions(csr.extensions)
+            if granted:
+                raise CAError(f"the request of {certname} asks for {', '.join(granted)}, which only the CA "
+                              f"grants; `bunraku cert clean {certname}` and make it with `bunraku cert generate`")
+            authorization = pki.authorization_extensions(csr.extensions)
+            if authorization and not allow_authorization:
+                raise CAError(f"the request of {certname} carries authorization extension(s) "
+                              f"{', '.join(authorization)}; sign it with --allow-authorization-extensions "
+                              f"only if {certname} should have them")
             exts = {ext.oid.dotted_string: ext.value.value for ext in csr.extensions
                     if isinstance(ext.value, x509.UnrecognizedExtension)
                     and ext.oid.dotted_string.startswith(pki.PUPPET_ARC)
@@ -315,7 +407,8 @@ class CertificateAuthority:
 
     def generate(self, certname: str, *, operator: bool = False, role: str | None = None) -> tuple[bytes, bytes]:
         """Key and certificate made here (`puppetserver ca generate`), e.g. an operator's; ``role``
-        (``role=operator;groups=web``, see :func:`pki.parse_role`) limits what the operator may do."""
+        (``role=operator;groups=web``, see :func:`pki.parse_role`) limits what the operator may do.
+        The only way to a certificate with operator rights: requests never carry them."""
         self.check_name(certname)
         extensions = {}
         if role is not None:
@@ -326,11 +419,15 @@ class CertificateAuthority:
         with self._locked():
             if self._signed_path(certname).exists():
                 raise CAError(f"{certname} already has a certificate; `bunraku cert clean {certname}` first")
+            if self._request_path(certname).exists():  # someone asked for this name: not theirs to get
+                raise CAError(f"{certname} has a pending certificate request; `bunraku cert clean {certname}` "
+                              "first")
             cert = self._issue(certname, key.public_key(), operator=operator, extensions=extensions)
             self._record(certname, cert)
         return pki.key_pem(key), pki.cert_pem(cert)
 
     def certificate(self, certname: str) -> bytes | None:
+        self.check_name(certname)
         path = self._signed_path(certname)
         return path.read_bytes() if path.exists() else None
 
@@ -365,30 +462,45 @@ class CertificateAuthority:
         self._crl_cache = (mtime, serials)
         return serials
 
+    @staticmethod
+    def _check_existing_name(certname: str) -> None:
+        """Revoking and cleaning take any name that is a file of the CA's, names issued before they were
+        checked whole (``web01\\n``) included, so that those can be got rid of; nothing else."""
+        if certname in ("", ".", "..") or "/" in certname or "\0" in certname:
+            raise InvalidCertname(f"certname {_shown(certname)} is not valid")
+
     def revoke(self, certname: str) -> int:
+        self._check_existing_name(certname)
         with self._locked():
-            path = self._signed_path(certname)
-            if not path.exists():
-                raise CAError(f"no signed certificate for {certname}")
-            serial = pki.load_cert(path.read_bytes()).serial_number
-            serials = set(self.revoked_serials())
-            serials.add(serial)
-            self._write_crl(serials)
+            serial = self._revoke_locked(certname)
         log.info("revoked %s (serial %d)", certname, serial)
         return serial
 
+    def _revoke_locked(self, certname: str) -> int:
+        path = self._signed_path(certname)
+        if not path.exists():
+            raise CAError(f"no signed certificate for {certname}")
+        serial = pki.load_cert(path.read_bytes()).serial_number
+        serials = set(self.revoked_serials())
+        if serial not in serials:
+            serials.add(serial)
+            self._write_crl(serials)
+        return serial
+
     def clean(self, certname: str) -> None:
-        """Revoke (if signed) and forget ``certname`` so that it can ask again."""
+        """Revoke (if signed) and forget ``certname`` so that it can ask again: the one way to let a new
+        request for a name that has a request or a certificate (see :meth:`submit`)."""
+        self._check_existing_name(certname)
         found = False
-        if self._signed_path(certname).exists():
-            serial = pki.load_cert(self._signed_path(certname).read_bytes()).serial_number
-            if serial not in self.revoked_serials():
-                self.revoke(certname)
-            self._signed_path(certname).unlink()
-            found = True
-        if self._request_path(certname).exists():
-            self._request_path(certname).unlink()
-            found = True
+        with self._locked():
+            if self._signed_path(certname).exists():
+                serial = self._revoke_locked(certname)
+                log.info("revoked %s (serial %d)", certname, serial)
+                self._signed_path(certname).unlink()
+                found = True
+            if self._request_path(certname).exists():
+                self._request_path(certname).unlink()
+                found = True
         if not found:
             raise CAError(f"no certificate or request for {certname}")
 
@@ -398,7 +510,8 @@ class CertificateAuthority:
         for path in sorted((self.dir / "requests").glob("*.pem")):
             csr = pki.load_csr(path.read_bytes())
             digest = pki.fingerprint_csr(csr)
-            out.append(CertEntry(path.stem, "requested", digest, "", None))
+            out.append(CertEntry(path.stem, "requested", digest, "", None,
+                                 tuple(pki.authorization_extensions(csr.extensions))))
         for path in sorted((self.dir / "signed").glob("*.pem")):
             cert = pki.load_cert(path.read_bytes())
             state = "revoked" if cert.serial_number in revoked else "signed"

@@ -1,21 +1,38 @@
-"""Catalog compilation in a pool of worker processes (the GIL must not cap a multi-core master), with
-a catalog cache keyed by (code version, node, facts digest, classification digest).
+"""Catalog compilation in worker processes (the GIL must not cap a multi-core master), with a catalog
+cache keyed by (code version, node, facts digest, classification digest).
+
+Each worker is a process of its own that compiles one catalog at a time, under limits:
+
+- memory: its address space is capped (RLIMIT_AS, ``memory_mb``); a compile that needs more fails with
+  "compile of NODE exceeded the worker memory limit of N MiB" and the worker is replaced;
+- CPU: a profiling timer interrupts a compile that has used ``cpu_seconds`` of CPU time and names the
+  manifest position it was at ("compile of NODE exceeded the CPU limit of Ns at manifests/site.pp:2:3");
+  RLIMIT_CPU ends one stuck where the timer cannot reach it (inside a C call);
+- wall clock: a worker that has not answered after ``timeout`` seconds is killed and replaced.
+
+A worker that dies or is replaced takes nothing else with it: the others go on compiling. Workers die
+with the master (PR_SET_PDEATHSIG; and an idle worker sees its pipe close), so a killed master leaves
+no compile process behind.
 
 Workers parse with dsl's parse cache; ``parse_cache`` (a directory) shares parsed files across them.
 """
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections import OrderedDict
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +58,17 @@ class CompileJob:
     store_url: str | None = None
     #: changes when exported resources change, so cached catalogs that collect them are not reused
     exported_version: str = ""
+    #: the facts as the agent sent them (already checked), when ``facts`` is left empty: the worker
+    #: parses them itself, so the master neither keeps nor pickles a parsed copy during the compile
+    facts_json: bytes | None = None
+    #: a digest of the facts for the cache key, when the caller has one (of ``facts_json``)
+    facts_digest: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerLimits:
+    memory_mb: int = 2048  # address space of a worker; 0: none
+    cpu_seconds: float = 60.0  # CPU time of one compile; 0: none
 
 
 _STORES: dict[str, Any] = {}
@@ -65,13 +93,28 @@ def digest(value: Any) -> str:
                                      separators=(",", ":")).encode("utf-8")).hexdigest()
 
 
+def job_facts(job: CompileJob) -> dict[str, Any]:
+    """The facts to compile with: ``job.facts``, or ``job.facts_json`` parsed ($trusted never from facts)."""
+    if job.facts_json is None:
+        return job.facts
+    facts = json.loads(job.facts_json) if job.facts_json else {}
+    facts.pop("trusted", None)
+    return facts
+
+
+def _relative(text: str, env_dir: Path) -> str:
+    """``text`` with the environment's directory left out of the paths it names: positions read
+    ``manifests/site.pp:3:5``, and a client learns nothing of the master's file system."""
+    return text.replace(f"{env_dir}{os.sep}", "")
+
+
 def compile_job(job: CompileJob) -> bytes:
     """Compile one catalog (in a worker process); returns its JSON, or raises CompileFailure."""
     from dsl.compiler import CompileRequest, compile_catalog
     from dsl.errors import DslError
 
     try:
-        request = CompileRequest.from_cli(manifest=None, node=job.node, facts=job.facts, env_dir=job.env_dir,
+        request = CompileRequest.from_cli(manifest=None, node=job.node, facts=job_facts(job), env_dir=job.env_dir,
                                           environment=job.environment)
         request.classes = dict(job.classes)
         request.parameters = dict(job.parameters)
@@ -82,18 +125,76 @@ def compile_job(job: CompileJob) -> bytes:
             request.exported_source = _exported_source(job.store_url, job.environment)
         catalog = compile_catalog(request)
     except DslError as exc:
-        raise CompileFailure(exc.format_line()) from None
+        if isinstance(exc.__context__, MemoryError):  # the compiler's own word for it hides the limit
+            raise exc.__context__ from None
+        raise CompileFailure(_relative(exc.format_line(), job.env_dir)) from None
     except RecursionError:
         raise CompileFailure("manifest nesting too deep") from None
     return catalog.to_json(indent=None).encode("utf-8")
 
 
-def _warm(parse_cache: str | None) -> int:
-    if parse_cache:
-        os.environ["BUNRAKU_PARSE_CACHE"] = parse_cache
-    import dsl.compiler  # noqa: F401 - import once per worker, before the first request
+# -- the worker process ------------------------------------------------------------------------------
+class _CpuLimitReached(BaseException):
+    """Raised in a worker by the profiling timer. A BaseException, so that no ``except Exception`` of
+    the compiler swallows it; it carries the manifest position the compile was at."""
 
-    return os.getpid()
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def _manifest_position(frames: list[Any]) -> str:
+    """The source position of the innermost manifest node being evaluated in ``frames`` (outermost
+    first): the evaluator's frames hold the AST nodes they evaluate (other objects carry spans too,
+    the resources being built, but say less). Within a frame, the node that starts last is the most
+    precise (the statement rather than the block around it)."""
+    from dsl.ast import Node
+
+    for frame in reversed(frames):
+        nodes = [v for v in frame.f_locals.values() if isinstance(v, Node) and v.span.line > 0]
+        if nodes:
+            return str(max(nodes, key=lambda n: (n.span.line, n.span.col)).span)
+    return ""
+
+
+def _stack(frame: Any) -> list[Any]:
+    """The running frames from the outermost to ``frame``."""
+    frames = []
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    return frames[::-1]
+
+
+def _traceback_frames(exc: BaseException) -> list[Any]:
+    """The frames an exception went through, from where it was caught to where it was raised."""
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    return frames
+
+
+def _on_cpu_limit(signum: int, frame: Any) -> None:
+    raise _CpuLimitReached(_manifest_position(_stack(frame)))
+
+
+PR_SET_PDEATHSIG = 1
+#: after a compile with facts or a catalog this big, the worker hands its freed memory back
+LARGE_PAYLOAD = 256 * 1024
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when the master dies (Linux), and leave at once if it already
+    has. Set after any change of user: such a change clears it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the closed pipe still ends an idle worker
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
 
 
 def _preload_store_drivers() -> None:
@@ -114,44 +215,295 @@ def _preload_store_drivers() -> None:
 def _init_worker(parse_cache: str | None, user: str | None = None) -> None:
     if parse_cache:
         os.environ["BUNRAKU_PARSE_CACHE"] = parse_cache
+    import dsl.compiler  # noqa: F401 - import once per worker, before the first request
+
     if user:  # started by root: compile (user-written code) only as the master's user
-        import dsl.compiler  # noqa: F401 - loaded while the interpreter's files are surely readable
         _preload_store_drivers()
         from master.privileges import drop_privileges
 
         drop_privileges(user, [])
 
 
+def _limit_cpu(seconds: float) -> None:
+    """Arm the profiling timer for one compile, and RLIMIT_CPU a little beyond it as the backstop."""
+    import resource
+
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(used.ru_utime + used.ru_stime + 2 * seconds + 5)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.getrlimit(resource.RLIMIT_CPU)[1]))
+
+
+def _unlimit_cpu() -> None:
+    import resource
+
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    resource.setrlimit(resource.RLIMIT_CPU, (resource.RLIM_INFINITY, resource.getrlimit(resource.RLIMIT_CPU)[1]))
+
+
+def worker_main(conn: Connection, parent: int, parse_cache: str | None, user: str | None,
+                limits: WorkerLimits) -> None:
+    """A compile worker: answers jobs from ``conn`` until it closes (the master stopped or died)."""
+    import resource
+
+    from master import heap
+
+    _init_worker(parse_cache, user)
+    _die_with_parent(parent)
+    heap.tune()
+    if limits.memory_mb:
+        size = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    if limits.cpu_seconds:
+        signal.signal(signal.SIGPROF, _on_cpu_limit)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C on the master's terminal: the master stops us
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            _kind, job, has_raw = conn.recv()
+            if has_raw:
+                job = dataclasses.replace(job, facts_json=conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        large = len(job.facts_json or b"") >= LARGE_PAYLOAD
+        data = b""
+        out_of_memory = False
+        try:
+            if limits.cpu_seconds:
+                _limit_cpu(limits.cpu_seconds)
+            try:
+                data = compile_job(job)
+            finally:
+                if limits.cpu_seconds:
+                    _unlimit_cpu()
+            reply: tuple[str, Any] = ("ok", None)
+        except CompileFailure as exc:
+            reply = ("failed", str(exc))
+        except _CpuLimitReached as exc:
+            reply = ("cpu", _relative(exc.where, job.env_dir))
+        except MemoryError as exc:
+            out_of_memory = True
+            reply = ("memory", _relative(_manifest_position(_traceback_frames(exc)), job.env_dir))
+        except Exception as exc:  # noqa: BLE001 - a compiler bug must not end the worker; say what it was
+            log.exception("compile of %s failed unexpectedly", job.node)
+            reply = ("failed", f"internal error in the compiler ({type(exc).__name__}); the master's log has "
+                               "the details")
+        del job
+        try:
+            conn.send(reply)
+            if reply[0] == "ok":
+                conn.send_bytes(data)
+        except (EOFError, OSError):
+            return
+        if large or len(data) >= LARGE_PAYLOAD:
+            heap.trim()  # a large compile's memory goes back to the system before the next one
+        data = b""
+        if out_of_memory:
+            return  # its heap may be in pieces: the master starts a fresh worker in its place
+
+
+# -- the master's side ---------------------------------------------------------------------------------
+class _Worker:
+    def __init__(self, process: Any, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.pid: int = process.pid
+
+    def kill(self) -> None:
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+
+
 class CompilePool:
     def __init__(self, workers: int = 0, *, parse_cache: Path | None = None, cache_size: int = 2000,
-                 user: str | None = None) -> None:
+                 user: str | None = None, limits: WorkerLimits | None = None, timeout: float = 300.0) -> None:
         self.user = user
         self.workers = workers or os.cpu_count() or 1
         self.parse_cache = str(parse_cache) if parse_cache else None
         if parse_cache:
             parse_cache.mkdir(parents=True, exist_ok=True)
-        # spawn, not fork: the master runs gRPC threads, which must not be forked.
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(self.parse_cache, self.user))
+        self.limits = limits or WorkerLimits()
+        self.timeout = timeout
+        # spawn, not fork: the master runs gRPC threads, which must not be forked
+        self._mp = multiprocessing.get_context("spawn")
+        # Workers are started from this one long-lived thread: the kernel's parent-death signal fires
+        # when the thread that started a process ends, and request threads may come and go.
+        self._starter = ThreadPoolExecutor(1, thread_name_prefix="compile-workers")
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()  # idle or busy
+        self._count = 0  # workers running or starting
+        self._cond = threading.Condition()
+        self._closed = False
+        self._start_failed = False  # the last attempt to start a worker failed
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._inflight: dict[tuple[str, ...], Future[bytes]] = {}
         self.hits = 0
         self.misses = 0
+        self.replaced = 0
+
+    # -- workers ------------------------------------------------------------------------------------
+    def _start_worker(self) -> _Worker:
+        """(On the starter thread.) Start one worker and wait until it can compile."""
+        here, there = self._mp.Pipe()
+        process = self._mp.Process(target=worker_main, name="bunraku-compile", daemon=True,
+                                   args=(there, os.getpid(), self.parse_cache, self.user, self.limits))
+        process.start()
+        there.close()
+        worker = _Worker(process, here)
+        if not here.poll(120):
+            worker.kill()
+            raise OSError("a compile worker did not start within 120 s")
+        try:
+            kind, _pid = here.recv()
+        except (EOFError, OSError):
+            worker.kill()
+            raise OSError(f"a compile worker failed to start (exit status {process.exitcode})") from None
+        assert kind == "ready"
+        with self._cond:
+            self._all.add(worker)
+        return worker
+
+    def _add_worker(self) -> None:
+        """(On the starter thread.) A new worker, handed to the idle list."""
+        try:
+            worker = self._start_worker()
+        except Exception as exc:  # noqa: BLE001 - logged; the next compile that finds none starts another
+            log.error("cannot start a compile worker: %s", exc)
+            with self._cond:
+                self._count -= 1
+                self._start_failed = True
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self._start_failed = False
+            if self._closed:
+                worker.kill()
+                self._count -= 1
+                return
+            self._idle.append(worker)
+            self._cond.notify_all()
+
+    def _top_up(self) -> None:
+        """(Condition held.) Start workers until there are ``self.workers`` running or starting."""
+        while self._count < self.workers and not self._closed:
+            self._count += 1
+            self._starter.submit(self._add_worker)
 
     def warm(self) -> None:
         """Start every worker and import the compiler there (so the first request is not slow)."""
-        futures = [self._pool.submit(_warm, self.parse_cache) for _ in range(self.workers)]
-        for f in futures:
-            f.result()
+        with self._cond:
+            missing = self.workers - self._count
+            self._count += missing
+        started = [self._starter.submit(self._start_worker) for _ in range(missing)]
+        for future in started:
+            try:
+                worker = future.result()
+            except Exception:
+                with self._cond:
+                    self._count -= 1
+                raise
+            with self._cond:
+                self._idle.append(worker)
+                self._cond.notify_all()
 
+    def worker_pids(self) -> list[int]:
+        with self._cond:
+            return sorted(w.pid for w in self._all)
+
+    def _take(self, deadline: float) -> _Worker:
+        with self._cond:
+            self._top_up()
+            while not self._idle:
+                left = deadline - time.monotonic()
+                if self._closed:
+                    raise CompileFailure("the master is shutting down")
+                if self._start_failed and not self._all:
+                    self._start_failed = False  # the next request tries again
+                    raise CompileFailure("no compile worker could be started; the master's log says why")
+                if left <= 0:
+                    raise CompileFailure(f"no compile worker was free within {self.timeout:g} s")
+                self._cond.wait(left)
+                self._top_up()
+            return self._idle.pop()
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._cond:
+            if self._closed:
+                worker.kill()
+                return
+            self._idle.append(worker)
+            self._cond.notify_all()
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        with self._cond:
+            self._all.discard(worker)
+            self._count -= 1
+            self.replaced += 1
+            self._top_up()
+
+    def _run(self, job: CompileJob) -> bytes:
+        """Compile ``job`` on a free worker, within the limits."""
+        deadline = time.monotonic() + self.timeout
+        worker = self._take(deadline)
+        try:
+            raw = job.facts_json
+            worker.conn.send(("compile", dataclasses.replace(job, facts_json=None) if raw is not None else job,
+                              raw is not None))
+            if raw is not None:
+                worker.conn.send_bytes(raw)
+            ready = wait([worker.conn, worker.process.sentinel], max(deadline - time.monotonic(), 0))
+            if worker.conn not in ready:
+                raise _WorkerLost("timeout" if not ready else "died")
+            kind, detail = worker.conn.recv()
+            data = worker.conn.recv_bytes() if kind == "ok" else b""
+        except (EOFError, OSError):
+            kind, detail = "died", None
+        except _WorkerLost as lost:
+            kind, detail = lost.why, None
+        if kind in ("ok", "failed", "cpu"):
+            self._give_back(worker)
+        else:
+            self._replace(worker)
+        node = job.node
+        if kind == "ok":
+            return data
+        if kind == "failed":
+            raise CompileFailure(detail)
+        if kind == "cpu":
+            where = f" at {detail}" if detail else ""
+            log.warning("compile of %s exceeded the CPU limit%s", node, where)
+            raise CompileFailure(f"compile of {node} exceeded the CPU limit of {self.limits.cpu_seconds:g}s{where}")
+        if kind == "memory":
+            where = f" at {detail}" if detail else ""
+            log.warning("compile of %s exceeded the worker memory limit%s; worker replaced", node, where)
+            raise CompileFailure(f"compile of {node} exceeded the worker memory limit of "
+                                 f"{self.limits.memory_mb} MiB{where}")
+        if kind == "timeout":
+            log.warning("compile of %s took longer than %g s; worker killed", node, self.timeout)
+            raise CompileFailure(f"compile of {node} took longer than {self.timeout:g} s")
+        status = worker.process.exitcode
+        log.warning("a compile worker died compiling %s (exit status %s); started a new one", node, status)
+        if status == -signal.SIGXCPU:
+            raise CompileFailure(f"compile of {node} exceeded the CPU limit of {self.limits.cpu_seconds:g}s")
+        raise CompileFailure("a compile worker died during the compilation; the next attempt uses a new one")
+
+    # -- compiles -----------------------------------------------------------------------------------
     def key(self, job: CompileJob) -> tuple[str, ...]:
-        return (job.version, job.node, job.environment, digest(job.facts),
-                digest([job.classes, job.parameters, job.trusted]), job.exported_version)
+        facts = job.facts_digest
+        if not facts:
+            facts = hashlib.sha256(job.facts_json).hexdigest() if job.facts_json is not None else digest(job.facts)
+        return (job.version, job.node, job.environment, facts, digest([job.classes, job.parameters, job.trusted]),
+                job.exported_version)
 
-    def compile(self, job: CompileJob, *, use_cache: bool = True, timeout: float = 300.0) -> tuple[bytes, bool]:
+    def compile(self, job: CompileJob, *, use_cache: bool = True) -> tuple[bytes, bool]:
         """The catalog JSON and whether it came from the cache; concurrent identical jobs share one run."""
         key = self.key(job)
         with self._lock:
@@ -164,43 +516,42 @@ class CompilePool:
             future = self._inflight.get(key) if use_cache else None
             owner = future is None
             if future is None:
-                try:
-                    future = self._pool.submit(compile_job, job)
-                except BrokenProcessPool:
-                    self._replace_pool()
-                    future = self._pool.submit(compile_job, job)
+                future = Future()
                 if use_cache:
                     self._inflight[key] = future
             self.misses += 1
+        if not owner:
+            return future.result(), False
         try:
-            data = future.result(timeout=timeout)
-        except BrokenProcessPool:  # a worker was killed (OOM killer, kill -9): start fresh ones
-            with self._lock:
-                self._replace_pool(broken=future)
-            raise CompileFailure("a compile worker died during the compilation; the next attempt "
-                                 "uses a new one") from None
-        except TimeoutError:
-            raise CompileFailure(f"the compilation took longer than {timeout:g} s") from None
+            data = self._run(job)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(data)
         finally:
-            if owner and use_cache:
+            if use_cache:
                 with self._lock:
                     self._inflight.pop(key, None)
-        if owner and use_cache and self.cache_size:
+        if use_cache and self.cache_size:
             with self._lock:
                 self._cache[key] = data
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return data, False
 
-    def _replace_pool(self, broken: Future[bytes] | None = None) -> None:
-        """(Lock held.) Replace a broken executor, once: concurrent callers see the new one."""
-        if broken is not None and not getattr(self._pool, "_broken", False):
-            return  # already replaced by another caller
-        log.warning("compile pool broken; starting new workers")
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                         initargs=(self.parse_cache, self.user))
-
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._cond:
+            self._closed = True
+            workers, self._idle = list(self._all), []
+            self._all.clear()
+            self._cond.notify_all()
+        for worker in workers:  # busy ones too: their callers hear that the worker died
+            worker.kill()
+        self._starter.shutdown(wait=True, cancel_futures=True)
+
+
+class _WorkerLost(Exception):
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why

@@ -10,7 +10,6 @@
     store_url: null                   # postgresql+psycopg://...; default SQLite under vardir
     autosign: false                   # true | FILE of names/globs | EXECUTABLE policy
     autosign_challenges: []           # pre-shared challenges accepted in CSRs
-    operators: [admin]                # admin certnames (besides pp_cli_auth certs); or {name: "role=viewer;groups=web"}
     enc: null                         # external node classifier executable
     groups: null                      # YAML file of node groups
     workers: 0                        # compile processes (0: one per core)
@@ -27,7 +26,24 @@
     rollout_owner: null               # this master's id for rollout leases (default certname@host:vardir)
     max_message_bytes: 16777216       # largest gRPC message accepted or sent (16 MiB)
     rate_limit: {per_node_per_minute: 1200, burst: 200}   # per certificate; false: no limit
+    inflight_bytes: 67108864          # bytes of large requests (facts, reports) worked on at once (64 MiB)
+    inflight_bytes_per_node: 16777216 # of those, from one certificate (16 MiB)
+    inflight_wait_seconds: 1          # a large request waits this long for room, then is refused (at once
+                                      # when its node is over its own share)
+    max_connections: 4096             # open connections on the agent listener (lowered to fit the open-file limit)
+    ca_max_connections: 256           # open connections on the certificate-request listener
+    ca_max_connections_per_address: 8 # of those, from one client address (an IPv6 /64)
+    handshake_timeout: 10             # seconds a new connection has to finish its TLS handshake
+    idle_timeout: 300                 # seconds an agent connection may stay without a call
+    ca_idle_timeout: 30               # the same on the certificate-request listener
+    compile_memory_mb: 2048           # address space of each compile worker (0: no limit)
+    compile_cpu_seconds: 60           # CPU time one catalog compile may take (0: no limit)
     user: null                        # drop root privileges to this user once listening
+
+Operator rights come only from operator certificates (``bunraku cert generate NAME --operator --role
+ROLE``), never from a name in this file: the old ``operators:`` setting is refused with that advice.
+
+A setting given on the command line overrides the file; one not given leaves the file's value.
 
 Releases (git environments): a node is compiled at the release a rollout assigned it; without one,
 at the branch head when the environment follows its branch (``follow_branch: true``, the default);
@@ -65,7 +81,6 @@ class MasterConfig:
     store_url: str | None = None
     autosign: Any = False
     autosign_challenges: list[str] = field(default_factory=list)
-    operators: list[str] | dict[str, str] = field(default_factory=lambda: ["admin"])  # name -> role text
     enc: Path | None = None
     groups: Path | None = None
     workers: int = 0
@@ -82,6 +97,17 @@ class MasterConfig:
     rollout_owner: str | None = None
     max_message_bytes: int = 16 * 1024 * 1024
     rate_limit: Any = field(default_factory=lambda: {"per_node_per_minute": 1200, "burst": 200})
+    inflight_bytes: int = 64 * 1024 * 1024
+    inflight_bytes_per_node: int = 16 * 1024 * 1024
+    inflight_wait_seconds: float = 1.0
+    max_connections: int = 4096
+    ca_max_connections: int = 256
+    ca_max_connections_per_address: int = 8
+    handshake_timeout: float = 10.0
+    idle_timeout: float = 300.0
+    ca_idle_timeout: float = 30.0
+    compile_memory_mb: int = 2048
+    compile_cpu_seconds: float = 60.0
     user: str | None = None
     dashboard_listen: str | None = None      # HOST:PORT of the HTTPS dashboard and /metrics (off when unset)
     dashboard_tokens: Path | None = None     # token file for dashboard viewers (default: <ssldir>/dashboard-tokens.json)
@@ -105,6 +131,39 @@ class MasterConfig:
 
 
 _PATHS = {"ssldir", "vardir", "environmentpath", "enc", "groups", "dashboard_tokens"}
+
+
+def _refuse_name_based_operators(value: Any, path: Path | str | None) -> None:
+    """Operator rights by certname (the former ``operators:`` / ``--operator``) would make anyone who
+    gets a certificate for that name an operator; say what to do instead."""
+    if not value:
+        return
+    names = list(value) if isinstance(value, list | tuple | dict) else [str(value)]
+    where = f"{path}: " if path else ""
+    raise ConfigError(f"{where}error: operators: a certificate's name does not make it an operator; remove this "
+                      f"setting and on the master run `bunraku cert generate NAME --operator --role ROLE "
+                      f"--out-ssldir DIR` for {', '.join(str(n) for n in names)}")
+
+
+#: settings that bound what the master spends (see master.limits): name -> (least allowed, integer only)
+_RESOURCE_LIMITS: dict[str, tuple[float, bool]] = {
+    "inflight_bytes": (1, True), "inflight_bytes_per_node": (1, True), "inflight_wait_seconds": (0, False),
+    "max_connections": (1, True), "ca_max_connections": (1, True), "ca_max_connections_per_address": (1, True),
+    "handshake_timeout": (0.1, False), "idle_timeout": (0.1, False), "ca_idle_timeout": (0.1, False),
+    "compile_memory_mb": (0, True), "compile_cpu_seconds": (0, False),
+}
+
+
+def _check_resource_limits(config: MasterConfig) -> None:
+    for name, (least, integer) in _RESOURCE_LIMITS.items():
+        value = getattr(config, name)
+        kinds = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value < least:
+            what = "an integer" if integer else "a number"
+            raise ConfigError(f"error: {name} must be {what} of at least {least:g}, not {value!r}")
+    if 0 < config.compile_memory_mb < 256:
+        raise ConfigError("error: compile_memory_mb must be 0 (no limit) or at least 256: a compile worker "
+                          "needs that much to start")
 
 
 def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None) -> MasterConfig:
@@ -134,6 +193,7 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     for key, value in (overrides or {}).items():
         if value is not None and value != ():
             data[key] = value
+    _refuse_name_based_operators(data.pop("operators", None), path)
     known = {f.name for f in fields(MasterConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
@@ -142,7 +202,7 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     for key in _PATHS:
         if data.get(key) is not None:
             data[key] = Path(os.path.expanduser(str(data[key])))
-    for key in ("operators", "autosign_challenges", "dns_alt_names"):
+    for key in ("autosign_challenges", "dns_alt_names"):
         if isinstance(data.get(key), str):
             data[key] = [s.strip() for s in data[key].split(",") if s.strip()]
     envs = data.get("environments")
@@ -167,6 +227,7 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
         raise ConfigError(f"error: {exc}") from None
     if not isinstance(config.max_message_bytes, int) or config.max_message_bytes < 4096:
         raise ConfigError("error: max_message_bytes must be an integer of at least 4096")
+    _check_resource_limits(config)
     if config.user:
         from master.privileges import PrivilegeError, check_user
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from master.environments import Environment
 
 CHUNK = 64 * 1024
-MODULE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+MODULE_RE = re.compile(r"[a-z][a-z0-9_]*")  # fullmatch: a trailing newline is no name
 
 
 class FileServerError(Exception):
@@ -57,7 +57,7 @@ def parse_uri(uri: str) -> tuple[str, str, str]:
         raise FileServerError(f"{uri!r}: expected puppet:///modules/<module>/<path>")
     module = parts[1]
     path = parts[2] if len(parts) > 2 else ""
-    if not MODULE_RE.match(module):
+    if not MODULE_RE.fullmatch(module):
         raise FileServerError(f"{uri!r}: {module!r} is not a module name")
     segments = [s for s in path.split("/") if s not in ("", ".")]
     if any(s == ".." for s in segments) or "\0" in path or path.startswith("/"):
@@ -122,7 +122,7 @@ def plugin_facts(env: Environment) -> list[tuple[str, str, str]]:
             continue
         for mod in sorted(modules.iterdir()):
             facts_dir = mod / "facts"
-            if mod.name in seen or not MODULE_RE.match(mod.name) or not facts_dir.is_dir():
+            if mod.name in seen or not MODULE_RE.fullmatch(mod.name) or not facts_dir.is_dir():
                 continue
             seen.add(mod.name)
             real_base = os.path.realpath(facts_dir)

@@ -5,25 +5,33 @@ twice: ``listen`` (mutual TLS, every call) and ``ca_listen`` (server TLS only, w
 has no certificate yet submits its request). A handler wrapper authenticates every call: the peer is
 the CN of its verified certificate, refused if the CRL lists its serial; without a certificate only
 ``RequestCertificate`` is allowed.
+
+Anyone may reach the certificate listener, so it is a gRPC server of its own (its own threads and
+connection cap, short idle timeout) behind a guard that caps connections per client address
+(:mod:`master.connguard`): a flood there cannot take the files or threads signed nodes are served with.
+Both listeners time out TLS handshakes and idle connections, and the master raises its open-file
+limit as far as it may at start (see :mod:`master.limits`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
 from typing import Any
 
 import grpc
 
-from master import limits, service
-from master.ca import AutosignPolicy, CertificateAuthority
+from master import heap, limits, service
+from master.ca import AutosignPolicy, CAError, CertificateAuthority
 from master.classify import Classifier
-from master.compilepool import CompilePool
+from master.compilepool import CompilePool, WorkerLimits
 from master.config import MasterConfig
+from master.connguard import ConnectionGuard
 from master.environments import Environments
 from master.live import Command, LiveHub
 from master.proto import bunraku_pb2 as pb
@@ -35,23 +43,22 @@ log = logging.getLogger(__name__)
 
 _CLOSE = Command("close")
 UNAUTHENTICATED_METHODS = frozenset({"/bunraku.v1.Master/RequestCertificate"})
+#: the certificate listener's threads, and the calls it takes at once (beyond: RESOURCE_EXHAUSTED)
+CA_THREADS = 8
+CA_MAX_CALLS = 64
+#: a certificate-request connection lives at most this long (seconds), busy or not
+CA_MAX_CONNECTION_AGE = 120.0
 
 
 class PeerAuthenticator:
-    """Turn a call's TLS auth context into a :class:`Peer` (or refuse the call)."""
+    """Turn a call's TLS auth context into a :class:`Peer` (or refuse the call).
 
-    def __init__(self, ca: CertificateAuthority, operators: Iterable[str] | Mapping[str, str]) -> None:
+    Operator rights come only from the certificate: the pp_cli_auth extension (and the role) that
+    the CA itself puts in certificates it makes with ``bunraku cert generate --operator``, which no
+    certificate request can carry. A certificate's name grants nothing."""
+
+    def __init__(self, ca: CertificateAuthority) -> None:
         self.ca = ca
-        # config `operators`: certnames that are admins, or {certname: "role=viewer;groups=web"}
-        self.operators: dict[str, pki.OperatorRole] = {}
-        if isinstance(operators, Mapping):
-            for name, text in operators.items():
-                try:
-                    self.operators[name] = pki.parse_role(str(text)) if text else pki.OperatorRole("admin")
-                except pki.PkiError as exc:
-                    raise ValueError(f"operators.{name}: {exc}") from None
-        else:
-            self.operators = {name: pki.OperatorRole("admin") for name in operators}
         self._certs: dict[bytes, tuple[int, str, dict[str, str], bool, pki.OperatorRole | None]] = {}
         self._lock = threading.Lock()
 
@@ -84,8 +91,12 @@ class PeerAuthenticator:
         if serial in self.ca.revoked_serials():
             log.warning("refused a revoked certificate", extra={"fields": {"certname": name, "serial": serial}})
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the certificate of {name} has been revoked")
-        if not operator and name in self.operators:
-            return Peer(name, True, exts, serial, self.operators[name])
+        try:  # a certificate issued before names were checked whole (``web01\n``) is no node's identity
+            self.ca.check_name(name)
+        except CAError as exc:
+            log.warning("refused a certificate with an invalid name", extra={"fields": {"serial": serial}})
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"{exc}; revoke it on the master with "
+                                                           f"`bunraku cert clean` (serial {serial})")
         return Peer(name, operator, exts, serial, role)
 
 
@@ -243,49 +254,43 @@ def _iso(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def open_store(config: MasterConfig) -> Any:
-    from master.store import Store
+def open_store(config: MasterConfig, *, create: bool = False) -> Any:
+    """The master's store, checked and compared with the marker in its vardir (see master.store.guard);
+    ``create`` makes a new one where this master's is missing."""
+    from master.store.guard import open_for_master
 
     config.vardir.mkdir(parents=True, exist_ok=True)
-    return Store.open(url=config.store_url, path=config.store_path)
+    return open_for_master(config.store_url, config.store_path, config.vardir, create=create)
 
 
 class MasterServer:
     """The whole master: CA, store, environments, classifier, compile pool and the gRPC server."""
 
-    def __init__(self, config: MasterConfig, *, store: Any = None) -> None:
+    def __init__(self, config: MasterConfig, *, store: Any = None, create_store: bool = False) -> None:
         self.config = config
         self.store = store
+        self.create_store = create_store
         self.port = 0
         self.ca_port = 0
         self._server: grpc.Server | None = None
+        self._ca_server: grpc.Server | None = None
+        self._guard: ConnectionGuard | None = None
+        self._payload_threads: futures.ThreadPoolExecutor | None = None
         self.ctx: MasterContext | None = None
 
     def start(self) -> None:
         cfg = self.config
         policy = AutosignPolicy.parse(cfg.autosign, cfg.autosign_challenges)
         ca = CertificateAuthority(cfg.ssldir, autosign=policy)
-        ca.reserved_names = set(cfg.operators) | {cfg.certname}
+        ca.reserved_names = {cfg.certname}
         paths = ca.setup(cfg.certname, cfg.dns_alt_names)
         if self.store is None:
-            self.store = open_store(cfg)
-        try:
-            auth = PeerAuthenticator(ca, cfg.operators)
-        except ValueError as exc:
-            raise OSError(f"bad configuration: {exc}") from None
-        server = grpc.server(futures.ThreadPoolExecutor(cfg.max_threads + cfg.live_max_agents,
-                                                        thread_name_prefix="rpc"),
-                             interceptors=[*limits.interceptors_for(cfg), AuthInterceptor(auth)],
-                             options=limits.grpc_options(cfg.max_message_bytes) + [("grpc.so_reuseport", 0)])
-        key, chain = paths.key.read_bytes(), paths.cert.read_bytes()
-        mtls = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca.ca_pem(), require_client_auth=True)
-        tls = grpc.ssl_server_credentials([(key, chain)], root_certificates=None, require_client_auth=False)
-        self.port = server.add_secure_port(cfg.listen, mtls)
-        self.ca_port = server.add_secure_port(cfg.ca_address(), tls)
-        if not self.port or not self.ca_port:
-            raise OSError(f"cannot listen on {cfg.listen} / {cfg.ca_address()}")
+            self.store = open_store(cfg, create=self.create_store)
+        auth = PeerAuthenticator(ca)
+        server, ca_server = self._listen(auth, ca, paths)
         pool = CompilePool(cfg.workers, parse_cache=cfg.vardir / "parse-cache",
-                           cache_size=cfg.catalog_cache_size, user=cfg.user)
+                           cache_size=cfg.catalog_cache_size, user=cfg.user,
+                           limits=WorkerLimits(cfg.compile_memory_mb, cfg.compile_cpu_seconds))
         pool.warm()  # the workers switch to cfg.user as they start
         if cfg.user:  # bound and prepared: from here on as the unprivileged user
             from master.privileges import drop_privileges
@@ -298,11 +303,59 @@ class MasterServer:
         self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
         self._start_release_control(self.ctx)
         self._start_dashboard(self.ctx, paths)
-        pb_grpc.add_MasterServicer_to_server(MasterServicer(self.ctx), server)
+        servicer = MasterServicer(self.ctx)
+        pb_grpc.add_MasterServicer_to_server(servicer, server)
+        pb_grpc.add_MasterServicer_to_server(servicer, ca_server)
         server.start()
-        self._server = server
+        ca_server.start()
+        self._server, self._ca_server = server, ca_server
         log.info("master listening", extra={"fields": {"listen": self.address, "ca_listen": self.ca_address,
                                                        "certname": cfg.certname, "workers": pool.workers}})
+
+    def _listen(self, auth: PeerAuthenticator, ca: CertificateAuthority, paths: Any) -> tuple[grpc.Server, grpc.Server]:
+        """Bind both listeners: the agents' gRPC server, and the certificate requests' own, behind its
+        per-address guard. Sets ``port`` and ``ca_port``; the servers are started later."""
+        cfg = self.config
+        open_files = limits.raise_open_file_limit()
+        heap.tune()
+        caps = limits.connection_caps(cfg.max_connections, cfg.ca_max_connections,
+                                      cfg.ca_max_connections_per_address, open_files)
+        budget = limits.budget_for(cfg)  # one budget for both listeners
+        # Calls that may carry large requests run on threads of their own: gRPC receives a request in
+        # the thread that handles it, so this bounds how many large requests are in memory at once,
+        # and leaves the other threads (live channels, heartbeats, file serving) free.
+        workers = cfg.workers or os.cpu_count() or 1
+        payload_threads = self._payload_threads = futures.ThreadPoolExecutor(
+            min(cfg.max_threads, max(8, 2 * workers)), thread_name_prefix="rpc-payload")
+        base = limits.grpc_options(cfg.max_message_bytes) + [("grpc.so_reuseport", 0)]
+        server = grpc.server(futures.ThreadPoolExecutor(cfg.max_threads + cfg.live_max_agents,
+                                                        thread_name_prefix="rpc"),
+                             interceptors=[*limits.interceptors_for(cfg, budget, payload_threads=payload_threads),
+                                           AuthInterceptor(auth)],
+                             options=base + limits.connection_options(
+                                 max_connections=caps.agents, handshake_timeout=cfg.handshake_timeout,
+                                 idle_timeout=cfg.idle_timeout) + limits.receive_window_options())
+        host, _, port = cfg.ca_address().rpartition(":")
+        guard = ConnectionGuard(host, int(port), upstream=("127.0.0.1", 0), max_connections=caps.ca,
+                                max_per_address=caps.ca_per_address)
+        ca_server = grpc.server(futures.ThreadPoolExecutor(CA_THREADS, thread_name_prefix="ca-rpc"),
+                                interceptors=[*limits.interceptors_for(cfg, budget, guard.client_address),
+                                              AuthInterceptor(auth)],
+                                options=base + limits.connection_options(
+                                    max_connections=caps.ca, handshake_timeout=cfg.handshake_timeout,
+                                    idle_timeout=cfg.ca_idle_timeout, max_age=CA_MAX_CONNECTION_AGE)
+                                + limits.receive_window_options(),
+                                maximum_concurrent_rpcs=CA_MAX_CALLS)
+        key, chain = paths.key.read_bytes(), paths.cert.read_bytes()
+        mtls = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca.ca_pem(), require_client_auth=True)
+        tls = grpc.ssl_server_credentials([(key, chain)], root_certificates=None, require_client_auth=False)
+        self.port = server.add_secure_port(cfg.listen, mtls)
+        guard.upstream = ("127.0.0.1", ca_server.add_secure_port("127.0.0.1:0", tls))
+        if not self.port or not guard.upstream[1]:
+            raise OSError(f"cannot listen on {cfg.listen}")
+        self.ca_port = guard.start()
+        self._guard = guard
+        return server, ca_server
 
     @property
     def address(self) -> str:
@@ -325,7 +378,7 @@ class MasterServer:
         store = ctx.store
         owner = cfg.rollout_owner or f"{cfg.certname}@{socket.gethostname()}:{Path(cfg.vardir).resolve()}"
         hub = LiveHub(heartbeat_seconds=cfg.live_heartbeat_seconds, timeout=cfg.live_timeout,
-                      max_agents=cfg.live_max_agents, on_heartbeat=lambda node: store.heartbeat(node))
+                      max_agents=cfg.live_max_agents, on_heartbeat=lambda node: service.record_contact(ctx, node))
         rollouts = Rollouts(store, dispatcher=hub, owner=owner, lease_seconds=cfg.rollout_lease_seconds)
 
         def pending_run(node: str) -> Command | None:
@@ -352,7 +405,9 @@ class MasterServer:
         if not cfg.dashboard_listen:
             return
         tokens = TokenStore(cfg.dashboard_tokens or Path(cfg.ssldir) / "dashboard-tokens.json")
-        app = create_app(ctx.store, metrics=ctx.metrics, rollouts=source, tokens=tokens)
+        # the CA's revoked serials are checked on every request: revocation needs no restart
+        app = create_app(ctx.store, metrics=ctx.metrics, rollouts=source, tokens=tokens,
+                         revoked_serials=ctx.ca.revoked_serials)
         host, _, port = cfg.dashboard_listen.rpartition(":")
         self.dashboard = serve(app, host, int(port), certfile=paths.cert, keyfile=paths.key,
                                cafile=paths.ca, crlfile=ctx.ca.crl_path)
@@ -380,9 +435,18 @@ class MasterServer:
             self._ticker.join(timeout=10)
         if self.ctx is not None and self.ctx.live is not None:
             self.ctx.live.close()
+        if self._guard is not None:
+            self._guard.stop()
+            self._guard = None
+        if self._ca_server is not None:
+            self._ca_server.stop(grace).wait()
+            self._ca_server = None
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
+        if self._payload_threads is not None:
+            self._payload_threads.shutdown(wait=False, cancel_futures=True)
+            self._payload_threads = None
         if self.ctx is not None:
             self.ctx.pool.shutdown()
 

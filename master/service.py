@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from master import fileserver, limits
-from master.ca import CAError, CertificateAuthority
+from master.ca import CAError, CertificateAuthority, InvalidCertname
 from master.catalogdiff import diff_catalogs
 from master.classify import Classification, ClassificationError, Classifier
 from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
@@ -109,10 +109,12 @@ def _node_group(ctx: MasterContext, node: str) -> str | None:
         return None
 
 
-def _require_node_access(ctx: MasterContext, peer: Peer, node: str) -> None:
-    """A group-limited operator reads only the nodes of its groups."""
-    if node != peer.certname and peer.role is not None and peer.role.groups is not None:
-        require_role(peer, "viewer", _node_group(ctx, node), what=f"see node {node}")
+def _node_visible(ctx: MasterContext, peer: Peer, node: str) -> bool:
+    """A group-limited operator reads only the nodes of its groups; to it, a node outside them is
+    indistinguishable from a node that does not exist (no group name, no "permission denied")."""
+    if node == peer.certname or peer.role is None or peer.role.groups is None:
+        return True
+    return peer.role.covers(_node_group(ctx, node))
 
 
 def _json_mapping(data: bytes, what: str) -> dict[str, Any]:
@@ -144,8 +146,13 @@ def trusted_for(peer: Peer) -> dict[str, Any]:
 def request_certificate(ctx: MasterContext, certname: str, csr_pem: bytes) -> tuple[str, bytes | None, str]:
     try:
         status, cert, message = ctx.ca.submit(certname, csr_pem)
+    except InvalidCertname as exc:
+        raise ServiceError("invalid_argument", str(exc)) from None
     except CAError as exc:
         return "rejected", None, str(exc)
+    except OSError as exc:  # the CA's own files: logged here; the client hears no path
+        log.error("certificate request from %r failed: %s", certname[:64], exc)
+        raise ServiceError("unavailable", "the CA could not store the request; try again later") from None
     log.info("certificate request", extra=_fields(certname=certname, status=status))
     return status, cert, message
 
@@ -162,9 +169,8 @@ def classify(ctx: MasterContext, node: str, requested: str) -> tuple[Environment
     except EnvError as exc:
         raise ServiceError("not_found", str(exc)) from None
     if ctx._groups_seen.get(node, "") != cls.group:
-        ctx._groups_seen[node] = cls.group
-        if cls.group is not None:
-            _store(ctx, "set_node_group", node, cls.group)
+        if cls.group is None or _bookkeep(ctx, "set_node_group", node, cls.group) is not _NOT_WRITTEN:
+            ctx._groups_seen[node] = cls.group
     return env, cls
 
 
@@ -172,16 +178,63 @@ def _store(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
     try:
         return getattr(ctx.store, method)(*args, **kw)
     except Exception as exc:  # the store's errors must reach the caller as one line, not a traceback
+        from master.store import StoreUnavailable
+
+        if isinstance(exc, StoreUnavailable):  # full, or its file gone: the store has said so, once
+            advice = "keep the report and retry" if method == "save_report" else "try again later"
+            raise ServiceError("unavailable", f"{exc.problem}; {advice}") from None
         log.error("store %s failed: %s", method, exc, extra=_fields(op=method))
         raise ServiceError("unavailable", f"the master's store failed ({method}): {exc}") from None
 
 
-def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environment: str) -> None:
-    d = digest(facts)
+#: What ``_bookkeep`` returns when the write did not happen.
+_NOT_WRITTEN: Any = object()
+
+
+def _bookkeep(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
+    """A write that only keeps the record up to date (contact, facts, catalog seen): its failure must not
+    fail the request it rides on (a full store still serves catalogs). Returns the store's answer, or
+    _NOT_WRITTEN."""
+    try:
+        return getattr(ctx.store, method)(*args, **kw)
+    except Exception as exc:  # noqa: BLE001 - best effort by design
+        from master.store import StoreUnavailable
+
+        if isinstance(exc, StoreUnavailable):  # full, or its file gone: the store has said so, once
+            log.debug("store %s skipped: %s", method, exc)
+        else:
+            log.warning("store %s failed (the request goes on): %s", method, exc, extra=_fields(op=method))
+        return _NOT_WRITTEN
+
+
+def record_contact(ctx: MasterContext, node: str) -> None:
+    """``node`` was heard from (a live-channel heartbeat): best effort."""
+    _bookkeep(ctx, "heartbeat", node)
+
+
+def _facts_digest(facts_json: bytes) -> str:
+    """What tells one facts document from another: its bytes as the agent sent them (the same bytes
+    parse to the same facts), hashed without parsing or serialising anything again."""
+    return hashlib.sha256(facts_json).hexdigest()
+
+
+def _facts_known(ctx: MasterContext, node: str, facts_digest: str) -> bool:
+    """``node`` sent these very facts last time, and they were checked and stored then."""
+    with ctx._lock:
+        return ctx._facts_seen.get(node) == facts_digest
+
+
+def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environment: str, *,
+                best_effort: bool = False, facts_digest: str | None = None) -> None:
+    d = facts_digest or digest(facts)
     with ctx._lock:
         if ctx._facts_seen.get(node) == d:
             return
-    _store(ctx, "save_facts", node, facts, environment=environment)
+    if best_effort:
+        if _bookkeep(ctx, "save_facts", node, facts, environment=environment) is _NOT_WRITTEN:
+            return  # not remembered as saved: the next request tries again
+    else:
+        _store(ctx, "save_facts", node, facts, environment=environment)
     with ctx._lock:
         ctx._facts_seen[node] = d
 
@@ -191,15 +244,20 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
                 *, use_cache: bool = True) -> tuple[bytes, str, str, bool]:
     """(catalog JSON, code_id, environment, cache hit) for the caller's own node."""
     node = _own_node(peer, node, "admin")
-    facts = _json_mapping(facts_json, "facts")
-    facts.pop("trusted", None)  # $trusted comes from the certificate, never from facts
+    facts_digest = _facts_digest(facts_json)
+    facts: dict[str, Any] | None = None
+    if not _facts_known(ctx, node, facts_digest):  # else checked and stored already: not parsed again
+        facts = _json_mapping(facts_json, "facts")
+        facts.pop("trusted", None)  # $trusted comes from the certificate, never from facts
     env, cls = classify(ctx, node, environment)
     env = release_environment(ctx, node, env)
-    _save_facts(ctx, node, facts, env.name)
+    if facts is not None:
+        _save_facts(ctx, node, facts, env.name, best_effort=True, facts_digest=facts_digest)
+        del facts  # the worker parses the checked bytes itself: no parsed copy is held while it compiles
     store_url = ctx.store.connect_url() if hasattr(ctx.store, "connect_url") else None
-    job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=env.name, code_id=env.code_id,
-                     version=env.version, classes=cls.classes, parameters=cls.parameters,
-                     trusted=trusted_for(peer), store_url=store_url,
+    job = CompileJob(node=node, facts={}, facts_json=facts_json, facts_digest=facts_digest, env_dir=env.path,
+                     environment=env.name, code_id=env.code_id, version=env.version, classes=cls.classes,
+                     parameters=cls.parameters, trusted=trusted_for(peer), store_url=store_url,
                      exported_version=_exported_version(ctx, env.name) if store_url else "")
     started = time.perf_counter()
     try:
@@ -214,11 +272,11 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
         ctx.metrics.catalog_compiled(seconds)
     if not hit:
         document = json.loads(data)
-        _store(ctx, "save_catalog", node, document, code_id=env.code_id, environment=env.name,
-               compile_seconds=seconds)
+        _bookkeep(ctx, "save_catalog", node, document, code_id=env.code_id, environment=env.name,
+                  compile_seconds=seconds)
         if store_url:
             _save_exports(ctx, node, env.name, document)
-    _store(ctx, "heartbeat", node, group=cls.group)
+    _bookkeep(ctx, "heartbeat", node, group=cls.group)
     log.info("catalog served", extra=_fields(node=node, env=env.name, code_id=env.code_id, cache_hit=hit,
                                              ms=round(seconds * 1000, 1), bytes=len(data)))
     return data, env.code_id or "", env.name, hit
@@ -232,7 +290,9 @@ def _save_exports(ctx: MasterContext, node: str, environment: str, catalog: dict
     with ctx._lock:
         if ctx._exports_seen.get(node) == key:
             return
-    wrote = _store(ctx, "save_exported", node, environment, exported)
+    wrote = _bookkeep(ctx, "save_exported", node, environment, exported)
+    if wrote is _NOT_WRITTEN:
+        return  # the catalog is served all the same; the next compile tries again
     with ctx._lock:
         ctx._exports_seen[node] = key
         if wrote:
@@ -260,9 +320,12 @@ def _exported_version(ctx: MasterContext, environment: str) -> str:
 
 def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:
     node = _own_node(peer, node, "admin")
+    facts_digest = _facts_digest(facts_json)
+    if _facts_known(ctx, node, facts_digest):
+        return
     facts = _json_mapping(facts_json, "facts")
     facts.pop("trusted", None)
-    _save_facts(ctx, node, facts, environment or "production")
+    _save_facts(ctx, node, facts, environment or "production", facts_digest=facts_digest)
 
 
 def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
@@ -359,13 +422,15 @@ def list_nodes(ctx: MasterContext, peer: Peer, unresponsive_after: float) -> lis
 
 def get_reports(ctx: MasterContext, peer: Peer, node: str, last: int) -> list[dict[str, Any]]:
     node = _own_node(peer, node)
-    _require_node_access(ctx, peer, node)
+    if not _node_visible(ctx, peer, node):
+        return []  # what a node that never reported answers
     return list(_store(ctx, "reports", node, last=max(1, last or 1)))
 
 
 def get_facts(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | None:
     node = _own_node(peer, node)
-    _require_node_access(ctx, peer, node)
+    if not _node_visible(ctx, peer, node):
+        return None  # what a node without stored facts answers
     return _store(ctx, "get_facts", node)
 
 
@@ -405,7 +470,7 @@ def heartbeat(ctx: MasterContext, peer: Peer) -> None:
     if ctx.live is not None:
         ctx.live.heard_from(peer.certname)
     else:
-        _store(ctx, "heartbeat", peer.certname)
+        _bookkeep(ctx, "heartbeat", peer.certname)
 
 
 def live_connect(ctx: MasterContext, peer: Peer) -> Any:
@@ -453,9 +518,23 @@ def start_rollout(ctx: MasterContext, peer: Peer, rev: str, environment: str, gr
 
 
 def _rollout_for(ctx: MasterContext, peer: Peer, rollout_id: int, needed: str, what: str) -> dict[str, Any]:
-    require_role(peer, needed, any_group=True, what=what)
-    info = _rollouts(ctx, "get", int(rollout_id))
-    require_role(peer, needed, info.get("group"), what=what)
+    """The rollout, if ``peer`` may ``what`` it. A rollout of a group the operator's role does not cover
+    is answered exactly as one that does not exist, so that its id tells nothing about other groups."""
+    from master.rollout import RolloutError
+
+    role = require_role(peer, needed, any_group=True, what=what)
+    missing = ServiceError("not_found", f"no rollout {rollout_id}")
+    try:
+        info: dict[str, Any] = ctx.rollouts.get(int(rollout_id))
+    except RolloutError:
+        raise missing from None
+    except Exception as exc:
+        log.error("rollouts get failed: %s", exc, extra=_fields(op="get"))
+        raise ServiceError("unavailable", f"the master's store failed (get): {exc}") from None
+    if not role.covers(info.get("group")):
+        log.warning("refused: %s asked for rollout %s of group %s", peer.certname, rollout_id, info.get("group"),
+                    extra=_fields(peer=peer.certname, rollout=rollout_id))
+        raise missing
     return info
 
 

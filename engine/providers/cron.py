@@ -172,7 +172,7 @@ class Crontab(Provider):
         if not os.path.isdir(spool):
             return out
         for user in sorted(os.listdir(spool)):
-            with open(os.path.join(spool, user), encoding="utf-8", errors="replace") as fh:
+            with open(ctx.path(f"{SPOOL}/{user}"), encoding="utf-8", errors="replace") as fh:
                 items = parse_crontab(fh.read())
             n = 0
             for item in items:

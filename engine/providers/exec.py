@@ -1,4 +1,5 @@
-"""The exec provider (POSIX): runs commands with a search path, as another account if asked."""
+"""The exec provider (POSIX): runs commands with a search path, as another account if asked, chrooted
+into the target root when it is not /."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Any
 
 from engine.errors import ProviderError
 from engine.registry import Change, Provider, provider
+from engine.spawn import RunAs, find_program, run_program, shell_argv
 
 log = logging.getLogger(__name__)
 
@@ -22,64 +23,74 @@ class PosixExec(Provider):
     __slots__ = ()
 
     # -- running ---------------------------------------------------------------------------------------
+    # Under a target root other than /, commands (and onlyif/unless/refresh) run chrooted into it, so
+    # they change the same image that creates/cwd/user refer to: see engine.spawn.
     def _argv(self, command: str | list[str]) -> list[str]:
-        search = ":".join(self.params["path"]) or DEFAULT_PATH
+        root = self.ctx.root
+        search = self.params["path"] or DEFAULT_PATH.split(":")
         if isinstance(command, list):
             words = [str(w) for w in command]
             if not words[0].startswith("/"):
-                found = shutil.which(words[0], path=search)
+                found = (shutil.which(words[0], path=":".join(search)) if root == "/"
+                         else find_program(root, words[0], search))
                 if found is None:
-                    raise ProviderError(f"could not find command '{words[0]}'")
+                    where = f" in chroot {root}" if root != "/" else ""
+                    raise ProviderError(f"could not find command '{words[0]}'{where}")
                 words[0] = found
             return words
-        return ["/bin/sh", "-c", command]
+        return shell_argv(root, command)
+
+    def _run_as(self, env: dict[str, str]) -> RunAs | None:
+        user, group = self.params.get("user"), self.params.get("group")
+        if user is None and group is None:
+            return None
+        if os.geteuid() != 0:
+            raise ProviderError("only root can execute commands as other users")
+        accounts = self.ctx.accounts
+        uid = gid = None
+        groups: tuple[int, ...] | None = None
+        if user is not None:
+            uid = accounts.uid_of(user)
+            if uid is None:
+                raise ProviderError(f"could not find user {user}")
+            entry = accounts.passwd.get(user)
+            if entry is not None:
+                env.update(HOME=entry.home, USER=entry.name, LOGNAME=entry.name)
+                gid = entry.gid
+            groups = ()
+        if group is not None:
+            gid = accounts.gid_of(group)
+            if gid is None:
+                raise ProviderError(f"could not find group {group}")
+        return RunAs(uid, gid, groups)
 
     def _run(self, command: str | list[str]) -> tuple[int, str]:
         p = self.params
         env = dict(os.environ)
         env["PATH"] = ":".join(p["path"]) or DEFAULT_PATH
-        kwargs: dict[str, Any] = {}
-        user, group = p.get("user"), p.get("group")
-        if user is not None or group is not None:
-            if os.geteuid() != 0:
-                raise ProviderError("only root can execute commands as other users")
-            accounts = self.ctx.accounts
-            if user is not None:
-                uid = accounts.uid_of(user)
-                if uid is None:
-                    raise ProviderError(f"could not find user {user}")
-                kwargs["user"] = uid
-                entry = accounts.passwd.get(user)
-                if entry is not None:
-                    env.update(HOME=entry.home, USER=entry.name, LOGNAME=entry.name)
-                    kwargs["group"] = entry.gid
-                kwargs["extra_groups"] = []
-            if group is not None:
-                gid = accounts.gid_of(group)
-                if gid is None:
-                    raise ProviderError(f"could not find group {group}")
-                kwargs["group"] = gid
+        run_as = self._run_as(env)
         for item in p["environment"]:
             name, _, value = item.partition("=")
             env[name] = value
-        cwd = self.ctx.path(p["cwd"]) if p.get("cwd") else None
-        if cwd is not None and not os.path.isdir(cwd):
-            raise ProviderError(f"working directory '{p['cwd']}' does not exist")
+        cwd = p.get("cwd")
+        if cwd is not None and not os.path.isdir(self.ctx.path(cwd)):
+            raise ProviderError(f"working directory '{cwd}' does not exist")
         try:
-            proc = subprocess.run(self._argv(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, env=env, cwd=cwd, timeout=p["timeout"], **kwargs)
+            proc = run_program(self.ctx.root, self._argv(command), cwd=cwd, run_as=run_as,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=env, timeout=p["timeout"])
         except subprocess.TimeoutExpired:
             raise ProviderError(f"command exceeded timeout of {p['timeout']:g} seconds") from None
-        except FileNotFoundError as exc:
-            raise ProviderError(f"could not find command '{exc.filename}'") from None
-        except PermissionError as exc:
-            raise ProviderError(f"cannot execute command: {exc.strerror}") from None
         return proc.returncode, proc.stdout.decode("utf-8", "replace")
+
+    def _note_confinement(self) -> None:
+        if self.ctx.root != "/" and self.ctx.noop:
+            self.ctx.note("notice", f"would run in chroot {self.ctx.root}")
 
     def _should_run(self) -> bool:
         p = self.params
         for path in p["creates"]:
-            if os.path.lexists(self.ctx.path(path)):
+            if os.path.lexists(self.ctx.path(path, follow=False)):
                 return False
         for cmd in p.get("onlyif") or []:
             if self._run(cmd)[0] != 0:
@@ -111,6 +122,7 @@ class PosixExec(Provider):
     def check(self) -> list[Change]:
         if self.params["refreshonly"] or not self._should_run():
             return []
+        self._note_confinement()
         return [Change("returns", "notrun", [str(r) for r in self.params["returns"][:1]],
                        "executed successfully")]
 
@@ -118,7 +130,10 @@ class PosixExec(Provider):
         self._execute(self.params["command"])
 
     def will_refresh(self) -> bool:
-        return self._should_run()
+        if not self._should_run():
+            return False
+        self._note_confinement()
+        return True
 
     def refresh(self) -> bool:
         if not self._should_run():

@@ -12,7 +12,7 @@ import stat as st_
 from typing import Any
 
 from engine.errors import ProviderError
-from engine.fsutil import atomic_symlink, atomic_write
+from engine.fsutil import atomic_symlink, atomic_write, is_stale_temp, temp_writer_pid
 from engine.modes import desired_mode, format_mode
 from engine.registry import Change, Provider, provider
 
@@ -56,7 +56,9 @@ class PosixFile(Provider):
 
     def __init__(self, ctx: Any, title: str, params: dict[str, Any]) -> None:
         super().__init__(ctx, title, params)
-        self.path = ctx.path(params["path"])
+        # The entry itself (a link is managed as a link), unless links => follow asks for its target;
+        # either way resolved inside the target root, so a link in an image never leads to the host.
+        self.path = ctx.path(params["path"], follow=params.get("links") == "follow")
         self._source_uri: str | None = None
         self._source_kind: str | None = None
 
@@ -303,7 +305,11 @@ class PosixFile(Provider):
         except (FileNotFoundError, IsADirectoryError):
             return
         if backup.startswith("."):
-            shutil.copy2(self.path, self.path + backup)
+            # Written like any managed file (never through an existing link at the backup's name).
+            st = os.lstat(self.path)
+            backup_path = self.path + backup
+            atomic_write(backup_path, data, mode=st.st_mode & 0o7777, uid=st.st_uid, gid=st.st_gid)
+            os.utime(backup_path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
         else:
             self.ctx.filebucket.backup(data, self.params["path"])
 
@@ -322,10 +328,14 @@ class PosixFile(Provider):
                 return []
             assert self._source_uri is not None
             source_children = self.ctx.file_sources.listdir(self._source_uri)
+        listed = self.ctx.path(p["path"])  # the directory a link names, found inside the target root
         try:
-            here = sorted(os.listdir(self.path)) if os.path.isdir(self.path) else []
+            here = sorted(os.listdir(listed)) if os.path.isdir(listed) else []
         except OSError:
             here = []
+        # Temp files of writes in progress are not content; stale ones are only worth purging.
+        here = [name for name in here if temp_writer_pid(name) is None
+                or (p["purge"] and is_stale_temp(listed, name))]
         ignore = p.get("ignore") or []
         out: list[tuple[str, str, dict[str, Any]]] = []
         names = sorted(set(source_children) | set(here)) if p.get("source") else here

@@ -3,7 +3,8 @@
 Each attempt returns ``(healthy, what was observed)``; ``probe()`` retries until one is healthy or
 the attempts run out, sleeping ``interval`` between attempts, and reports the last observation.
 Network checks talk to the network as it is (they are not confined to the target root); commands
-run as ``exec`` runs them (``path``, ``environment``; a string through ``/bin/sh -c``).
+run as ``exec`` runs them (``path``, ``environment``; a string through ``/bin/sh -c``; chrooted into
+a target root other than /, see :mod:`engine.spawn`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from engine.errors import ProviderError
 from engine.providers.exec import DEFAULT_PATH
 from engine.registry import Change, ProbeResult, Provider, provider
+from engine.spawn import find_program, run_program, shell_argv
 
 log = logging.getLogger(__name__)
 
@@ -131,20 +133,24 @@ class HealthcheckProvider(Provider):
         for item in p["environment"]:
             name, _, value = item.partition("=")
             env[name] = value
-        if isinstance(command, list):
-            argv = [str(w) for w in command]
-            if not argv[0].startswith("/"):
-                found = shutil.which(argv[0], path=search)
-                if found is None:
-                    return False, f"'{shown}': could not find command '{argv[0]}'"
-                argv[0] = found
-        else:
-            argv = ["/bin/sh", "-c", command]
+        root = self.ctx.root
         try:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, env=env, timeout=p["timeout"])
+            if isinstance(command, list):
+                argv = [str(w) for w in command]
+                if not argv[0].startswith("/"):
+                    found = (shutil.which(argv[0], path=search) if root == "/"
+                             else find_program(root, argv[0], search.split(":")))
+                    if found is None:
+                        return False, f"'{shown}': could not find command '{argv[0]}'"
+                    argv[0] = found
+            else:
+                argv = shell_argv(root, command)
+            proc = run_program(root, argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env, timeout=p["timeout"])
         except subprocess.TimeoutExpired:
             return False, f"'{shown}' timed out after {p['timeout']:g}s"
+        except ProviderError as exc:
+            return False, f"'{shown}': {exc}"
         except OSError as exc:
             return False, f"'{shown}': {_reason(exc, p['timeout'])}"
         output = proc.stdout.decode("utf-8", "replace").strip()

@@ -2,6 +2,13 @@
 
 dpkg and apt read the installed state from ``ROOT/var/lib/dpkg/status`` directly: no subprocess
 when nothing changes.
+
+Under a target root, dpkg (``--root``) and apt-get (``-o Dir=ROOT``) are this host's tools working on
+the image: dpkg runs the packages' maintainer scripts chrooted into the root itself, and apt reads only
+this host's configuration, so hooks an image puts in its own ``etc/apt/apt.conf.d`` never run here.
+pip, which would run the image's Python and the build steps of what it installs, runs chrooted into the
+root (see :mod:`engine.spawn`). Every name reaches these tools after ``--``, and names that start with
+'-' are refused by the type, so no name is ever read as an option.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,15 +56,11 @@ def parse_dpkg_status(text: str) -> dict[str, DpkgState]:
     return out
 
 
-def _admindir(ctx: Any) -> str:
-    return ctx.path("/var/lib/dpkg")
-
-
 def dpkg_status(ctx: Any) -> dict[str, DpkgState]:
     cached = ctx.cache.get("dpkg-status")
     if cached is None:
         try:
-            with open(os.path.join(_admindir(ctx), "status"), encoding="utf-8", errors="replace") as fh:
+            with open(ctx.path("/var/lib/dpkg/status"), encoding="utf-8", errors="replace") as fh:
                 cached = parse_dpkg_status(fh.read())
         except FileNotFoundError:
             cached = {}
@@ -109,7 +113,7 @@ class Dpkg(Provider):
                      if os.path.isdir(source) else [source])
             found = []
             for f in files:
-                out = run(["dpkg-deb", "-f", f, "Package", "Version"]).stdout
+                out = run(["dpkg-deb", "-f", "--", f, "Package", "Version"]).stdout
                 fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
                 found.append((fields.get("Package", ""), fields.get("Version", ""), f))
             cache[key] = found
@@ -135,7 +139,7 @@ class Dpkg(Provider):
         try:
             if change.desired in ("absent", "purged"):
                 flag = "--purge" if change.desired == "purged" else "--remove"
-                run(["dpkg", *_dpkg_root_args(self.ctx), *p["uninstall_options"], flag, p["name"]])
+                run(["dpkg", *_dpkg_root_args(self.ctx), *p["uninstall_options"], flag, "--", p["name"]])
                 return
             debs = self._debs()
             if change.desired == "present":
@@ -147,7 +151,7 @@ class Dpkg(Provider):
                 if not match:
                     raise ProviderError(f"no .deb of {p['name']} version {change.desired} in {p['source']}")
                 path = match[0]
-            run(["dpkg", *_dpkg_root_args(self.ctx), "--force-confold", *p["install_options"], "-i", path])
+            run(["dpkg", *_dpkg_root_args(self.ctx), "--force-confold", *p["install_options"], "-i", "--", path])
         finally:
             self.ctx.cache.pop("dpkg-status", None)
 
@@ -167,7 +171,7 @@ class Apt(Provider):
         root = self.ctx.root
         if root == "/":
             return []
-        return ["-o", f"Dir={root}", "-o", f"Dir::State::status={root}/var/lib/dpkg/status",
+        return ["-o", f"Dir={root}", "-o", f"Dir::State::status={self.ctx.path('/var/lib/dpkg/status')}",
                 "-o", f"DPkg::Options::=--root={root}", "-o", "Debug::NoLocking=1",
                 "-o", "APT::Sandbox::User=root"]
 
@@ -177,7 +181,7 @@ class Apt(Provider):
         return ["-q", "-y", "-o", "DPkg::Options::=--force-confold", *self._config()]
 
     def _candidate(self) -> str | None:
-        out = run(["apt-cache", *self._config(), "policy", self.params["name"]]).stdout
+        out = run(["apt-cache", *self._config(), "policy", "--", self.params["name"]]).stdout
         for line in out.splitlines():
             line = line.strip()
             if line.startswith("Candidate:"):
@@ -197,11 +201,11 @@ class Apt(Provider):
         try:
             if change.desired in ("absent", "purged"):
                 verb = "purge" if change.desired == "purged" else "remove"
-                run(["apt-get", *self._apt_args(), *p["uninstall_options"], verb, p["name"]], env=env)
+                run(["apt-get", *self._apt_args(), *p["uninstall_options"], verb, "--", p["name"]], env=env)
                 return
             target = p["name"] if change.desired == "present" else f"{p['name']}={change.desired}"
-            run(["apt-get", *self._apt_args(), "--allow-downgrades", *p["install_options"], "install", target],
-                env=env)
+            run(["apt-get", *self._apt_args(), "--allow-downgrades", *p["install_options"], "install", "--",
+                 target], env=env)
         finally:
             self.ctx.cache.pop("dpkg-status", None)
 
@@ -210,28 +214,37 @@ class Apt(Provider):
 
 @provider("package", "pip")
 class Pip(Provider):
-    """pip into the Python given by ``python`` (an interpreter or a virtualenv directory)."""
+    """pip into the Python given by ``python`` (an interpreter or a virtualenv directory). Under a target
+    root other than / it runs chrooted into the root, so ``python`` and ``source`` are the root's paths."""
 
     __slots__ = ()
 
     def _python(self) -> str:
+        """The interpreter as the target root sees it (under a root it runs chrooted: an image's Python
+        and the build steps pip runs are the image's business, never this host's)."""
         python = self.params.get("python")
         if not python:
             raise ProviderError("the pip provider needs python => '/path/to/venv' or an interpreter")
-        path = self.ctx.path(python)
-        if os.path.isdir(path):
-            path = os.path.join(path, "bin", "python")
-        if not os.access(path, os.X_OK):
+        if os.path.isdir(self.ctx.path(python)):
+            python = f"{python.rstrip('/')}/bin/python"
+        if not os.access(self.ctx.path(python), os.X_OK):
             raise ProviderError(f"no Python interpreter at {python}")
-        return path
+        return python
+
+    def _run(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(argv, check=check, root=self.ctx.root)
 
     def _pip(self) -> list[str]:
         import sys
 
         python = self._python()
+        has_pip = self._run([python, "-c", "import pip"], check=False).returncode == 0
+        if has_pip:
+            return [python, "-m", "pip"]
+        if self.ctx.root != "/":
+            raise ProviderError(f"{python} in {self.ctx.root} has no pip; install pip into it")
         # The target may be a venv without pip: drive it with this interpreter's pip via --python.
-        has_pip = run([python, "-c", "import pip"], check=False).returncode == 0
-        return [python, "-m", "pip"] if has_pip else [sys.executable, "-m", "pip", "--python", python]
+        return [sys.executable, "-m", "pip", "--python", python]
 
     def _installed(self) -> dict[str, str]:
         key = f"pip:{self.params.get('python')}"
@@ -239,14 +252,14 @@ class Pip(Provider):
             code = ("import importlib.metadata as m, json;"
                     "print(json.dumps({d.metadata['Name'].lower().replace('_','-'): d.version "
                     "for d in m.distributions()}))")
-            self.ctx.cache[key] = json.loads(run([self._python(), "-c", code]).stdout)
+            self.ctx.cache[key] = json.loads(self._run([self._python(), "-c", code]).stdout)
         return self.ctx.cache[key]
 
     def _latest(self) -> str | None:
-        args = self._pip() + ["index", "versions", self.params["name"], "--disable-pip-version-check"]
+        args = self._pip() + ["index", "versions", "--disable-pip-version-check"]
         if self.params.get("source"):
             args += ["--no-index", "--find-links", self.params["source"]]
-        proc = run(args, check=False)
+        proc = self._run(args + ["--", self.params["name"]], check=False)
         for line in proc.stdout.splitlines():
             if "(" in line and line.endswith(")"):
                 return line.split("(", 1)[1].rstrip(")")
@@ -273,12 +286,12 @@ class Pip(Provider):
         p = self.params
         try:
             if change.desired == "absent":
-                run(self._pip() + ["uninstall", "-y", *p["uninstall_options"], p["name"]])
+                self._run(self._pip() + ["uninstall", "-y", *p["uninstall_options"], "--", p["name"]])
                 return
             spec = p["name"] if change.desired == "present" else f"{p['name']}=={change.desired}"
             args = self._pip() + ["install", "--disable-pip-version-check", *p["install_options"]]
             if p.get("source"):
                 args += ["--no-index", "--find-links", p["source"]]
-            run(args + [spec])
+            self._run(args + ["--", spec])
         finally:
             self.ctx.cache.pop(f"pip:{p.get('python')}", None)

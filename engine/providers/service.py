@@ -1,4 +1,5 @@
-"""Service providers: sysv (init scripts under ROOT/etc/init.d, rc?.d links) and systemd."""
+"""Service providers: sysv (init scripts under ROOT/etc/init.d, rc?.d links; run chrooted into a
+target root other than /) and systemd."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from engine.errors import ProviderError
 from engine.registry import Change, Provider, provider
 from engine.shell import run
+from engine.spawn import run_program, shell_argv
 from engine.types.service import pid1_name
 
 log = logging.getLogger(__name__)
@@ -20,17 +22,14 @@ START_LEVELS = ("2", "3", "4", "5")
 STOP_LEVELS = ("0", "1", "6")
 
 
-def run_detached(argv: list[str], timeout: float = 120) -> tuple[int, str]:
-    """Run an init script. Its output goes to a temporary file, not a pipe, so a daemon it starts
-    (which inherits the descriptors) cannot keep us waiting for end-of-file."""
+def run_detached(argv: list[str], timeout: float = 120, *, root: str = "/") -> tuple[int, str]:
+    """Run an init script (or a service's own start/stop/status command), chrooted into a target root
+    other than / (see :mod:`engine.spawn`). Its output goes to a temporary file, not a pipe, so a
+    daemon it starts (which inherits the descriptors) cannot keep us waiting for end-of-file."""
     with tempfile.TemporaryFile() as out:
         try:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=timeout, start_new_session=True)
-        except FileNotFoundError:
-            raise ProviderError(f"command not found: {argv[0]}") from None
-        except PermissionError:
-            raise ProviderError(f"cannot execute {argv[0]}") from None
+            proc = run_program(root, argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                               timeout=timeout, start_new_session=True)
         except subprocess.TimeoutExpired:
             raise ProviderError(f"{' '.join(argv)} timed out after {timeout:g} seconds") from None
         out.seek(0)
@@ -97,10 +96,11 @@ class SysV(_Service):
     __slots__ = ()
 
     def _find_script(self) -> str | None:
+        """The init script's path as the target root sees it (it runs chrooted into a root)."""
         name = self.params["name"]
         for d in self.params["path"]:
-            path = self.ctx.path(f"{d}/{name}")
-            if os.path.exists(path):
+            path = f"{d.rstrip('/')}/{name}"
+            if os.path.exists(self.ctx.path(path)):
                 return path
         return None
 
@@ -113,23 +113,25 @@ class SysV(_Service):
 
     def _cmd(self, action: str) -> None:
         custom = self.params.get(action)
-        argv = ["/bin/sh", "-c", custom] if custom else [self._script(), action]
-        code, output = run_detached(argv)
+        root = self.ctx.root
+        argv = shell_argv(root, custom) if custom else [self._script(), action]
+        code, output = run_detached(argv, root=root)
         if code != 0:
             last = output.strip().splitlines()[-1:] or [""]
             raise ProviderError(f"could not {action} service {self.params['name']}: exit code {code} {last[0]}".rstrip())
 
     def is_running(self) -> bool:
         p = self.params
+        root = self.ctx.root
         if p.get("status"):
-            return run_detached(["/bin/sh", "-c", p["status"]])[0] == 0
+            return run_detached(shell_argv(root, p["status"]), root=root)[0] == 0
         if p["hasstatus"]:
             script = self._find_script()
             if script is None:
                 # Not installed yet (a package earlier in the run may bring it): not running. Checking
                 # must not fail, so a dry run on a fresh host predicts the start instead of an error.
                 return False
-            return run_detached([script, "status"])[0] == 0
+            return run_detached([script, "status"], root=root)[0] == 0
         return process_matches(p.get("pattern") or p.get("binary") or p["name"])
 
     def _links(self, levels: tuple[str, ...], letter: str) -> list[str]:
@@ -213,10 +215,10 @@ class Systemd(_Service):
         self._need_online()
         if self.params.get("status"):
             return run(["/bin/sh", "-c", self.params["status"]], check=False).returncode == 0
-        return self._systemctl("is-active", "--quiet", self._unit(), check=False).returncode == 0
+        return self._systemctl("is-active", "--quiet", "--", self._unit(), check=False).returncode == 0
 
     def is_enabled(self) -> str:
-        proc = self._systemctl("is-enabled", self._unit(), check=False)
+        proc = self._systemctl("is-enabled", "--", self._unit(), check=False)
         state = proc.stdout.strip()
         if state in ("enabled", "enabled-runtime", "alias", "static", "indirect", "generated"):
             return "true"
@@ -231,17 +233,17 @@ class Systemd(_Service):
         unit = self._unit()
         if change.property == "ensure":
             self._need_online()
-            self._systemctl("start" if change.desired == "running" else "stop", unit)
+            self._systemctl("start" if change.desired == "running" else "stop", "--", unit)
         elif change.property == "enable":
             if change.previous == "mask":
-                self._systemctl("unmask", unit)
+                self._systemctl("unmask", "--", unit)
             if change.desired == "true":
-                self._systemctl("enable", unit)
+                self._systemctl("enable", "--", unit)
             elif change.desired == "mask":
-                self._systemctl("mask", unit)
+                self._systemctl("mask", "--", unit)
             else:
-                self._systemctl("disable", unit)
+                self._systemctl("disable", "--", unit)
 
     def restart(self) -> None:
         self._need_online()
-        self._systemctl("restart", self._unit())
+        self._systemctl("restart", "--", self._unit())

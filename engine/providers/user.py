@@ -1,5 +1,5 @@
 """The useradd and groupadd providers: state read from ROOT/etc/{passwd,group,shadow}; changes made
-with the shadow tools (``useradd --prefix ROOT`` …) so their locking and consistency rules apply."""
+with the shadow tools (``useradd --root ROOT`` …) so their locking and consistency rules apply."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def expiry_to_date(days: str) -> str:
 
 
 def _prefix(ctx: Any) -> list[str]:
-    return [] if ctx.root == "/" else ["--prefix", ctx.root]
+    # --root, not --prefix: the tools chroot into the target root, so a link in the image (etc -> /x)
+    # is followed inside it, never onto the host.
+    return [] if ctx.root == "/" else ["--root", ctx.root]
 
 
 @provider("user", "useradd")
@@ -110,12 +112,12 @@ class UserAdd(Provider):
         try:
             if prop == "ensure":
                 if change.desired == "absent":
-                    run(["userdel", *prefix, *(["-r"] if p["managehome"] else []), name])
+                    run(["userdel", *prefix, *(["-r"] if p["managehome"] else []), "--", name])
                 else:
                     extra = ["-m"] if p["managehome"] else ["-M"]
                     if p["system"]:
                         extra.append("-r")
-                    run(["useradd", *prefix, *self._flags(), *extra, name])
+                    run(["useradd", *prefix, *self._flags(), *extra, "--", name])
                 return
             flag = {"uid": "-u", "gid": "-g", "comment": "-c", "home": "-d", "shell": "-s", "groups": "-G",
                     "password": "-p", "expiry": "-e"}[prop]
@@ -127,7 +129,7 @@ class UserAdd(Provider):
                 args.append("-o")
             if prop == "home" and p["managehome"]:
                 args.append("-m")
-            run(["usermod", *prefix, *args, name])
+            run(["usermod", *prefix, *args, "--", name])
         finally:
             self.ctx.accounts.invalidate()
 
@@ -176,7 +178,7 @@ class GroupAdd(Provider):
         try:
             if change.property == "ensure":
                 if change.desired == "absent":
-                    run(["groupdel", *prefix, p["name"]])
+                    run(["groupdel", *prefix, "--", p["name"]])
                     return
                 args = []
                 if p["gid"] is not None:
@@ -185,12 +187,12 @@ class GroupAdd(Provider):
                     args.append("-r")
                 if p["members"]:
                     args += ["-U", ",".join(p["members"])]
-                run(["groupadd", *prefix, *args, p["name"]])
+                run(["groupadd", *prefix, *args, "--", p["name"]])
             elif change.property == "gid":
                 run(["groupmod", *prefix, "-g", str(change.desired), *(["-o"] if p["allowdupe"] else []),
-                     p["name"]])
+                     "--", p["name"]])
             elif change.property == "members":
-                run(["groupmod", *prefix, "-U", str(change.desired), p["name"]])
+                run(["groupmod", *prefix, "-U", str(change.desired), "--", p["name"]])
         finally:
             self.ctx.accounts.invalidate()
 

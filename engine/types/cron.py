@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
+from engine.types.user import account_name
 from engine.values import as_list, as_str_list, one_of
 
 FIELDS = ("minute", "hour", "monthday", "month", "weekday")
@@ -17,7 +18,7 @@ _NAMES = {
     "month": ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
     "weekday": ["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
 }
-_ITEM = re.compile(r"^(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/(\d+))?$")
+_ITEM = re.compile(r"(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/(\d+))?")
 
 
 def _number(field: str, text: str) -> int:
@@ -44,7 +45,7 @@ def normalise_field(field: str, value: Any) -> str:
             raise ValidationError(f"invalid {field} value {item!r}")
         for part in str(item).split(","):
             part = part.strip().lower()
-            m = _ITEM.match(part)
+            m = _ITEM.fullmatch(part)
             if not m:
                 raise ValidationError(f"invalid {field} value '{part}'")
             base, step = m.groups()
@@ -67,10 +68,8 @@ class CronType(ResourceType):
         if not isinstance(p["name"], str) or "\n" in p["name"]:
             raise ValidationError("cron names must be single-line strings")
         p["ensure"] = one_of(p.get("ensure"), "ensure", ("present", "absent"), "present")
-        user = p.get("user") or p.get("target") or "root"
-        if not isinstance(user, str) or "/" in user:
-            raise ValidationError(f"invalid cron user {user!r}")
-        p["user"] = user
+        # The crontab's file name under the spool: an account name, never '..', a path or an option.
+        p["user"] = account_name(p.get("user") or p.get("target") or "root", "cron user")
         command = p.get("command")
         if p["ensure"] == "present":
             if not isinstance(command, str) or not command.strip() or "\n" in command:

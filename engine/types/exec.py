@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
+from engine.types.user import account_id_or_name
 from engine.values import as_bool, as_int, as_list, as_str_list, one_of
 
 
@@ -76,8 +77,7 @@ class ExecType(ResourceType):
         p["try_sleep"] = float(sleep) if sleep is not None else 0.0
         p["logoutput"] = one_of(p.get("logoutput"), "logoutput", ("true", "false", "on_failure"), "on_failure")
         for key in ("user", "group"):
-            if p.get(key) is not None:
-                p[key] = str(p[key])
+            p[key] = account_id_or_name(p.get(key), key)
         return p
 
     def autorequires(self, title: str, params: Mapping[str, Any]) -> Iterable[str]:

@@ -9,9 +9,9 @@ from typing import Any
 from engine.context import ApplyContext
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
-from engine.values import as_str_list
+from engine.values import as_str_list, not_an_option
 
-_VERSION = re.compile(r"^[A-Za-z0-9.+:~_-]+$")
+_VERSION = re.compile(r"[A-Za-z0-9.+:~_-]+")
 KEYWORDS = ("present", "installed", "absent", "purged", "latest", "held")
 
 
@@ -25,12 +25,16 @@ class PackageType(ResourceType):
         name = p["name"]
         if not isinstance(name, str) or not name or any(c.isspace() for c in name):
             raise ValidationError(f"invalid package name {name!r}")
+        not_an_option(name, "package name")
+        source = p.get("source")
+        if isinstance(source, str):
+            not_an_option(source, "package source")
         ensure = p.get("ensure")
         if ensure is None or ensure is True or ensure == "installed":
             ensure = "present"
         elif ensure is False:
             ensure = "absent"
-        if not isinstance(ensure, str) or not ensure or (ensure not in KEYWORDS and not _VERSION.match(ensure)):
+        if not isinstance(ensure, str) or not ensure or (ensure not in KEYWORDS and not _VERSION.fullmatch(ensure)):
             raise ValidationError(f"invalid value {ensure!r} for ensure; expected present, absent, purged, "
                                   "latest or a version")
         p["ensure"] = "present" if ensure == "held" else ensure

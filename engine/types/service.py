@@ -9,7 +9,7 @@ from typing import Any
 from engine.context import ApplyContext
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
-from engine.values import as_bool, as_str_list, one_of
+from engine.values import as_bool, as_str_list, not_an_option, one_of
 
 
 def pid1_name() -> str:
@@ -31,6 +31,7 @@ class ServiceType(ResourceType):
         name = p["name"]
         if not isinstance(name, str) or not name or "/" in name:
             raise ValidationError(f"invalid service name {name!r}")
+        not_an_option(name, "service name")
         ensure = p.get("ensure")
         if ensure is True or ensure == "true":
             ensure = "running"

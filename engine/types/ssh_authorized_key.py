@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
+from engine.types.user import account_name
 from engine.values import as_str_list, one_of
 
 KEY_TYPES = {
@@ -32,8 +33,9 @@ class SshAuthorizedKeyType(ResourceType):
             raise ValidationError("the key name must be a non-empty single-line string")
         p["ensure"] = one_of(p.get("ensure"), "ensure", ("present", "absent"), "present")
         user = p.get("user")
-        if not isinstance(user, str) or not user or "/" in user:
+        if not isinstance(user, str) or not user:
             raise ValidationError("ssh_authorized_key needs the account it belongs to: user => NAME")
+        account_name(user, "user")
         if p["ensure"] == "present":
             key = p.get("key")
             if not isinstance(key, str) or not _BASE64.match(key):

@@ -8,14 +8,17 @@ from typing import Any
 
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
-from engine.values import as_bool, as_int, as_str_list, one_of
+from engine.values import as_bool, as_int, as_str_list, not_an_option, one_of
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\$?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _NAME.match(value) or len(value) > 32:
+def account_name(value: Any, what: str) -> str:
+    """A user or group name as the shadow tools accept it (never one that reads as an option)."""
+    if isinstance(value, str):
+        not_an_option(value, f"{what} name")
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or len(value) > 32:
         raise ValidationError(f"invalid {what} name '{value}'")
     return value
 
@@ -29,7 +32,8 @@ def _ensure(value: Any) -> str:
     return "present" if ensure == "role" else str(ensure)
 
 
-def _id_or_name(value: Any, what: str) -> str | None:
+def account_id_or_name(value: Any, what: str) -> str | None:
+    """A numeric id or an account name, as a string; None stays None."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -38,9 +42,12 @@ def _id_or_name(value: Any, what: str) -> str | None:
         if value < 0:
             raise ValidationError(f"invalid {what} {value}")
         return str(value)
-    if isinstance(value, str) and (value.isdigit() or _NAME.match(value)):
-        return value
+    if isinstance(value, str):
+        not_an_option(value, what)
+        if value.isdigit() or _NAME.fullmatch(value):
+            return value
     raise ValidationError(f"invalid {what} {value!r}")
+
 
 
 @resource_type("user")
@@ -53,13 +60,13 @@ class UserType(ResourceType):
     })
 
     def normalise(self, title: str, p: dict[str, Any]) -> dict[str, Any]:
-        p["name"] = _name(p["name"], "user")
+        p["name"] = account_name(p["name"], "user")
         p["ensure"] = _ensure(p.get("ensure"))
         uid = as_int(p.get("uid"), "uid")
         if uid is not None and uid < 0:
             raise ValidationError(f"invalid uid {uid}")
         p["uid"] = uid
-        p["gid"] = _id_or_name(p.get("gid"), "gid")
+        p["gid"] = account_id_or_name(p.get("gid"), "gid")
         for key in ("home", "shell"):
             value = p.get(key)
             if value is not None and (not isinstance(value, str) or not value.startswith("/")):
@@ -69,7 +76,7 @@ class UserType(ResourceType):
             raise ValidationError("comment must be a string without ':' or newlines")
         groups = as_str_list(p.get("groups"), "groups") if p.get("groups") is not None else None
         if groups is not None:
-            groups = [_name(g, "group") for g in groups]
+            groups = [account_name(g, "group") for g in groups]
         p["groups"] = groups
         p["membership"] = one_of(p.get("membership"), "membership", ("minimum", "inclusive"), "minimum")
         password = p.get("password")
@@ -80,7 +87,7 @@ class UserType(ResourceType):
         p["allowdupe"] = as_bool(p.get("allowdupe"), "allowdupe", False)
         expiry = p.get("expiry")
         if expiry is not None and expiry != "absent":
-            if not isinstance(expiry, str) or not _DATE.match(expiry):
+            if not isinstance(expiry, str) or not _DATE.fullmatch(expiry):
                 raise ValidationError(f"expiry must be YYYY-MM-DD or 'absent', not {expiry!r}")
         return p
 
@@ -99,14 +106,15 @@ class GroupType(ResourceType):
                             "forcelocal", "attribute_membership"})
 
     def normalise(self, title: str, p: dict[str, Any]) -> dict[str, Any]:
-        p["name"] = _name(p["name"], "group")
+        p["name"] = account_name(p["name"], "group")
         p["ensure"] = _ensure(p.get("ensure"))
         gid = as_int(p.get("gid"), "gid")
         if gid is not None and gid < 0:
             raise ValidationError(f"invalid gid {gid}")
         p["gid"] = gid
         members = p.get("members")
-        p["members"] = [_name(m, "user") for m in as_str_list(members, "members")] if members is not None else None
+        p["members"] = ([account_name(m, "user") for m in as_str_list(members, "members")]
+                        if members is not None else None)
         p["system"] = as_bool(p.get("system"), "system", False)
         p["auth_membership"] = as_bool(p.get("auth_membership"), "auth_membership", True)
         p["allowdupe"] = as_bool(p.get("allowdupe"), "allowdupe", False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from master.dashboard import pages
 from master.dashboard.http import HTTPError, Request, Response, json_response
@@ -16,17 +16,17 @@ log = logging.getLogger(__name__)
 
 
 def whoami(dash: Dashboard, request: Request) -> Response:
-    return json_response(request.viewer)
+    return json_response(request.viewer.as_json() if request.viewer is not None else None)
 
 
 def nodes(dash: Dashboard, request: Request) -> Response:
     data = pages.gather_nodes(dash, request)
-    fleet = dash.fleet()
+    fleet = dash.fleet(request.viewer)
     return json_response({**data, "counts": fleet.counts, "as_of": fleet.taken_at})
 
 
 def node(dash: Dashboard, request: Request, name: str) -> Response:
-    return json_response(pages.gather_node(dash, name))
+    return json_response(pages.gather_node(dash, request, name))
 
 
 def reports(dash: Dashboard, request: Request) -> Response:
@@ -36,14 +36,14 @@ def reports(dash: Dashboard, request: Request) -> Response:
 
 
 def report(dash: Dashboard, request: Request, report_id: str) -> Response:
-    data = pages.gather_report(dash, int(report_id))
+    data = pages.gather_report(dash, request, int(report_id))
     return json_response({"id": data["id"], "seconds": data["seconds"], "report": data["report"],
                           "events": dash.store.report_events(int(report_id))})
 
 
 def stats(dash: Dashboard, request: Request) -> Response:
     data = pages.gather_stats(dash, request)
-    data["nodes"] = dash.fleet().counts
+    data["nodes"] = dash.fleet(request.viewer).counts
     return json_response(data)
 
 
@@ -54,12 +54,10 @@ def search(dash: Dashboard, request: Request) -> Response:
 
 
 def rollouts(dash: Dashboard, request: Request) -> Response:
-    found = dash.rollouts.list()
+    found = pages.visible_rollouts(dash, request)
     return json_response({"rollouts": [{**r, "progress": rollout_progress(r)} for r in found]})
 
 
 def rollout(dash: Dashboard, request: Request, rollout_id: str) -> Response:
-    found: dict[str, Any] | None = dash.rollouts.get(rollout_id)
-    if found is None:
-        raise HTTPError(404, f"no rollout {rollout_id!r}")
+    found = pages.visible_rollout(dash, request, rollout_id)
     return json_response({**found, "progress": rollout_progress(found)})

@@ -1,5 +1,6 @@
 """The dashboard's WSGI application: who is asking (operator certificate or token), which route answers,
-and the shared things routes need (store, caches, templates, clock)."""
+what the viewer may see (its role and groups, by the policy the gRPC service applies: ``master.access``), and
+the shared things routes need (store, caches, templates, clock)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -17,8 +18,18 @@ import jinja2
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from master.access import certificate_role, may_read
 from master.dashboard import api, pages, queries
-from master.dashboard.http import HTTPError, Request, Response, json_response, redirect, safe_next, with_query
+from master.dashboard.http import (
+    HTTPError,
+    Request,
+    Response,
+    UnsafeHeader,
+    json_response,
+    redirect,
+    safe_next,
+    with_query,
+)
 from master.dashboard.metrics import CONTENT_TYPE, Metrics
 from master.dashboard.rollouts import EmptyRolloutSource, RolloutSource
 from master.dashboard.tokens import TokenError, TokenStore, Viewer
@@ -31,6 +42,8 @@ T = TypeVar("T")
 #: Puppet's pp_cli_auth extension (1.3.6.1.4.1.34380.1.3.39): the CA puts it on operator certificates only
 #: (master/rpc/pki.py OPERATOR_OID), so an agent's certificate, signed by the same CA, does not log in.
 OPERATOR_OID = "1.3.6.1.4.1.34380.1.3.39"
+#: Serials of certificates the CA has revoked (the CA re-reads its CRL when the file changes).
+RevokedSerials = Callable[[], Collection[int]]
 #: Where the server puts the client certificate it verified (DER); a client cannot set this key.
 PEER_CERT_KEY = "bunraku.peer_cert"
 COOKIE = "bunraku_token"
@@ -49,7 +62,7 @@ class Route:
 
 
 def _route(path: str, handler: Handler, **options: Any) -> Route:
-    return Route(re.compile(f"^{path}$"), handler, **options)
+    return Route(re.compile(path), handler, **options)  # fullmatch: "/nodes\n" is no route
 
 
 ROUTES: list[Route] = [
@@ -64,7 +77,7 @@ ROUTES: list[Route] = [
     _route("/rollout/(?P<rollout_id>[^/]+)", pages.rollout_page),
     _route("/login", pages.login, methods=("GET", "HEAD", "POST"), public=True),
     _route("/logout", pages.logout, methods=("POST",), public=True),
-    _route("/metrics", lambda dash, req: Response(200, dash.metrics.render(), CONTENT_TYPE), machine=True),
+    _route("/metrics", lambda dash, req: dash.fleet_metrics(req), machine=True),
     _route("/api/whoami", api.whoami, machine=True),
     _route("/api/nodes", api.nodes, machine=True),
     _route("/api/node/(?P<name>[^/]+)", api.node, machine=True),
@@ -77,20 +90,30 @@ ROUTES: list[Route] = [
 ]
 
 
-def viewer_from_certificate(der: bytes | None) -> Viewer | None:
-    """The operator named by a client certificate the TLS layer has verified against the CA; None for no
-    certificate or a certificate without the operator extension (an agent's)."""
+def parse_certificate(der: bytes | None) -> x509.Certificate | None:
     if not der:
         return None
     try:
-        cert = x509.load_der_x509_certificate(der)
+        return x509.load_der_x509_certificate(der)
     except ValueError:
         return None
-    if not any(ext.oid.dotted_string == OPERATOR_OID for ext in cert.extensions):
+
+
+def viewer_from_certificate(der: bytes | None) -> Viewer | None:
+    """The operator named by a client certificate the TLS layer has verified against the CA, with the
+    role and groups the CA gave it; None for no certificate or a certificate without the operator
+    extension (an agent's). Revocation is the caller's to check (``Dashboard`` does, per request)."""
+    cert = parse_certificate(der)
+    return None if cert is None else _viewer_of(cert)
+
+
+def _viewer_of(cert: x509.Certificate) -> Viewer | None:
+    role = certificate_role(cert)
+    if role is None:
         return None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     name = str(names[0].value) if names else "operator"
-    return Viewer(name=name, role="admin", method="certificate")
+    return Viewer(name=name, role=role.role, method="certificate", groups=role.groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +140,8 @@ class Dashboard:
     """The WSGI application. Thread-safe: the server calls it from many threads."""
 
     def __init__(self, store: Store, *, metrics: Metrics | None = None, rollouts: RolloutSource | None = None,
-                 tokens: TokenStore | None = None, now: Callable[[], datetime] | None = None,
+                 tokens: TokenStore | None = None, revoked_serials: RevokedSerials | None = None,
+                 now: Callable[[], datetime] | None = None,
                  unresponsive_after: timedelta = timedelta(hours=1), cache_seconds: float = 10.0,
                  settled_cache_seconds: float = 3600.0, stats_cache_seconds: float = 300.0,
                  page_size: int = 50, title: str = "Bunraku") -> None:
@@ -131,6 +155,9 @@ class Dashboard:
         if rollouts is not None and isinstance(self.metrics.rollouts, EmptyRolloutSource):
             self.metrics.rollouts = rollouts
         self.tokens = tokens
+        # asked on every request with a certificate: a certificate revoked while the master runs stops
+        # working at once, also on connections and TLS sessions opened before
+        self.revoked_serials = revoked_serials
         self.unresponsive_after = unresponsive_after
         self.cache_seconds = cache_seconds
         # past hours and days do not change (short of a report spooled for longer than this): their figures
@@ -169,15 +196,16 @@ class Dashboard:
         return value
 
     def run_series(self, *, since: datetime, until: datetime, bucket: str, node: str | None = None,
-                   group: str | None = None) -> list[dict[str, Any]]:
+                   group: str | None = None, groups: frozenset[str] | None = None) -> list[dict[str, Any]]:
         """``queries.run_series`` over whole buckets (the first one starts at ``since``'s hour or day), with
-        settled buckets reused: a month of statistics reads only the hours not yet seen."""
+        settled buckets reused: a month of statistics reads only the hours not yet seen. ``groups``: only
+        the runs of nodes in these groups (a limited viewer's; None: every node)."""
         step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
         starts = queries.bucket_keys(since, until, bucket)
         if self.settled_cache_seconds <= 0:
             return queries.run_series(self.store, since=starts[0], until=until, bucket=bucket, node=node,
-                                      group=group)
-        key = (bucket, node, group)
+                                      group=group, groups=groups)
+        key = (bucket, node, group, groups)
         clock = time.monotonic()
         with self._cache_lock:
             known = self._buckets.setdefault(key, {})
@@ -186,7 +214,7 @@ class Dashboard:
             missing = [s for s in starts if s not in known]
         if missing:
             fresh = queries.run_series(self.store, since=missing[0], until=until, bucket=bucket, node=node,
-                                       group=group)
+                                       group=group, groups=groups)
             settled_before = self.now() - timedelta(minutes=5)
             with self._cache_lock:
                 for entry in fresh:
@@ -200,17 +228,60 @@ class Dashboard:
         with self._cache_lock:
             return [known[s][1] for s in starts]
 
-    def fleet(self) -> FleetSnapshot:
+    def fleet(self, viewer: Viewer | None = None) -> FleetSnapshot:
+        """Every node's status; for ``viewer``, only the nodes it may see (a group-limited viewer: the nodes of
+        its groups, nothing else; counts, groups and environments follow)."""
         def take() -> FleetSnapshot:
             now = self.now()
             return FleetSnapshot.of(self.store.node_statuses(unresponsive_after=self.unresponsive_after, now=now),
                                     now)
 
-        return self.cached("fleet", take)
+        whole = self.cached("fleet", take)
+        if viewer is None or viewer.groups is None:
+            return whole
+        access = viewer.access
+        return self.cached(("fleet", viewer.groups, whole.taken_at), lambda: FleetSnapshot.of(
+            [s for s in whole.statuses if may_read(access, s.group)], whole.taken_at))
+
+    # -- what a viewer may see (the policy itself is master.access's, shared with the gRPC service) --------------
+
+    @staticmethod
+    def scope(request: Request) -> frozenset[str] | None:
+        """The groups the request's viewer is limited to (None: every group), for queries over runs."""
+        return request.viewer.groups if request.viewer is not None else frozenset()
+
+    def may_see_node(self, request: Request, name: str) -> bool:
+        """Whether the viewer may see node ``name``. A group-limited viewer sees the nodes the store puts in
+        its groups; everything else answers as a node that does not exist."""
+        viewer = request.viewer
+        if viewer is None:
+            return False
+        return viewer.groups is None or name in self.fleet(viewer).by_name
+
+    def may_see_rollout(self, request: Request, rollout: dict[str, Any]) -> bool:
+        """A rollout of a group the viewer's groups cover (one over the whole fleet: every group only)."""
+        return request.viewer is not None and may_read(request.viewer.access, rollout.get("group"))
+
+    def shown_rollout(self, request: Request, rollout: dict[str, Any]) -> dict[str, Any]:
+        """``rollout`` with, for a group-limited viewer, only the nodes it may see in its waves."""
+        viewer = request.viewer
+        if viewer is None or viewer.groups is None:
+            return rollout
+        visible = self.fleet(viewer).by_name
+        waves = [{**wave, "nodes": [n for n in wave.get("nodes") or [] if n.get("name") in visible]}
+                 for wave in rollout.get("waves") or []]
+        return {**rollout, "waves": waves} if "waves" in rollout else rollout
+
+    def fleet_metrics(self, request: Request) -> Response:
+        """Prometheus metrics: fleet-wide figures, so for viewers of every group only."""
+        if request.viewer is None or request.viewer.groups is not None:
+            raise HTTPError(403, "the metrics cover the whole fleet; a viewer limited to groups cannot read them")
+        return Response(200, self.metrics.render(), CONTENT_TYPE)
 
     def render(self, template: str, request: Request, http_status: int = 200, **context: Any) -> Response:
         page = self.templates.get_template(template).render(
-            viewer=request.viewer, title=self.title, request_path=request.path, now=self.now(), **context)
+            viewer=request.viewer, title=self.title, request_path=request.path, now=self.now(),
+            store_problem=getattr(self.store, "write_problem", None), **context)
         return Response(http_status, page.encode("utf-8"))
 
     # -- authentication ----------------------------------------------------------------------------------------
@@ -224,9 +295,26 @@ class Dashboard:
             log.error("dashboard: %s", exc)
             return None
 
+    def _revoked(self, cert: x509.Certificate) -> bool:
+        """Whether the CA has revoked ``cert`` (an unreadable CRL counts as revoked: a certificate that
+        cannot be checked does not log in)."""
+        if self.revoked_serials is None:
+            return False
+        try:
+            return cert.serial_number in self.revoked_serials()
+        except (OSError, ValueError) as exc:
+            log.error("dashboard: cannot read the CA's revocation list: %s", exc)
+            return True
+
     def _authenticate(self, request: Request, route: Route) -> Response | None:
         """Set ``request.viewer``; a response when the request must end here (refused, or redirected)."""
-        viewer = viewer_from_certificate(request.environ.get(PEER_CERT_KEY))
+        cert = parse_certificate(request.environ.get(PEER_CERT_KEY))
+        if cert is not None and self._revoked(cert):
+            # a revoked certificate opens nothing, not even with a token alongside
+            log.warning("dashboard: revoked certificate refused for %s %s from %s", request.method, request.path,
+                        request.environ.get("REMOTE_ADDR", "?"))
+            return self._refuse(request, route, "this certificate has been revoked", status=403)
+        viewer = _viewer_of(cert) if cert is not None else None
         if viewer is not None:
             request.viewer = viewer
             return None
@@ -256,12 +344,17 @@ class Dashboard:
             return None
         return self._refuse(request, route, None)
 
-    def _refuse(self, request: Request, route: Route, reason: str | None, *, clear_cookie: bool = False) -> Response:
+    def _refuse(self, request: Request, route: Route, reason: str | None, *, clear_cookie: bool = False,
+                status: int = 401) -> Response:
         headers = [self.logout_cookie(request)] if clear_cookie else []
         if route.machine:
-            response = json_response({"error": reason or "authentication required"}, 401)
-            response.headers += [("WWW-Authenticate", 'Bearer realm="bunraku"'), *headers]
+            response = json_response({"error": reason or "authentication required"}, status)
+            if status == 401:
+                response.headers.append(("WWW-Authenticate", 'Bearer realm="bunraku"'))
+            response.headers += headers
             return response
+        if status == 403:
+            return self.render("error.html", request, 403, status=403, message=reason or "forbidden")
         if reason is None and request.method in ("GET", "HEAD"):
             return redirect(with_query("/login", next=request.full_path), 302)
         response = self.render("login.html", request, 401, error=reason, next=safe_next(request.full_path))
@@ -280,7 +373,7 @@ class Dashboard:
 
     def handle(self, request: Request) -> Response:
         for route in ROUTES:
-            match = route.pattern.match(request.path)
+            match = route.pattern.fullmatch(request.path)
             if match is None:
                 continue
             refused = self._authenticate(request, route)
@@ -316,20 +409,29 @@ class Dashboard:
         except Exception:
             log.exception("dashboard: %s %s failed", request.method, request.path)
             response = Response(500, b"internal error (see the master's log)", "text/plain; charset=utf-8")
+        try:
+            headers = response.wsgi_headers()
+        except UnsafeHeader as exc:
+            log.error("dashboard: %s %s: %s", request.method, request.path, exc)
+            response = Response(500, b"internal error (see the master's log)", "text/plain; charset=utf-8")
+            headers = response.wsgi_headers()
         self.metrics.dashboard_request(response.status)
         log.debug("dashboard: %s %s -> %d in %.1f ms (%s)", request.method, request.path, response.status,
                   (time.perf_counter() - started) * 1000, request.viewer.name if request.viewer else "-")
-        start_response(response.status_line, response.wsgi_headers())
+        start_response(response.status_line, headers)
         return [b"" if request.method == "HEAD" else response.body]
 
 
 def create_app(store: Store, *, metrics: Metrics | None = None, rollouts: RolloutSource | None = None,
-               tokens: TokenStore | None = None, **options: Any) -> Dashboard:
+               tokens: TokenStore | None = None, revoked_serials: RevokedSerials | None = None,
+               **options: Any) -> Dashboard:
     """The dashboard as a WSGI application over ``store``. ``metrics``: the master's Metrics (one is made
     when absent); ``rollouts``: the release-control source (none yet: empty); ``tokens``: the token file
-    for viewers without an operator certificate (None: certificates only). ``options`` go to Dashboard
-    (``now``, ``unresponsive_after``, ``cache_seconds``, ``page_size``, ``title``)."""
-    return Dashboard(store, metrics=metrics, rollouts=rollouts, tokens=tokens, **options)
+    for viewers without an operator certificate (None: certificates only); ``revoked_serials``: the CA's
+    revoked serials, asked per request (the master's ``CertificateAuthority.revoked_serials``). ``options``
+    go to Dashboard (``now``, ``unresponsive_after``, ``cache_seconds``, ``page_size``, ``title``)."""
+    return Dashboard(store, metrics=metrics, rollouts=rollouts, tokens=tokens, revoked_serials=revoked_serials,
+                     **options)
 
 
 __all__ = ["Dashboard", "FleetSnapshot", "create_app", "safe_next", "viewer_from_certificate"]

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, unquote, urlencode
 
 from master.dashboard.tokens import Viewer
 
@@ -27,6 +27,23 @@ SECURITY_HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 ]
+
+
+#: Characters a redirect target keeps as they are; anything else (non-ASCII) is percent-encoded, so that the
+#: Location header is plain ASCII.
+_LOCATION_SAFE = "".join(chr(c) for c in range(0x21, 0x7F))
+#: Percent-decoding rounds a redirect target is checked through: a browser decodes once, but a target may
+#: have been encoded more than once on its way here. One still encoded after this many is refused.
+_DECODE_ROUNDS = 4
+
+
+class UnsafeHeader(ValueError):
+    """A response header whose name or value holds a control character: it would end the header line
+    early and let what follows be read as another header."""
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 class HTTPError(Exception):
@@ -118,8 +135,14 @@ class Response:
         return f"{self.status} {phrase}"
 
     def wsgi_headers(self) -> list[tuple[str, str]]:
-        return [("Content-Type", self.content_type), ("Content-Length", str(len(self.body))),
-                *SECURITY_HEADERS, *self.headers]
+        """The headers to send; UnsafeHeader if any name or value holds a control character (whatever a
+        handler put there, no header line can be split in two)."""
+        headers = [("Content-Type", self.content_type), ("Content-Length", str(len(self.body))),
+                   *SECURITY_HEADERS, *self.headers]
+        for name, value in headers:
+            if _has_control(name) or ":" in name or " " in name or _has_control(value):
+                raise UnsafeHeader(f"refused to send the {name!r} header: it holds a control character")
+        return headers
 
 
 def _default(value: Any) -> Any:
@@ -147,8 +170,26 @@ def with_query(path: str, **args: Any) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
+def _local_path(text: str) -> bool:
+    """An absolute path on this site: one leading "/" (not "//" or "/\\", which browsers read as another
+    host), no backslash, no whitespace and no control character anywhere (browsers drop tabs and newlines
+    from a URL before reading it, so "/\t/evil.example.com" would be "//evil.example.com")."""
+    return (text.startswith("/") and not text.startswith(("//", "/\\"))
+            and not any(c == "\\" or c.isspace() or not c.isprintable() for c in text))
+
+
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path on this site, never another one (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Where to go after logging in: a path on this site, never another one (no open redirect) and never
+    anything that could split the Location header; "/" for anything else. Checked as given and after
+    each round of percent-decoding, as a browser might read it."""
+    if not target:
         return "/"
-    return target
+    seen = target
+    for _ in range(_DECODE_ROUNDS):
+        if not _local_path(seen):
+            return "/"
+        decoded = unquote(seen)
+        if decoded == seen:
+            return quote(target, safe=_LOCATION_SAFE)
+        seen = decoded
+    return "/"

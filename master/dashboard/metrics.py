@@ -88,6 +88,9 @@ class Metrics:
         self._up = Gauge("bunraku_master_start_time_seconds", "When the master started (Unix time).",
                          registry=r)
         self._up.set_to_current_time()
+        self._store_writable = Gauge("bunraku_store_writable", "1 while the store takes writes; 0 while it is "
+                                     "full or its file was deleted or replaced.", registry=r)
+        self._store_writable.set_function(lambda: 0.0 if getattr(self.store, "write_problem", None) else 1.0)
         r.register(_FleetCollector(self))
 
     # -- what the master calls ------------------------------------------------------------------------------

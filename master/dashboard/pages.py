@@ -1,5 +1,9 @@
 """The dashboard's HTML pages: each gathers its data (``gather_*``, shared with the JSON API), draws its
-charts on the server and renders a template."""
+charts on the server and renders a template.
+
+Every ``gather_*`` reads only what the request's viewer may see (``Dashboard.fleet(viewer)``,
+``Dashboard.scope``, ``Dashboard.may_see_node``): a viewer limited to groups gets the nodes, runs, reports,
+facts and rollouts of its groups, and a node of another group answers exactly as a node that does not exist."""
 
 from __future__ import annotations
 
@@ -115,7 +119,7 @@ def choice_arg(request: Request, name: str, allowed: tuple[str, ...]) -> str | N
 
 
 def gather_nodes(dash: Dashboard, request: Request) -> dict[str, Any]:
-    fleet = dash.fleet()
+    fleet = dash.fleet(request.viewer)
     status = choice_arg(request, "status", NODE_STATUSES)
     group, environment, text = request.arg("group"), request.arg("environment"), request.arg("q")
     found = [s for s in fleet.statuses
@@ -144,12 +148,15 @@ def flatten_facts(facts: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
-def gather_node(dash: Dashboard, name: str) -> dict[str, Any]:
-    status = dash.fleet().by_name.get(name)
+def gather_node(dash: Dashboard, request: Request, name: str) -> dict[str, Any]:
+    missing = HTTPError(404, f"no node named {name!r}")
+    if not dash.may_see_node(request, name):
+        raise missing
+    status = dash.fleet(request.viewer).by_name.get(name)
     facts = dash.store.get_facts(name)
     recent, _ = queries.report_page(dash.store, node=name, limit=15)
     if status is None and facts is None and not recent:
-        raise HTTPError(404, f"no node named {name!r}")
+        raise missing
     catalog = dash.store.get_catalog(name) or {}
     return {
         "name": name, "status": status, "facts": facts or {}, "classes": list(catalog.get("classes") or []),
@@ -174,14 +181,15 @@ def gather_reports(dash: Dashboard, request: Request) -> dict[str, Any]:
     filters = {"node": request.arg("node"), "group": request.arg("group"), "status": status,
                "since": request.arg("since"), "until": request.arg("until"), "range": request.arg("range")}
     rows, cursor = queries.report_page(dash.store, node=filters["node"], group=filters["group"], status=status,
-                                       since=since, until=until, before=before, limit=limit)
+                                       since=since, until=until, before=before, limit=limit,
+                                       groups=dash.scope(request))
     return {"reports": rows, "next": cursor.encode() if cursor else None, "filters": filters,
-            "first_page": before is None, "groups": dash.fleet().groups}
+            "first_page": before is None, "groups": dash.fleet(request.viewer).groups}
 
 
-def gather_report(dash: Dashboard, report_id: int) -> dict[str, Any]:
+def gather_report(dash: Dashboard, request: Request, report_id: int) -> dict[str, Any]:
     document = dash.store.get_report(report_id)
-    if document is None:
+    if document is None or not dash.may_see_node(request, str(document.get("host"))):
         raise HTTPError(404, f"no report {report_id}")
     statuses = document.get("resource_statuses") or {}
     notable = {ref: s for ref, s in statuses.items()
@@ -194,36 +202,39 @@ def gather_stats(dash: Dashboard, request: Request) -> dict[str, Any]:
     name = range_arg(request)
     length, bucket = RANGES[name]
     group, node = request.arg("group"), request.arg("node")
+    scope = dash.scope(request)
     until = dash.now()
-    series = dash.run_series(since=until - length, until=until, bucket=bucket, node=node, group=group)
+    series = dash.run_series(since=until - length, until=until, bucket=bucket, node=node, group=group, groups=scope)
     since = series[0]["start"]  # whole buckets
     store = dash.store
 
     def key(*parts: Any) -> tuple[Any, ...]:
-        return ("stats", name, group, node, *parts)
+        return ("stats", name, group, node, scope, *parts)
 
     slow = dash.stats_cache_seconds
     totals = queries.totals_of(series)
-    fleet = dash.fleet()
+    fleet = dash.fleet(request.viewer)
     if node is None:
         # one scan of the period's runs, by node, gives the top tables, the group table and who reported
-        rows = dash.cached(key("per_node"), lambda: queries.per_node(store, since=since, group=group), seconds=slow)
+        rows = dash.cached(key("per_node"), lambda: queries.per_node(store, since=since, group=group, groups=scope),
+                           seconds=slow)
         top = queries.rank(rows)
         totals["nodes_reporting"] = len(rows)
+        compiles = dash.cached(("compile_by_group",), lambda: queries.compile_by_group(store))
         groups = [] if group is not None else queries.group_table(
             rows, {s.name: s.group for s in fleet.statuses},
-            dash.cached(("compile_by_group",), lambda: queries.compile_by_group(store)))
+            {g: figures for g, figures in compiles.items() if scope is None or g in scope})
     else:
         top, groups = {}, []
         totals["nodes_reporting"] = 1 if totals["runs"] else 0
     return {
         "range": name, "bucket": bucket, "group": group, "node": node, "since": since, "until": until,
         "totals": totals, "series": series,
-        "compile": dash.cached(key("compile"), lambda: queries.compile_summary(store, group=group)),
+        "compile": dash.cached(key("compile"), lambda: queries.compile_summary(store, group=group, groups=scope)),
         "compile_series": dash.cached(key("compile_series"), lambda: queries.compile_series(
-            store, since=since, until=until, bucket=bucket, group=group)),
+            store, since=since, until=until, bucket=bucket, group=group, groups=scope)),
         "groups": groups, "top": top,
-        "group_names": dash.fleet().groups,
+        "group_names": fleet.groups,
     }
 
 
@@ -232,7 +243,9 @@ def gather_search(dash: Dashboard, request: Request) -> dict[str, Any]:
     names: list[str] = []
     if fact:
         names = dash.cached(("search", fact, value), lambda: dash.store.nodes_with_fact(fact, value))
-    fleet = dash.fleet()
+    fleet = dash.fleet(request.viewer)
+    if dash.scope(request) is not None:
+        names = [n for n in names if n in fleet.by_name]
     per = request.int_arg("per", 100, high=1000)
     pages = max(1, -(-len(names) // per))
     page = request.int_arg("page", 1, high=pages)
@@ -290,13 +303,14 @@ def node_charts(runs: list[dict[str, Any]]) -> list[Markup]:
 
 
 def overview(dash: Dashboard, request: Request) -> Response:
-    fleet = dash.fleet()
+    fleet = dash.fleet(request.viewer)
+    scope = dash.scope(request)
     until = dash.now()
     since = until - timedelta(hours=24)
-    series = dash.run_series(since=since, until=until, bucket="hour")
+    series = dash.run_series(since=since, until=until, bucket="hour", groups=scope)
     totals = queries.totals_of(series)
-    failures, _ = queries.report_page(dash.store, status="failed", since=since, limit=10)
-    changes, _ = queries.report_page(dash.store, status="changed", since=since, limit=10)
+    failures, _ = queries.report_page(dash.store, status="failed", since=since, limit=10, groups=scope)
+    changes, _ = queries.report_page(dash.store, status="changed", since=since, limit=10, groups=scope)
     unresponsive = sorted((s for s in fleet.statuses if s.status == "unresponsive"),
                           key=lambda s: s.last_seen or since)[:25]
     return dash.render("overview.html", request, fleet=fleet, totals=totals, failures=failures, changes=changes,
@@ -310,7 +324,7 @@ def node_list(dash: Dashboard, request: Request) -> Response:
 
 
 def node_page(dash: Dashboard, request: Request, name: str) -> Response:
-    data = gather_node(dash, name)
+    data = gather_node(dash, request, name)
     return dash.render("node.html", request, **data, fact_rows=flatten_facts(data["facts"])[:MAX_FACT_ROWS],
                        charts=node_charts(data["runs"]))
 
@@ -320,7 +334,7 @@ def report_list(dash: Dashboard, request: Request) -> Response:
 
 
 def report_page(dash: Dashboard, request: Request, report_id: str) -> Response:
-    return dash.render("report.html", request, **gather_report(dash, int(report_id)))
+    return dash.render("report.html", request, **gather_report(dash, request, int(report_id)))
 
 
 def search(dash: Dashboard, request: Request) -> Response:
@@ -340,16 +354,28 @@ def stats(dash: Dashboard, request: Request) -> Response:
     return dash.render("stats.html", request, **data, scope=scope, charts=charts)
 
 
+def visible_rollouts(dash: Dashboard, request: Request) -> list[dict[str, Any]]:
+    """The rollouts the viewer may see (of its groups; over the whole fleet: viewers of every group only),
+    as the gRPC service lists them."""
+    return [dash.shown_rollout(request, r) for r in dash.rollouts.list() if dash.may_see_rollout(request, r)]
+
+
+def visible_rollout(dash: Dashboard, request: Request, rollout_id: str) -> dict[str, Any]:
+    """One rollout, if the viewer may see it; one it may not answers as one that does not exist."""
+    rollout = dash.rollouts.get(rollout_id)
+    if rollout is None or not dash.may_see_rollout(request, rollout):
+        raise HTTPError(404, f"no rollout {rollout_id!r}")
+    return dash.shown_rollout(request, rollout)
+
+
 def rollout_list(dash: Dashboard, request: Request) -> Response:
-    rollouts = dash.rollouts.list()
+    rollouts = visible_rollouts(dash, request)
     return dash.render("rollouts.html", request, rollouts=rollouts,
                        progress={str(r.get("id")): rollout_progress(r) for r in rollouts})
 
 
 def rollout_page(dash: Dashboard, request: Request, rollout_id: str) -> Response:
-    rollout = dash.rollouts.get(rollout_id)
-    if rollout is None:
-        raise HTTPError(404, f"no rollout {rollout_id!r}")
+    rollout = visible_rollout(dash, request, rollout_id)
     return dash.render("rollout.html", request, rollout=rollout, progress=rollout_progress(rollout))
 
 

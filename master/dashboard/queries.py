@@ -5,6 +5,9 @@ and compile time) by fleet, group or node.
 They read the store's tables (``master.store.schema``) through its engine, always bounded by an indexed
 column (``reports.time``, ``reports.node``) and a limit, aggregated in SQL: a page never loads all the
 reports. Plain functions of (store, arguments); no caching here (the app caches).
+
+``groups`` (where taken) keeps to the nodes of those groups: what a viewer limited to them may see. None
+means every node; an empty set, none.
 """
 
 from __future__ import annotations
@@ -60,11 +63,19 @@ def bucket_key(moment: datetime, bucket: str) -> str:
     return moment.strftime("%Y-%m-%d %H" if bucket == "hour" else "%Y-%m-%d")
 
 
-def _scope(query: sa.Select[Any], *, node: str | None, group: str | None) -> sa.Select[Any]:
+def _in_groups(column: sa.ColumnElement[Any], groups: frozenset[str]) -> sa.ColumnElement[bool]:
+    """``column`` (a node name) names a node of one of ``groups``."""
+    return column.in_(sa.select(nodes.c.name).where(nodes.c.group_name.in_(sorted(groups))))
+
+
+def _scope(query: sa.Select[Any], *, node: str | None, group: str | None,
+           groups: frozenset[str] | None = None) -> sa.Select[Any]:
     if node is not None:
         query = query.where(reports.c.node == node)
     if group is not None:
         query = query.where(reports.c.node.in_(sa.select(nodes.c.name).where(nodes.c.group_name == group)))
+    if groups is not None:
+        query = query.where(_in_groups(reports.c.node, groups))
     return query
 
 
@@ -93,14 +104,14 @@ class Cursor:
 
 def report_page(store: Store, *, node: str | None = None, group: str | None = None, status: str | None = None,
                 since: datetime | None = None, until: datetime | None = None, before: Cursor | None = None,
-                limit: int = 50) -> tuple[list[dict[str, Any]], Cursor | None]:
+                limit: int = 50, groups: frozenset[str] | None = None) -> tuple[list[dict[str, Any]], Cursor | None]:
     """One page of report summaries, newest first, and the cursor of the next page (None: last page)."""
     r = reports
     dialect = store.engine.dialect.name
     query: sa.Select[Any] = sa.select(r.c.id, r.c.node, r.c.time, r.c.status, r.c.noop, r.c.noop_pending, r.c.corrective_change,
                       r.c.environment, r.c.code_id, r.c.configuration_version, r.c.event_count, r.c.change_count,
                       r.c.cached_catalog_status, _seconds_column(dialect).label("seconds"))
-    query = _scope(query, node=node, group=group)
+    query = _scope(query, node=node, group=group, groups=groups)
     if status in RUN_STATUSES:
         query = query.where(r.c.status == status)
     elif status == "noop":
@@ -132,7 +143,7 @@ def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
 
 
 def _runs(dialect: str, *, since: datetime, until: datetime | None = None, node: str | None = None,
-          group: str | None = None, with_group: bool = False) -> sa.Subquery:
+          group: str | None = None, groups: frozenset[str] | None = None, with_group: bool = False) -> sa.Subquery:
     """The period's report rows with their run time read once (the JSON is the costly part)."""
     r = reports
     columns: list[sa.ColumnElement[Any]] = [
@@ -142,7 +153,8 @@ def _runs(dialect: str, *, since: datetime, until: datetime | None = None, node:
     if with_group:
         columns.append(nodes.c.group_name.label("group"))
         source = r.join(nodes, nodes.c.name == r.c.node)
-    query = _scope(sa.select(*columns).select_from(source).where(r.c.time >= since), node=node, group=group)
+    query = _scope(sa.select(*columns).select_from(source).where(r.c.time >= since), node=node, group=group,
+                   groups=groups)
     if until is not None:
         query = query.where(r.c.time < until)
     return query.subquery("runs")
@@ -193,14 +205,14 @@ def _bucket_of(runs: sa.Subquery, dialect: str, bucket: str) -> sa.ColumnElement
 
 
 def run_series(store: Store, *, since: datetime, until: datetime, bucket: str = "hour", node: str | None = None,
-               group: str | None = None) -> list[dict[str, Any]]:
+               group: str | None = None, groups: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Per hour (or day) from ``since`` to ``until``: runs, changed, failed, unchanged, noop, corrective,
     intentional, changes, events, timed (runs with a run time), avg_seconds, max_seconds; buckets without
     runs are zeros."""
     if bucket not in ("hour", "day"):
         raise ValueError(f"bad bucket {bucket!r}")
     dialect = store.engine.dialect.name
-    runs = _runs(dialect, since=since, until=until, node=node, group=group)
+    runs = _runs(dialect, since=since, until=until, node=node, group=group, groups=groups)
     key = _bucket_of(runs, dialect, bucket).label("bucket")
     query = sa.select(key, *_aggregates(runs)).group_by(key)
 
@@ -232,9 +244,9 @@ TOP_ORDER = ("failed", "changes", "corrective", "max_seconds")
 
 
 def per_node(store: Store, *, since: datetime, until: datetime | None = None,
-             group: str | None = None) -> list[dict[str, Any]]:
+             group: str | None = None, groups: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """The period's run figures of every node that reported in it (one scan of the period's runs)."""
-    runs = _runs(store.engine.dialect.name, since=since, until=until, group=group)
+    runs = _runs(store.engine.dialect.name, since=since, until=until, group=group, groups=groups)
     query = sa.select(runs.c.node, *_aggregates(runs)).group_by(runs.c.node)
 
     def work(conn: Connection) -> list[dict[str, Any]]:
@@ -325,12 +337,15 @@ def catalog_info(store: Store, node: str) -> dict[str, Any] | None:
     return found
 
 
-def compile_summary(store: Store, *, group: str | None = None) -> dict[str, Any]:
+def compile_summary(store: Store, *, group: str | None = None,
+                    groups: frozenset[str] | None = None) -> dict[str, Any]:
     """Compile time of the nodes' latest catalogs: count, avg, max, p50 and p95 (seconds)."""
     c = catalogs
     base = sa.select(c.c.compile_seconds).where(c.c.compile_seconds.is_not(None))
     if group is not None:
         base = base.where(c.c.node.in_(sa.select(nodes.c.name).where(nodes.c.group_name == group)))
+    if groups is not None:
+        base = base.where(_in_groups(c.c.node, groups))
     sub = base.subquery()
     totals = sa.select(sa.func.count(), sa.func.avg(sub.c.compile_seconds), sa.func.max(sub.c.compile_seconds))
 
@@ -351,7 +366,7 @@ def compile_summary(store: Store, *, group: str | None = None) -> dict[str, Any]
 
 
 def compile_series(store: Store, *, since: datetime, until: datetime, bucket: str = "day",
-                   group: str | None = None) -> list[dict[str, Any]]:
+                   group: str | None = None, groups: frozenset[str] | None = None) -> list[dict[str, Any]]:
     """Average and maximum compile time of the latest catalogs, by the hour (day) they were compiled."""
     dialect = store.engine.dialect.name
     c = catalogs
@@ -367,6 +382,8 @@ def compile_series(store: Store, *, since: datetime, until: datetime, bucket: st
              .group_by(label))
     if group is not None:
         query = query.where(c.c.node.in_(sa.select(nodes.c.name).where(nodes.c.group_name == group)))
+    if groups is not None:
+        query = query.where(_in_groups(c.c.node, groups))
 
     def work(conn: Connection) -> dict[str, Any]:
         return {row.bucket: row for row in conn.execute(query)}

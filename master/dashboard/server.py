@@ -1,15 +1,28 @@
 """Serving the dashboard over HTTPS: the standard library's WSGI server, one thread per connection, TLS
 with the master's certificate, and an optional client certificate checked against the CA (an operator's
-certificate logs its holder in; viewers without one log in with a token)."""
+certificate logs its holder in; viewers without one log in with a token).
+
+A flood must not lock other viewers out: connections are counted per source address (an IPv6 address by
+its /64) and in all, and those over either limit are closed at once, before any TLS; the handshake and
+each wait for the client have a deadline, so that a silent connection gives its thread back. The CRL is
+loaded again into the TLS context when its file changes (the application also checks every request's
+certificate against the CA's revoked serials)."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
+import os
 import socket
 import socketserver
 import ssl
+import struct
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
@@ -19,21 +32,146 @@ from master.dashboard.app import PEER_CERT_KEY
 log = logging.getLogger(__name__)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-#: A connection that sends nothing for this long is dropped (a slow client must not hold a thread forever).
-CONNECTION_TIMEOUT = 30.0
+#: A client has this long from connecting to the end of the TLS handshake.
+HANDSHAKE_TIMEOUT = 5.0
+#: A connection that sends (or reads) nothing for this long is dropped: a silent client must not hold a
+#: thread. One request per connection, so this also bounds a connection kept open after its answer.
+IDLE_TIMEOUT = 10.0
+#: Connections open at once from one source address (an IPv6 /64) and in all; more are closed at once.
+#: A browser opens about six per site; a proxy in front of many viewers needs more.
+MAX_CONNECTIONS_PER_ADDRESS = 32
+MAX_CONNECTIONS = 256
+#: Connections refused at the limits are logged (as a count) at most this often: a flood must not flood
+#: the log as well.
+REFUSED_LOG_SECONDS = 60.0
+#: Connections waiting to be accepted (the listen backlog).
+LISTEN_BACKLOG = 128
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    handshake_timeout: float = HANDSHAKE_TIMEOUT
+    idle_timeout: float = IDLE_TIMEOUT
+    per_address: int = MAX_CONNECTIONS_PER_ADDRESS
+    total: int = MAX_CONNECTIONS
+
+    @classmethod
+    def defaults(cls) -> ConnectionLimits:
+        """The module's settings as they are now (read at start, so that they can be set before it)."""
+        return cls(HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS)
+
+
+def source_key(host: str) -> str:
+    """What connections are counted by: the IPv4 address, or the /64 of an IPv6 one (one host holds a
+    whole /64, so counting its addresses one by one would be no limit)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+class ConnectionGate:
+    """Open connections by source: admits a new one while its source and the total are under the limits."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self._open: Counter[str] = Counter()
+        self._total = 0
+        self._lock = threading.Lock()
+        self._refused = 0
+        self._refused_logged_at = float("-inf")
+
+    def admit(self, source: str) -> str | None:
+        """None when ``source`` may open one more connection (counted until ``release``); else why not."""
+        with self._lock:
+            if self._total >= self.limits.total:
+                return f"{self._total} connections open (the limit is {self.limits.total})"
+            if self._open[source] >= self.limits.per_address:
+                return f"{self._open[source]} connections open from it (the limit is {self.limits.per_address})"
+            self._open[source] += 1
+            self._total += 1
+            return None
+
+    def release(self, source: str) -> None:
+        with self._lock:
+            self._total -= 1
+            self._open[source] -= 1
+            if self._open[source] <= 0:
+                del self._open[source]
+
+    def refused(self, address: str, reason: str) -> None:
+        """Count a refused connection; a warning now and then with the count, the rest at debug level."""
+        now = time.monotonic()
+        with self._lock:
+            self._refused += 1
+            if now - self._refused_logged_at < REFUSED_LOG_SECONDS:
+                count = 0
+            else:
+                count, self._refused, self._refused_logged_at = self._refused, 0, now
+        if count:
+            log.warning("dashboard: refused %d connection(s) over the connection limits; the latest from %s: %s",
+                        count, address, reason)
+        else:
+            log.debug("dashboard: refused a connection from %s: %s", address, reason)
+
+
+class TLSContexts:
+    """The server's TLS context, made again when the CRL file changes, so that a certificate revoked while
+    the master runs fails the next handshake. One stat of the CRL per connection; the context is rebuilt
+    only on a change."""
+
+    def __init__(self, *, certfile: str | Path, keyfile: str | Path, cafile: str | Path,
+                 crlfile: str | Path | None = None) -> None:
+        self._make = functools.partial(tls_context, certfile=certfile, keyfile=keyfile, cafile=cafile,
+                                       crlfile=crlfile)
+        self._crlfile = Path(crlfile) if crlfile is not None else None
+        self._lock = threading.Lock()
+        self._version = self._crl_version()
+        self._context = self._make()
+
+    def _crl_version(self) -> tuple[int, int, int] | None:
+        if self._crlfile is None:
+            return None
+        try:
+            info = os.stat(self._crlfile)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size, info.st_ino
+
+    def current(self) -> ssl.SSLContext:
+        version = self._crl_version()
+        with self._lock:
+            if version != self._version:
+                self._version = version  # whether or not it loads: one attempt per change, not per connection
+                try:
+                    self._context = self._make()
+                    log.info("dashboard: revocation list reloaded")
+                except (OSError, ssl.SSLError, ValueError) as exc:
+                    # the application still checks each request's certificate against the CA
+                    log.error("dashboard: cannot load the changed revocation list (%s); keeping the previous one",
+                              exc)
+            return self._context
 
 
 class _Handler(WSGIRequestHandler):
     server: _TLSServer
 
     def setup(self) -> None:
-        # the TLS handshake runs here, in the connection's own thread, not in the accept loop
-        self.request.settimeout(CONNECTION_TIMEOUT)
+        # the TLS handshake runs here, in the connection's own thread, not in the accept loop; the timeout
+        # bounds the whole handshake (the ssl module keeps one deadline across its reads)
+        limits = self.server.gate.limits
+        self.request.settimeout(limits.handshake_timeout)
         try:
-            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+            self.request = self.server.contexts.current().wrap_socket(self.request, server_side=True)
         except (ssl.SSLError, OSError) as exc:
-            log.info("dashboard: TLS handshake with %s failed: %s", self.client_address[0], exc)
+            log.debug("dashboard: TLS handshake with %s failed: %s", self.client_address[0], exc)
             raise _HandshakeFailed from exc
+        self.request.settimeout(limits.idle_timeout)
         super().setup()
 
     def get_environ(self) -> dict[str, Any]:
@@ -55,7 +193,34 @@ class _HandshakeFailed(Exception):
 class _TLSServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
-    tls: ssl.SSLContext
+    request_queue_size = LISTEN_BACKLOG
+    contexts: TLSContexts
+    gate: ConnectionGate
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        # in the accept loop: refusing costs no thread and no handshake
+        reason = self.gate.admit(source_key(str(client_address[0])))
+        if reason is None:
+            return True
+        self.gate.refused(str(client_address[0]), reason)
+        try:  # closed with a reset: nothing of a flood lingers on our side
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        return False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.gate.release(source_key(str(client_address[0])))
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.gate.release(source_key(str(client_address[0])))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("dashboard: connection from %s ended with an error", client_address[0], exc_info=True)
@@ -118,12 +283,15 @@ class DashboardServer:
 
 
 def serve(app: WSGIApp, host: str, port: int, *, certfile: str | Path, keyfile: str | Path, cafile: str | Path,
-          crlfile: str | Path | None = None) -> DashboardServer:
-    """Serve ``app`` over HTTPS on ``host``:``port`` (0: any free port) in a background thread."""
+          crlfile: str | Path | None = None, limits: ConnectionLimits | None = None) -> DashboardServer:
+    """Serve ``app`` over HTTPS on ``host``:``port`` (0: any free port) in a background thread. ``crlfile``
+    is watched (loaded again when it changes); ``limits``: the connection limits (the module's by default)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    contexts = TLSContexts(certfile=certfile, keyfile=keyfile, cafile=cafile, crlfile=crlfile)
     server_class = type("_Server", (_TLSServer,), {"address_family": family})
     server = server_class((host, port), _Handler)
-    server.tls = tls_context(certfile=certfile, keyfile=keyfile, cafile=cafile, crlfile=crlfile)
+    server.contexts = contexts
+    server.gate = ConnectionGate(limits or ConnectionLimits.defaults())
     server.set_app(app)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                               name=f"dashboard-{server.server_address[1]}", daemon=True)

@@ -43,6 +43,25 @@ class MasterUnavailable(ClientError):
     """No master answered."""
 
 
+class MasterBusy(ClientError):
+    """The master turned the call away for now (its rate limit for this node): try again later, slower."""
+
+
+class CertificateRevoked(ClientError):
+    """The master refused our certificate: the CA has revoked it."""
+
+
+def _refusal(message: str, exc: grpc.RpcError) -> ClientError:
+    """The error for a call the master answered with a failure status, by what the caller can do."""
+    code, details = exc.code(), exc.details() or ""
+    # RESOURCE_EXHAUSTED is also a message over the size limit, which waiting will not cure
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" not in details:
+        return MasterBusy(message, code)
+    if code == grpc.StatusCode.UNAUTHENTICATED and "has been revoked" in details:
+        return CertificateRevoked(message, code)
+    return ClientError(message, code)
+
+
 def split_servers(value: str | Sequence[str]) -> list[str]:
     items = value.split(",") if isinstance(value, str) else list(value)
     out = []
@@ -128,6 +147,9 @@ def ensure_certificate(paths: pki.SSLPaths, ca_server: str, *, waitforcert: floa
     else:
         csr_pem = pki.make_csr(key, paths.certname, challenge=challenge, extensions=extensions)
         pki.write_public(paths.csr, csr_pem)
+    # Puppet's "Certificate Request fingerprint": the admin compares it with `bunraku cert list` before signing
+    fingerprint = pki.fingerprint_csr(pki.load_csr(csr_pem))
+    log.info("certificate request for %s, fingerprint (SHA256) %s", paths.certname, fingerprint)
     deadline = time.monotonic() + waitforcert
     delay = 1.0
     while True:
@@ -157,7 +179,7 @@ def ensure_certificate(paths: pki.SSLPaths, ca_server: str, *, waitforcert: floa
             raise ClientError(f"the CA rejected the certificate request for {paths.certname}: {reply.message}")
         if time.monotonic() + delay > deadline:
             raise ClientError(f"the certificate for {paths.certname} is not signed yet ({reply.message}); "
-                              "exiting (no certificate)")
+                              f"request fingerprint (SHA256) {fingerprint}; exiting (no certificate)")
         log.info("certificate for %s not signed yet; checking again in %.0fs", paths.certname, delay)
         sleep(delay)
         delay = min(delay * 2, 60.0)
@@ -202,7 +224,7 @@ class MasterClient:
                 if code in RETRYABLE:
                     errors.append(f"{server}: {exc.details()}")
                     continue
-                raise ClientError(f"{server}: {exc.details()}", code) from None
+                raise _refusal(f"{server}: {exc.details()}", exc) from None
             self._current = self.servers.index(server)
             self.last_server = server
             return reply
@@ -220,7 +242,7 @@ class MasterClient:
                 if code in RETRYABLE:
                     errors.append(f"{server}: {exc.details()}")
                     continue
-                raise ClientError(f"{server}: {exc.details()}", code) from None
+                raise _refusal(f"{server}: {exc.details()}", exc) from None
             self.last_server = server
             return _chain(first, it)
         raise MasterUnavailable("no master answered (" + "; ".join(errors) + ")")
@@ -265,4 +287,4 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     try:
         yield from rest
     except grpc.RpcError as exc:
-        raise ClientError(exc.details() or "stream failed", exc.code()) from None
+        raise _refusal(exc.details() or "stream failed", exc) from None

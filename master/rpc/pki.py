@@ -55,6 +55,9 @@ SHORT_NAMES[ROLE_OID] = ROLE_EXT
 ROLES = ("viewer", "operator", "admin")
 #: Extensions only the CA grants: refused in CSRs, never copied from one.
 CA_ONLY_OIDS = frozenset({OPERATOR_OID, CA_CARRIER_OID, ROLE_OID})
+#: Puppet's ppAuthCertExt arc (pp_auth_role ...): what a certificate may do. A CSR asking for one is
+#: never autosigned, and signed only when the admin says so (``--allow-authorization-extensions``).
+AUTH_ARC = "1.3.6.1.4.1.34380.1.3."
 
 
 class PkiError(Exception):
@@ -223,6 +226,22 @@ def csr_challenge(csr: x509.CertificateSigningRequest) -> str | None:
         if ext.oid.dotted_string == CHALLENGE_EXT_OID and isinstance(ext.value, x509.UnrecognizedExtension):
             return from_der_value(ext.value.value)
     return None
+
+
+def extension_name(oid: str) -> str:
+    """Puppet's short name of an extension (``pp_auth_role``), else its dotted OID."""
+    return SHORT_NAMES.get(oid, oid)
+
+
+def ca_only_extensions(exts: x509.Extensions) -> list[str]:
+    """The extensions of a request that only the CA grants (see :data:`CA_ONLY_OIDS`), by name."""
+    return [extension_name(ext.oid.dotted_string) for ext in exts if ext.oid.dotted_string in CA_ONLY_OIDS]
+
+
+def authorization_extensions(exts: x509.Extensions) -> list[str]:
+    """The authorization extensions (Puppet's ``1.3.6.1.4.1.34380.1.3`` arc) of a request, by name."""
+    return [extension_name(ext.oid.dotted_string) for ext in exts
+            if (ext.oid.dotted_string + ".").startswith(AUTH_ARC) and ext.oid.dotted_string not in CA_ONLY_OIDS]
 
 
 def puppet_extensions(exts: x509.Extensions) -> dict[str, str]:

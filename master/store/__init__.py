@@ -34,13 +34,21 @@ Errors
     Everything the store raises is a ``StoreError`` with a one-line message ("cannot open store at URL:
     reason" for unusable URLs and paths), fit for the CLI to print without a traceback. Files the store
     creates are private: the SQLite file 0600 (its WAL files inherit that), new directories 0700.
+
+Staying safe (``health``, ``guard``, ``maintenance``)
+    A write that fails because the disk is full raises ``StoreUnavailable`` ("full") and the store says so
+    in ``write_problem`` until a write succeeds again. An SQLite file deleted or replaced while open is
+    noticed (at most a second later, and always before a report is acknowledged): from then on writes
+    raise ``StoreUnavailable`` ("gone"). The master opens its store through ``guard.open_for_master``:
+    checked, compared with the marker in its state directory, and locked; ``maintenance`` holds what
+    ``bunraku store`` (backup, verify, restore, init) does.
 """
 
 from __future__ import annotations
 
 from master.store.api import NODE_STATUSES, NodeStatus, Store
 from master.store.documents import REDACTED, catalog_digest, redact_catalog
-from master.store.errors import StoreError
+from master.store.errors import StoreError, StoreMissing, StoreUnavailable
 from master.store.migrations import SCHEMA_VERSION
 
 __all__ = [
@@ -50,6 +58,8 @@ __all__ = [
     "NodeStatus",
     "Store",
     "StoreError",
+    "StoreMissing",
+    "StoreUnavailable",
     "catalog_digest",
     "redact_catalog",
 ]

@@ -20,7 +20,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from master.store import backend, documents, migrations
 from master.store.documents import now_utc, utc
-from master.store.errors import StoreError
+from master.store.errors import StoreError, StoreMissing
+from master.store.health import WriteHealth
 from master.store.schema import (
     UTCDateTime,
     catalog_history,
@@ -30,6 +31,7 @@ from master.store.schema import (
     facts,
     nodes,
     reports,
+    store_info,
 )
 
 log = logging.getLogger(__name__)
@@ -156,13 +158,18 @@ class Store:
         self._url = url
         self._postgres = engine.dialect.name == "postgresql"
         self._sql = _Statements(self._postgres)
+        file = backend.sqlite_path(url) if url.get_backend_name() == "sqlite" else None
+        #: whether writes are possible now (disk full, file deleted or replaced): see master.store.health
+        self.health = WriteHealth(str(file) if file is not None else backend.display(url), file)
+        self._held: list[Any] = []  # things that live as long as the store is open (the master's lock)
 
     # -- opening ----------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None = None, *, path: Path | None = None) -> Self:
+    def open(cls, url: str | None = None, *, path: Path | None = None, create: bool = True) -> Self:
         """Open (creating and upgrading as needed) the store at ``url``, or the SQLite file at ``path``
-        (default ``./bunraku.db``) when no URL is given. Raises StoreError with a one-line message.
+        (default ``./bunraku.db``) when no URL is given. Raises StoreError with a one-line message;
+        StoreMissing when ``create`` is false and the database holds no store yet.
 
         ``sqlite://`` (in memory) is for tests: one connection, shared, for a single thread."""
         resolved = backend.resolve_url(url, path)
@@ -170,7 +177,11 @@ class Store:
         engine = backend.create_engine(resolved, where)
         store = cls(engine, resolved)
         try:
-            before, after = store._run("upgrade", migrations.upgrade, write=True, where=where)
+            before, after = store._run("upgrade", lambda conn: migrations.upgrade(conn, create=create),
+                                       write=True, where=where)
+        except StoreMissing:
+            engine.dispose()
+            raise
         except StoreError as exc:
             engine.dispose()
             message = str(exc)
@@ -183,6 +194,13 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+        for thing in self._held:
+            thing.close()
+        self._held.clear()
+
+    def hold(self, thing: Any) -> None:
+        """Keep ``thing`` (with a ``close()``) open as long as the store is: the master's store lock."""
+        self._held.append(thing)
 
     def __enter__(self) -> Self:
         return self
@@ -208,6 +226,21 @@ class Store:
     def schema_version(self) -> int:
         return self._run("schema_version", migrations.current_version)
 
+    def identity(self) -> tuple[str | None, datetime | None]:
+        """The store's id and creation time, as recorded inside it when it was created (both None for a
+        store older than the record)."""
+        def work(conn: Connection) -> tuple[str | None, datetime | None]:
+            rows = dict(conn.execute(sa.select(store_info.c.name, store_info.c.value)).all())
+            created = rows.get("created_at")
+            return rows.get("store_id"), datetime.fromisoformat(created) if created else None
+
+        return self._run("identity", work)
+
+    @property
+    def write_problem(self) -> str | None:
+        """Why the store takes no writes now, in one line fit for any viewer; None when it does."""
+        return self.health.problem
+
     # -- transactions ------------------------------------------------------------------------------------------
 
     def _run(self, what: str, work: Callable[[Connection], T], *, write: bool = False,
@@ -217,14 +250,23 @@ class Store:
         deadline = time.monotonic() + _LOCK_RETRY_BUDGET
         reconnected = False
         delay = 0.01
+        if write:
+            self.health.check_file()
         while True:
             try:
                 with self._engine.connect() as conn:
                     if write:
                         conn.execution_options(**{backend.WRITE_OPTION: True})
                     with conn.begin():
-                        return work(conn)
+                        result = work(conn)
+                if write:
+                    self.health.write_succeeded()
+                return result
             except DBAPIError as exc:
+                if write and backend.is_full(exc):
+                    raise self.health.write_failed_full() from None
+                if write and where is None:
+                    self.health.check_file(force=True)  # "unable to open" after a deletion says it better
                 if not self._postgres and backend.is_locked(exc) and time.monotonic() < deadline:
                     log.debug("store: %s: %s; retrying", what, backend.one_line(exc))
                     time.sleep(delay * (1 + random.random()))
@@ -410,7 +452,10 @@ class Store:
                           "b_environment": summary.environment})
             return int(inserted)
 
-        return self._run("save_report", work, write=True)
+        report_id = self._run("save_report", work, write=True)
+        # Acknowledged means kept: a report written into a file deleted a moment ago is not.
+        self.health.check_file(force=True)
+        return report_id
 
     def reports(self, node: str, *, last: int = 10) -> list[dict[str, Any]]:
         """The node's latest ``last`` reports, newest first, as the documents that were saved."""

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -36,6 +39,24 @@ def one_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+#: SQLite's primary result code for "database or disk is full" (SQLITE_FULL).
+_SQLITE_FULL = 13
+#: PostgreSQL's SQLSTATE for disk_full.
+_PG_DISK_FULL = "53100"
+
+
+def is_full(exc: BaseException) -> bool:
+    """Whether a database error means the store's disk (or the database's size limit) is full."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+        return True
+    if getattr(orig, "sqlstate", None) == _PG_DISK_FULL:
+        return True
+    text = str(orig).lower()
+    return "database or disk is full" in text or "no space left on device" in text
 
 
 def is_locked(exc: BaseException) -> bool:
@@ -99,6 +120,17 @@ def prepare_sqlite_file(path: Path) -> None:
     log.info("store: created %s", path)
 
 
+def sqlite_file_connector(path: Path) -> Callable[[], sqlite3.Connection]:
+    """Connections to an existing SQLite file that never create it: once the store is open, a deleted
+    file must show up as an error, not as a new empty database that a fresh pooled connection made."""
+    uri = f"file:{quote(str(path))}?mode=rw"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+
+    return connect
+
+
 def _sqlite_on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # the driver must not open transactions on its own: the "begin" hook below decides how
     dbapi_connection.isolation_level = None
@@ -135,9 +167,7 @@ def create_engine(url: URL, where: str) -> Engine:
                                           connect_args={"check_same_thread": False})
             else:
                 prepare_sqlite_file(path)
-                engine = sa.create_engine(
-                    url, pool_size=8, max_overflow=8,
-                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+                engine = sa.create_engine(url, pool_size=8, max_overflow=8, creator=sqlite_file_connector(path))
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine

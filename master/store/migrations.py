@@ -10,6 +10,7 @@ the current tables will move on, old migrations must not. Adding one: write ``_v
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateColumn
 
 from master.store.documents import report_events, summarize_report
-from master.store.errors import StoreError
+from master.store.errors import StoreError, StoreMissing
 from master.store.schema import BigID, JSONDocument, Name, UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -277,6 +278,26 @@ def _v5_exported_resources(conn: Connection) -> None:
     _v5.create_all(conn)
 
 
+# -- version 6: the store's identity (an id and a creation time, written once) ----------------------------------
+
+_v6 = sa.MetaData()
+_v6_store_info = sa.Table(
+    "store_info", _v6,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+def _v6_store_identity(conn: Connection) -> None:
+    _v6.create_all(conn)
+    t = _v6_store_info
+    have = set(conn.execute(sa.select(t.c.name)).scalars())
+    values = {"store_id": uuid.uuid4().hex, "created_at": datetime.now(UTC).isoformat()}
+    missing = [{"name": name, "value": value} for name, value in values.items() if name not in have]
+    if missing:
+        conn.execute(sa.insert(t), missing)
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
@@ -286,6 +307,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (3, _v3_release_control),
     (4, _v4_run_seconds),
     (5, _v5_exported_resources),
+    (6, _v6_store_identity),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"
@@ -299,12 +321,15 @@ def current_version(conn: Connection) -> int:
     return int(found or 0)
 
 
-def upgrade(conn: Connection) -> tuple[int, int]:
-    """Run the missing migrations inside the caller's transaction; returns (version before, after)."""
+def upgrade(conn: Connection, *, create: bool = True) -> tuple[int, int]:
+    """Run the missing migrations inside the caller's transaction; returns (version before, after).
+    Without ``create``, a database that holds no store yet raises StoreMissing instead."""
     if conn.dialect.name == "postgresql":
         # several masters may start at once on one shared store; the first upgrades, the others wait
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
     before = current_version(conn)
+    if before == 0 and not create:
+        raise StoreMissing("the database holds no store")
     if before > SCHEMA_VERSION:
         raise StoreError(f"store schema version {before} is newer than this Bunraku knows ({SCHEMA_VERSION}); "
                          "upgrade Bunraku")

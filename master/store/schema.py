@@ -224,3 +224,14 @@ exported_resources = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Index("ix_exported_resources_env_type", "environment", "type"),
 )
+
+# -- the store's identity (version 6): an id and a creation time, written once when the store is created --------
+# The master keeps the id in its state directory too, so that it can tell its own store from a missing,
+# empty or different one at the same place.
+
+store_info = sa.Table(
+    "store_info",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,4 +1,4 @@
-"""The run lock (taken over from a dead pid, refused while alive) and the report spool."""
+"""The run lock (free once its holder is gone, refused while it is held) and the report spool."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import pytest
 from agent.lock import LockHeld, RunLock
 from agent.spool import ReportSpool
 
+ROOT = Path(__file__).resolve().parents[2]
+HOLD = ("import sys; from pathlib import Path; from agent.lock import RunLock; "
+        "lock = RunLock(Path(sys.argv[1])); lock.acquire(); print('locked', flush=True); sys.stdin.read()")
+
 
 def _dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -19,32 +23,40 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+def hold_lock(path: Path) -> subprocess.Popen[str]:
+    """Another process holding the run lock at ``path`` until its stdin closes (or it is killed)."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_a_lock_file_left_by_a_dead_process_is_taken(tmp_path: Path) -> None:
     path = tmp_path / "run.lock"
     path.write_text(f"{_dead_pid()} 12345\n")
     with RunLock(path) as lock:
-        assert lock.holder()[0] == os.getpid()
-    assert not path.exists()
+        assert lock.holder() == os.getpid()
+    assert path.exists()  # never removed: a process waiting on it would lock a file others no longer see
 
 
 def test_a_live_holder_keeps_the_lock(tmp_path: Path) -> None:
     path = tmp_path / "run.lock"
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    holder = hold_lock(path)
     try:
-        start = open(f"/proc/{holder.pid}/stat").read().rsplit(")", 1)[1].split()[19]
-        path.write_text(f"{holder.pid} {start}\n")
         with pytest.raises(LockHeld, match=f"pid {holder.pid}"):
             RunLock(path).acquire()
     finally:
         holder.kill()
         holder.wait()
-
-
-def test_a_reused_pid_does_not_keep_the_lock(tmp_path: Path) -> None:
-    path = tmp_path / "run.lock"
-    path.write_text(f"{os.getppid()} not-its-start-time\n")  # a live pid, but another process's lock
     with RunLock(path):
         pass
+
+
+def test_a_recorded_live_pid_without_the_lock_does_not_keep_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.lock"
+    path.write_text(f"{os.getppid()}\n")  # a live pid, but that process holds no lock
+    with RunLock(path) as lock:
+        assert lock.holder() == os.getpid()
 
 
 def test_spooled_reports_go_out_in_order_and_stop_at_a_failure(tmp_path: Path) -> None:

@@ -110,14 +110,17 @@ def test_disable_and_enable(master, tmp: Path) -> None:
 
 
 def test_a_run_in_progress_blocks_another(master, tmp: Path) -> None:
-    import os
+    from tests.agent.test_agent_lock_spool import hold_lock
 
     s = agent_settings(master, tmp, "web06.example.com")
     s.lock_file.parent.mkdir(parents=True, exist_ok=True)
-    start = open(f"/proc/{os.getppid()}/stat").read().rsplit(")", 1)[1].split()[19]
-    s.lock_file.write_text(f"{os.getppid()} {start}\n")
-    result = run_once(s)
-    assert result.exit_code == 1 and "already in progress" in result.lines[0][1]
+    holder = hold_lock(s.lock_file)
+    try:
+        result = run_once(s)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1 and f"already in progress (pid {holder.pid})" in result.lines[0][1]
 
 
 def test_unchanged_files_are_not_fetched_again(master, tmp: Path) -> None:

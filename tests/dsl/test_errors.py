@@ -51,9 +51,8 @@ EVALUATION_ERRORS = [
     ("$x = 1 / 0", "1:6: error: division by 0"),
     ("fail('custom failure')", "1:1: error: custom failure"),
     ("define d($a) {}\nd { 'x': }", "2:1: error: D[x]: expects a value for parameter 'a'"),
-    ("$x = template('m/x.erb')",
-     "1:6: error: ERB templates are not supported ('m/x.erb'); convert it to EPP (epp()) or to a Jinja2 .j2 "
-     "template"),
+    ("$x = inline_template('<%= @nope.join %>')",
+     "1:6: error: inline_template:1: undefined method `join' for nil:NilClass"),
     ("File['/nope'] { mode => '0644' }", "1:1: error: cannot override File[/nope]: no such resource in the catalog"),
     ("@@file { '/x': }", "1:3: error: exported resources (@@) need the master's store, which this compilation does "
                          "not have; compile through the master or remove the @@"),

@@ -92,7 +92,7 @@ def test_jinja2_template_sees_scope_variables(tmp_path: Path) -> None:
                                      "host={{ facts.networking.fqdn }}\n")
     src = ("class app($port = 8080, $servers = ['a', 'b']) {\n"
            "  notify { 'conf': message => template('app/app.conf.j2') }\n"
-           "  notify { 'inline': message => inline_template('{{ port + 1 }}') }\n}\ninclude app\n")
+           "  notify { 'inline': message => inline_template('<%= @port + 1 %>') }\n}\ninclude app\n")
     out = messages(tmp_path, src, modulepath=[tmp_path / "modules"])
     assert out["conf"] == "port=8080\nserver a\nserver b\nhost=web01.example.com\n"
     assert out["inline"] == "8081"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +65,44 @@ def root(tmp_path: Path) -> Path:
     for name in ("shadow", "gshadow"):
         (r / "etc" / name).chmod(0o640)
     return r
+
+
+#: What commands in the tests' images use: a shell and a few coreutils.
+SHELL_PROGRAMS = ("sh", "touch", "cat", "sleep", "id", "rm", "wc", "false", "true", "test", "pwd", "mkdir")
+
+
+def install_programs(root: Path, *names: str) -> None:
+    """Copy host programs and the shared libraries ``ldd`` lists into ``root`` (merged /usr, as Debian),
+    so commands chrooted into the root find a working /bin/sh and friends."""
+    usr = root / "usr"
+    for d in ("bin", "lib", "lib64", "sbin"):
+        (usr / d).mkdir(parents=True, exist_ok=True)
+        if not (root / d).exists():
+            (root / d).symlink_to(f"usr/{d}")
+    needed: set[str] = set()
+    for name in names:
+        found = shutil.which(name)
+        assert found is not None, f"no {name} on this host"
+        shutil.copy2(Path(found).resolve(), usr / "bin" / name)
+        out = subprocess.run(["ldd", found], capture_output=True, text=True).stdout
+        needed.update(re.findall(r"(/\S+) \(0x", out))
+    for lib in needed:
+        real = Path(lib).resolve()
+        dest = root / lib.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            shutil.copy2(real, dest)
+
+
+@pytest.fixture
+def shell_root(root: Path) -> Path:
+    """The minimal root with /bin/sh and a few coreutils inside it."""
+    install_programs(root, *SHELL_PROGRAMS)
+    (root / "tmp").mkdir(exist_ok=True)
+    (root / "tmp").chmod(0o1777)
+    (root / "dev").mkdir(exist_ok=True)
+    os.mknod(root / "dev/null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # init scripts redirect to it
+    return root
 
 
 @pytest.fixture

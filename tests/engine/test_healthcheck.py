@@ -149,7 +149,8 @@ def test_tcp_listening_and_closed(closed_port: int, root: Path, state: Path) -> 
 
 
 # -- command ---------------------------------------------------------------------------------------------
-def test_command_exit_status_with_path_and_environment(root: Path, state: Path) -> None:
+def test_command_exit_status_with_path_and_environment(shell_root: Path, state: Path) -> None:
+    root = shell_root
     cb = CatalogBuilder()
     cb.add("Healthcheck", "ok", check="command", command='test "$MODE" = ready', path="/usr/bin:/bin",
            environment=["MODE=ready"], **FAST)
@@ -176,10 +177,11 @@ def test_noop_runs_checks_and_reports_them(web: str, root: Path, state: Path) ->
     assert report.health["status"] == "unhealthy" and set(report.health["checks"]) == {"web", "down"}
 
 
-def test_check_without_relationships_runs_after_everything_even_after_failures(root: Path, state: Path) -> None:
-    conf = root / "etc/app.conf"
+def test_check_without_relationships_runs_after_everything_even_after_failures(shell_root: Path,
+                                                                               state: Path) -> None:
+    root = shell_root  # commands run chrooted into it
     cb = CatalogBuilder()
-    cb.add("Healthcheck", "conf", check="command", command=f"/usr/bin/test -f {conf}", **FAST)
+    cb.add("Healthcheck", "conf", check="command", command="/usr/bin/test -f /etc/app.conf", **FAST)
     cb.add("Exec", "broken", command="/bin/false")
     cb.add("File", "/etc/app.conf", content="x\n")
     report = _apply(cb, root, state)
@@ -188,7 +190,8 @@ def test_check_without_relationships_runs_after_everything_even_after_failures(r
     assert report.resource_statuses["Exec[broken]"].failed and report.status == "failed"
 
 
-def test_require_waits_and_skips_on_failure_before_gates(web: str, root: Path, state: Path) -> None:
+def test_require_waits_and_skips_on_failure_before_gates(web: str, shell_root: Path, state: Path) -> None:
+    root = shell_root
     cb = CatalogBuilder()
     cb.add("Exec", "broken", command="/bin/false")
     cb.add("Healthcheck", "after-broken", url=f"{web}/health", require="Exec[broken]", **FAST)
@@ -209,12 +212,13 @@ def test_require_waits_and_skips_on_failure_before_gates(web: str, root: Path, s
     assert report.health["status"] == "unhealthy"
 
 
-def test_refresh_does_not_reach_or_leave_a_check(web: str, root: Path, state: Path, tmp_path: Path) -> None:
-    log = tmp_path / "ran"
+def test_refresh_does_not_reach_or_leave_a_check(web: str, shell_root: Path, state: Path) -> None:
+    root = shell_root
+    log = root / "ran"  # where the chrooted touch would write
     cb = CatalogBuilder()
     cb.add("File", "/etc/app.conf", content="x\n", notify="Healthcheck[web]")
-    cb.add("Healthcheck", "web", url=f"{web}/health", notify=f"Exec[/bin/touch {log}]", **FAST)
-    cb.add("Exec", f"/bin/touch {log}", refreshonly=True)
+    cb.add("Healthcheck", "web", url=f"{web}/health", notify="Exec[/bin/touch /ran]", **FAST)
+    cb.add("Exec", "/bin/touch /ran", refreshonly=True)
     report = _apply(cb, root, state)
     assert report.health["status"] == "healthy" and not log.exists()
     assert report.status == "changed"
@@ -281,9 +285,10 @@ def test_validation_defaults() -> None:
 
 
 # -- through the language --------------------------------------------------------------------------------
-def test_compiled_manifest_applies(web: str, root: Path, state: Path, tmp_path: Path) -> None:
+def test_compiled_manifest_applies(web: str, shell_root: Path, state: Path, tmp_path: Path) -> None:
     from dsl.compiler import CompileRequest, compile_catalog
 
+    root = shell_root
     manifest = tmp_path / "site.pp"
     manifest.write_text(f"""
 file {{ '/etc/app.conf': content => "ok\\n" }}
@@ -295,7 +300,7 @@ healthcheck {{ 'conf':
   check       => command,
   command     => 'test -f "$CONF"',
   path        => ['/usr/bin', '/bin'],
-  environment => ["CONF={root}/etc/app.conf"],
+  environment => ["CONF=/etc/app.conf"],
   retries     => 0,
   require     => File['/etc/app.conf'],
 }}

@@ -99,22 +99,22 @@ def test_volatile_resources() -> None:
 
 
 # -- applying --------------------------------------------------------------------------------------------
-def _site(tmp_path: Path, n: int = 5) -> CatalogBuilder:
-    log = tmp_path / "reloads.log"
+def _site(n: int = 5) -> CatalogBuilder:
+    """Files and a reload exec; the exec runs chrooted into the root, so it logs to ROOT/reloads.log."""
     cb = CatalogBuilder()
     for i in range(n):
         cb.add("File", f"/etc/f{i}", content=f"v1 {i}\n")
-    cb.add("Exec", "reload", command=f"/bin/sh -c 'echo reload >> {log}'", refreshonly=True,
+    cb.add("Exec", "reload", command="/bin/sh -c 'echo reload >> /reloads.log'", refreshonly=True,
            subscribe="File[/etc/f2]")
     return cb
 
 
-def test_incremental_touches_only_what_changed_and_its_refresh_targets(root: Path, state: Path,
-                                                                       tmp_path: Path) -> None:
-    cb = _site(tmp_path)
+def test_incremental_touches_only_what_changed_and_its_refresh_targets(shell_root: Path, state: Path) -> None:
+    root = shell_root
+    cb = _site()
     first = apply_catalog(cb.catalog, root=root, state_dir=state)
     assert not failures(first) and first.apply_mode == "full" and first.incremental is None
-    assert (tmp_path / "reloads.log").read_text() == "reload\n"
+    assert (root / "reloads.log").read_text() == "reload\n"
 
     new = _copy(cb.catalog)
     new.get("File[/etc/f2]").parameters["content"] = "v2\n"
@@ -124,7 +124,7 @@ def test_incremental_touches_only_what_changed_and_its_refresh_targets(root: Pat
     assert report.resource_statuses["File[/etc/f2]"].changed
     assert report.resource_statuses["Exec[reload]"].changed
     assert (root / "etc/f2").read_text() == "v2\n"
-    assert (tmp_path / "reloads.log").read_text() == "reload\nreload\n"
+    assert (root / "reloads.log").read_text() == "reload\nreload\n"
     assert report.apply_mode == "incremental" and report.status == "changed"
     assert report.incremental == {"base_catalog_digest": catalog_digest(cb.catalog), "considered": 2,
                                   "skipped_unchanged": 4}
@@ -138,9 +138,9 @@ def test_incremental_touches_only_what_changed_and_its_refresh_targets(root: Pat
     assert idle.incremental["skipped_unchanged"] == 6
 
 
-def test_incremental_applies_new_resources_and_leaves_removed_ones(root: Path, state: Path,
-                                                                    tmp_path: Path) -> None:
-    cb = _site(tmp_path, n=3)
+def test_incremental_applies_new_resources_and_leaves_removed_ones(shell_root: Path, state: Path) -> None:
+    root = shell_root
+    cb = _site(n=3)
     apply_catalog(cb.catalog, root=root, state_dir=state)
     new = _copy(cb.catalog)
     new._resources.pop("File[/etc/f0]")  # noqa: SLF001 - removed from the manifest
@@ -156,9 +156,9 @@ def test_incremental_applies_new_resources_and_leaves_removed_ones(root: Path, s
     assert report.incremental is not None and report.incremental["considered"] == 1
 
 
-def test_drift_of_unchanged_resources_is_left_to_the_next_full_run(root: Path, state: Path,
-                                                                   tmp_path: Path) -> None:
-    cb = _site(tmp_path)
+def test_drift_of_unchanged_resources_is_left_to_the_next_full_run(shell_root: Path, state: Path) -> None:
+    root = shell_root
+    cb = _site()
     apply_catalog(cb.catalog, root=root, state_dir=state)
     (root / "etc/f3").write_text("edited by hand\n")
     new = _copy(cb.catalog)
@@ -171,9 +171,10 @@ def test_drift_of_unchanged_resources_is_left_to_the_next_full_run(root: Path, s
     assert (root / "etc/f3").read_text() == "v1 3\n"
 
 
-def test_incremental_noop_and_health_checks_always_run(root: Path, state: Path, tmp_path: Path) -> None:
-    cb = _site(tmp_path, n=3)
-    cb.add("Healthcheck", "conf", command=f"/usr/bin/test -f {root}/etc/f1", retries=0, interval=0)
+def test_incremental_noop_and_health_checks_always_run(shell_root: Path, state: Path) -> None:
+    root = shell_root
+    cb = _site(n=3)
+    cb.add("Healthcheck", "conf", command="/usr/bin/test -f /etc/f1", retries=0, interval=0)
     apply_catalog(cb.catalog, root=root, state_dir=state)
     new = _copy(cb.catalog)
     new.get("File[/etc/f0]").parameters["content"] = "v2\n"
@@ -186,11 +187,12 @@ def test_incremental_noop_and_health_checks_always_run(root: Path, state: Path, 
     assert (root / "etc/f0").read_text() == "v1 0\n"
 
 
-def test_incremental_gate_still_holds_back_changed_dependents(root: Path, state: Path, tmp_path: Path) -> None:
-    flag = tmp_path / "up"
+def test_incremental_gate_still_holds_back_changed_dependents(shell_root: Path, state: Path) -> None:
+    root = shell_root
+    flag = root / "up"
     flag.touch()
     cb = CatalogBuilder()
-    cb.add("Healthcheck", "gate", command=f"/usr/bin/test -f {flag}", retries=0, interval=0,
+    cb.add("Healthcheck", "gate", command="/usr/bin/test -f /up", retries=0, interval=0,
            before="File[/etc/a]")
     cb.add("File", "/etc/a", content="1\n")
     cb.add("File", "/etc/b", content="1\n", require="File[/etc/a]")

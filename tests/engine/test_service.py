@@ -12,10 +12,11 @@ from engine.apply import apply_catalog
 from .conftest import CatalogBuilder, changes, converge
 
 SCRIPT = """#!/bin/sh
-# A real init script: starts a real background process with a pidfile.
-PIDFILE={run}/demo.pid
-LOG={run}/actions.log
-running() {{ [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }}
+# A real init script: starts a real background process with a pidfile. It runs chrooted into the
+# target root, so its paths are the root's.
+PIDFILE=/run/demo.pid
+LOG=/run/actions.log
+running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
 case "$1" in
   start) echo start >> "$LOG"; running && exit 0
          sleep 600 </dev/null >/dev/null 2>&1 & echo $! > "$PIDFILE" ;;
@@ -28,12 +29,13 @@ esac
 
 
 @pytest.fixture
-def svc_root(root: Path) -> Iterator[Path]:
+def svc_root(shell_root: Path) -> Iterator[Path]:
+    root = shell_root
     run = root / "run"
     run.mkdir()
     script = root / "etc/init.d/demo"
     script.parent.mkdir(parents=True)
-    script.write_text(SCRIPT.format(run=run))
+    script.write_text(SCRIPT)
     script.chmod(0o755)
     yield root
     pidfile = run / "demo.pid"

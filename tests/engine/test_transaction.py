@@ -54,7 +54,8 @@ def test_missing_relationship_target_is_an_error(root: Path, state: Path) -> Non
         apply_catalog(cb.catalog, root=root, state_dir=state)
 
 
-def test_failure_skips_dependents_but_not_unrelated_resources(root: Path, state: Path) -> None:
+def test_failure_skips_dependents_but_not_unrelated_resources(shell_root: Path, state: Path) -> None:
+    root = shell_root
     cb = CatalogBuilder()
     cb.container("Class", "Db")
     cb.add("Exec", "broken", command="/bin/false", container="Class[Db]")
@@ -73,14 +74,15 @@ def test_failure_skips_dependents_but_not_unrelated_resources(root: Path, state:
     assert report.status == "failed" and report.exit_code() == 6
 
 
-def test_refresh_travels_through_containers_and_noop_predicts_it(root: Path, state: Path, tmp_path: Path) -> None:
-    log = tmp_path / "refresh.log"
+def test_refresh_travels_through_containers_and_noop_predicts_it(shell_root: Path, state: Path) -> None:
+    root = shell_root
+    log = root / "refresh.log"  # the execs run chrooted into the root: /refresh.log there
     cb = CatalogBuilder()
     cb.container("Class", "Config")
     cb.container("Class", "Runner")
     cb.add("File", "/etc/app.conf", content="v1\n", container="Class[Config]")
-    cb.add("Exec", "reload", command=LOG.format(log=log), refreshonly=True, container="Class[Runner]")
-    cb.add("Exec", "unrelated", command=LOG.format(log=log), refreshonly=True)
+    cb.add("Exec", "reload", command=LOG.format(log="/refresh.log"), refreshonly=True, container="Class[Runner]")
+    cb.add("Exec", "unrelated", command=LOG.format(log="/refresh.log"), refreshonly=True)
     cb.catalog.get("Class[Config]").parameters["notify"] = "Class[Runner]"
     predicted, first, second = converge(cb.catalog, root, root.parent / "state")
     assert ("Exec[reload]", "returns") in changes(predicted)
@@ -102,7 +104,8 @@ def test_tags_select_a_subset(root: Path, state: Path) -> None:
     assert not (root / "etc/b").exists()
 
 
-def test_sensitive_values_are_redacted_everywhere(root: Path, state: Path) -> None:
+def test_sensitive_values_are_redacted_everywhere(shell_root: Path, state: Path) -> None:
+    root = shell_root  # the exec runs and prints the secret
     (root / "etc/secret").write_text("old-secret\n")
     cb = CatalogBuilder()
     cb.add("File", "/etc/secret", content="hunter2\n", sensitive=["content"])

@@ -438,7 +438,8 @@ def test_bad_tokens_are_refused(site: Site) -> None:
 
 
 def test_token_logins_bearer_query_cookie_and_form(site: Site) -> None:
-    assert site.client().get("/api/whoami").json() == {"name": "alice", "role": "viewer", "method": "token"}
+    assert site.client().get("/api/whoami").json() == {"name": "alice", "role": "viewer", "method": "token",
+                                                       "groups": None}
     browser = site.client(token="")
     reply = browser.get(f"/nodes?status=failed&token={site.token}")
     assert reply.status == 303 and reply.header("Location") == "/nodes?status=failed"  # the token leaves the URL
@@ -471,7 +472,8 @@ def test_operator_certificate_logs_in_but_an_agent_certificate_does_not(site: Si
 
     pki = Pki()
     operator = Client(site.app, token="", peer_cert=pki.der(pki.issue("ops-alice", operator=True)))
-    assert operator.get("/api/whoami").json() == {"name": "ops-alice", "role": "admin", "method": "certificate"}
+    assert operator.get("/api/whoami").json() == {"name": "ops-alice", "role": "admin", "method": "certificate",
+                                                  "groups": None}
     assert operator.get("/").status == 200
     agent = Client(site.app, token="", peer_cert=pki.der(pki.issue("web01.example.com")))
     assert agent.get("/").status == 302 and agent.get("/api/nodes").status == 401

@@ -151,7 +151,7 @@ def test_operator_certificate_logs_in_over_tls(served: tuple[Any, Tls, str]) -> 
     assert server.port > 0 and server.url == f"https://127.0.0.1:{server.port}/"
     status, _, body = fetch(server, tls, "/api/whoami", client=tls.operator)
     assert status == 200
-    assert json.loads(body) == {"name": "ops-alice", "role": "admin", "method": "certificate"}
+    assert json.loads(body) == {"name": "ops-alice", "role": "admin", "method": "certificate", "groups": None}
     status, headers, body = fetch(server, tls, "/", client=tls.operator)
     assert status == 200 and b"<svg" in body and "default-src 'none'" in headers["content-security-policy"]
     status, _, body = fetch(server, tls, "/metrics", client=tls.operator)

@@ -56,7 +56,7 @@ def ca(tmp_path: Path) -> CertificateAuthority:
 
 
 def test_the_role_comes_from_the_certificate_extension(ca: CertificateAuthority) -> None:
-    auth = PeerAuthenticator(ca, {"cfgviewer": "role=viewer;groups=db", "cfgadmin": ""})
+    auth = PeerAuthenticator(ca)
     _key, cert = ca.generate("alice", role="role=operator;groups=web")
     peer = auth.peer(_Context(cert))  # type: ignore[arg-type]
     assert peer is not None and peer.operator and peer.role == pki.OperatorRole("operator", frozenset({"web"}))
@@ -65,8 +65,8 @@ def test_the_role_comes_from_the_certificate_extension(ca: CertificateAuthority)
     assert auth.peer(_Context(legacy)).role == pki.OperatorRole("admin")  # type: ignore[arg-type,union-attr]
     _key, node = ca.generate("web01.example.com")
     assert auth.peer(_Context(node)).role is None  # type: ignore[arg-type,union-attr]
-    _key, cfg = ca.generate("cfgviewer")
-    assert auth.peer(_Context(cfg)).role == pki.OperatorRole("viewer", frozenset({"db"}))  # type: ignore[arg-type,union-attr]
+    _key, named = ca.generate("admin")  # a name grants nothing: only the extension does
+    assert not auth.peer(_Context(named)).operator  # type: ignore[arg-type,union-attr]
     with pytest.raises(pki.PkiError, match="is not one of"):
         ca.generate("bob", role="role=superuser")
 
@@ -91,9 +91,8 @@ def test_require_role_checks_the_role_then_the_group() -> None:
     assert Peer("x", True).role == pki.OperatorRole("admin")
 
 
-def test_operator_roles_in_the_config_are_validated(tmp_path: Path) -> None:
-    config = load_config(None, {"operators": {"alice": "role=viewer"}, "environments":
-                                {"production": {"follow_branch": False, "release": "abc"}}})
+def test_release_settings_in_the_config_are_validated(tmp_path: Path) -> None:
+    config = load_config(None, {"environments": {"production": {"follow_branch": False, "release": "abc"}}})
     assert not config.follows_branch("production") and config.pinned_release("production") == "abc"
     assert config.follows_branch("staging") and config.pinned_release("staging") is None
     with pytest.raises(ConfigError, match="environments.production: unknown setting\\(s\\): follow"):

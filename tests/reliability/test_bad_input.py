@@ -145,16 +145,23 @@ BIG_CASES = {
     "deep_parens_5000": "$x = " + "(" * 5000 + "1" + ")" * 5000,
     "deep_if_1500": "if true { " * 1500 + "}" * 1500,
     "deep_epp_tags_600": "file{'/a': content => inline_epp('" + "<% if true { %>" * 600 + "x" + "<% } %>" * 600 + "')}",
-    "deep_jinja_600": "file{'/a': content => inline_template('" + "{% if true %}" * 600 + "x" + "{% endif %}" * 600 + "')}",
+    "deep_jinja_600": "file{'/a': content => template('{dir}/deep.j2')}",
+    "deep_erb_600": "file{'/a': content => inline_template('" + "<% if true %>" * 600 + "x" + "<% end %>" * 600 + "')}",
     "string_8MB": "$x = '" + "a" * 8_000_000 + "' file{'/a': content => $x}",
     "array_50k": "$x = [" + "1," * 50_000 + "] file{'/a': content => String(size($x))}",
     "hash_30k": "$x = {" + "".join(f"k{i}=>{i}," for i in range(30_000)) + "} notice(size($x))",
     "range_1e8": "$x = range(1, 100000000) notice(size($x))",
     "shift_huge": "$x = 1 << 40000000 notice($x)",
-    "jinja_pow": "file{'/a': content => inline_template(\"{{ 9 ** 99999999 }}\")}",
-    "jinja_repeat": "file{'/a': content => inline_template(\"{{ 'x' * 10000000000 }}\")}",
-    "jinja_range": "file{'/a': content => inline_template(\"{% for i in range(10**12) %}x{% endfor %}\")}",
-    "jinja_escape": "file{'/a': content => inline_template(\"{{ ''.__class__.__mro__[1].__subclasses__() }}\")}",
+    "jinja_pow": "file{'/a': content => template('{dir}/pow.j2')}",
+    "erb_pow": "file{'/a': content => inline_template(\"<%= 9 ** 99999999 %>\")}",
+    "jinja_repeat": "file{'/a': content => template('{dir}/repeat.j2')}",
+    "erb_repeat": "file{'/a': content => inline_template(\"<%= 'x' * 10000000000 %>\")}",
+    "erb_doubling": "file{'/a': content => inline_template(\"<% s = 'x'; 64.times { s += s } %><%= s %>\")}",
+    "jinja_range": "file{'/a': content => template('{dir}/range.j2')}",
+    "erb_range": "file{'/a': content => inline_template(\"<% (1..10**12).each do |i| %>x<% end %>\")}",
+    "erb_loop": "file{'/a': content => inline_template(\"<% i = 0; while true; i += 1; end %>\")}",
+    "jinja_escape": "file{'/a': content => template('{dir}/escape.j2')}",
+    "erb_escape": "file{'/a': content => inline_template(\"<%= File.read('/etc/passwd') %><%= `id` %>\")}",
     "nul_in_string": "notice(\"a\\u0000b\")",
     "many_resources_20k": "range(1, 20000).each |$i| { notify { \"n${i}\": } }",
 }
@@ -179,10 +186,21 @@ MEMORY_LIMIT = 1536 * 1024 * 1024
 WALL_LIMIT = 60
 
 
+TEMPLATE_FILES = {
+    "deep.j2": "{% if true %}" * 600 + "x" + "{% endif %}" * 600,
+    "pow.j2": "{{ 9 ** 99999999 }}",
+    "repeat.j2": "{{ 'x' * 10000000000 }}",
+    "range.j2": "{% for i in range(10**12) %}x{% endfor %}",
+    "escape.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+}
+
+
 @pytest.mark.parametrize("name", sorted(BIG_CASES))
 def test_huge_and_deep_inputs_are_bounded_in_time_and_memory(tmp_path: Path, name: str) -> None:
+    for file_name, text in TEMPLATE_FILES.items():
+        (tmp_path / file_name).write_text(text)
     path = tmp_path / f"{name}.pp"
-    path.write_text(BIG_CASES[name])
+    path.write_text(BIG_CASES[name].replace("{dir}", str(tmp_path)))
     proc = subprocess.run([sys.executable, "-c", WORKER.format(limit=MEMORY_LIMIT), str(path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=WALL_LIMIT)
     assert proc.returncode == 0, f"{name}: exit {proc.returncode}\n{proc.stderr[-2000:]}"

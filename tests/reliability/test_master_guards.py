@@ -29,7 +29,14 @@ node default {
 """
 SSTI_PP = """\
 node default {
-  file { '/etc/a': content => inline_template("{{ ''.__class__.__mro__[1].__subclasses__() }}") }
+  file { '/etc/a': content => template('demo/ssti.j2') }
+}
+"""
+SSTI_JINJA = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+# ERB is Ruby: a template could read files or run commands if the interpreter let it
+ERB_ESCAPE_PP = """\
+node default {
+  file { '/etc/a': content => inline_template("<%= File.read('/etc/passwd') %><%= `id` %>") }
 }
 """
 
@@ -43,7 +50,9 @@ def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def master(tmp: Path) -> Iterator:
     envs = tmp / "envs"
     make_site(envs)
-    for name, text in (("evil", EVIL_PP), ("ssti", SSTI_PP)):
+    (envs / "production" / "modules" / "demo" / "templates").mkdir(exist_ok=True)
+    (envs / "production" / "modules" / "demo" / "templates" / "ssti.j2").write_text(SSTI_JINJA)
+    for name, text in (("evil", EVIL_PP), ("ssti", SSTI_PP), ("erbescape", ERB_ESCAPE_PP)):
         (envs / name / "manifests").mkdir(parents=True)
         (envs / name / "manifests" / "site.pp").write_text(text)
         os.symlink(envs / "production" / "modules", envs / name / "modules")
@@ -149,7 +158,10 @@ def test_templates_outside_modules_and_template_escapes_are_refused_by_the_maste
     assert "points outside the module's templates/ directory" in message and "root:" not in message
     message = _refused(client, "GetCatalog", pb.CatalogRequest(environment="ssti", facts_json=b"{}"),
                        grpc.StatusCode.FAILED_PRECONDITION)
-    assert "SecurityError" in message and "unsafe" in message
+    assert "template demo/ssti.j2:1:" in message and "is unsafe" in message
+    message = _refused(client, "GetCatalog", pb.CatalogRequest(environment="erbescape", facts_json=b"{}"),
+                       grpc.StatusCode.FAILED_PRECONDITION)
+    assert "inline_template:1: unsupported Ruby in ERB: shell command" in message and "root:" not in message
 
 
 def test_symlinks_out_of_a_module_are_refused_by_the_file_server(client) -> None:

@@ -1,0 +1,99 @@
+"""Temp files of atomic writes: recognisable by name (``.NAME.PID.XXXXXXXX.bunraku``), and the ones a
+killed run left behind are removed by the next write of the same target, never the ones of a writer
+that is still running or of another target."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.fsutil import atomic_write, temp_name
+
+from .conftest import CatalogBuilder
+
+REPO = Path(__file__).resolve().parents[2]
+BIG = 128 * 1024 * 1024  # big enough that writing and syncing it takes a visible while
+
+
+def _temps(directory: Path, name: str) -> list[Path]:
+    """Temp files of target ``name``, whatever the rest of their name."""
+    pattern = re.compile(rf"\.{re.escape(name)}\..+\.bunraku")
+    return [p for p in directory.iterdir() if pattern.fullmatch(p.name)]
+
+
+def _apply(manifest: Path, root: Path, state: Path) -> list[str]:
+    return [sys.executable, str(REPO / "bunraku.py"), "apply", str(manifest), "--root", str(root),
+            "--state-dir", str(state)]
+
+
+def test_run_killed_mid_write_leaves_a_temp_file_the_next_run_removes(root: Path, state: Path,
+                                                                      tmp_path: Path) -> None:
+    source = tmp_path / "big.src"
+    with open(source, "wb") as fh:
+        block = hashlib.sha256(b"seed").digest() * 32768  # 1 MiB
+        for _ in range(BIG // len(block)):
+            fh.write(block)
+    manifest = tmp_path / "site.pp"
+    manifest.write_text(f"file {{ '/srv': ensure => directory }}\n"
+                        f"file {{ '/srv/data': ensure => directory }}\n"
+                        f"file {{ '/srv/data/big': source => '{source}' }}\n")
+    data = root / "srv/data"
+
+    proc = subprocess.Popen(_apply(manifest, root, state), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=REPO)
+    seen: list[Path] = []
+    while proc.poll() is None:
+        seen = _temps(data, "big") if data.is_dir() else []
+        if seen:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    assert proc.wait(timeout=60) == -signal.SIGKILL, "the run finished before its temp file was seen"
+    # Killed between creating the temp file and renaming it over the target: mid-write.
+    assert seen and _temps(data, "big") == seen and not (data / "big").exists()
+
+    second = subprocess.run(_apply(manifest, root, state), capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert _temps(data, "big") == []
+    assert sorted(p.name for p in data.iterdir()) == ["big"]
+    assert (data / "big").stat().st_size == BIG
+    assert hashlib.sha256((data / "big").read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
+    assert re.fullmatch(rf"\.big\.{proc.pid}\.[0-9a-f]{{8}}\.bunraku", seen[0].name)  # names its writer
+
+
+def test_only_stale_temp_files_of_the_same_target_are_removed(tmp_path: Path) -> None:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    target = tmp_path / "conf"
+    stale = tmp_path / f".conf.{gone.pid}.0123abcd.bunraku"
+    live = Path(temp_name(str(target)))  # this process: a write in progress
+    other = tmp_path / f".conf.d.{gone.pid}.0123abcd.bunraku"  # another target's ('conf.d')
+    lookalike = tmp_path / ".conf.backup"
+    for path in (stale, live, other, lookalike):
+        path.write_text("partial")
+    atomic_write(str(target), b"new\n")
+    assert target.read_text() == "new\n"
+    assert not stale.exists()
+    assert live.exists() and other.exists() and lookalike.exists()
+
+
+def test_recursive_directory_never_manages_a_write_in_progress(root: Path, state: Path) -> None:
+    from engine.apply import apply_catalog
+
+    managed = root / "etc/app"
+    managed.mkdir()
+    (managed / "keep").write_text("x")
+    in_progress = Path(temp_name(str(managed / "conf")))  # this process is writing it
+    in_progress.write_text("partial")
+    cb = CatalogBuilder()
+    cb.add("File", "/etc/app", ensure="directory", recurse=True, purge=True)
+    report = apply_catalog(cb.catalog, root=root, state_dir=state)
+    assert in_progress.exists()
+    assert not (managed / "keep").exists()
+    assert not any(in_progress.name in ref for ref in report.resource_statuses)
