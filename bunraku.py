@@ -338,6 +338,7 @@ def apply_cmd(manifest: str | None, catalog_file: str | None, modulepath: str | 
               report_file: str | None, state_dir: str | None) -> None:
     """Converge this host (or --root DIR) to MANIFEST or to a --catalog JSON."""
     import socket
+    import time
 
     from engine.apply import apply_catalog
     from engine.errors import EngineError
@@ -347,6 +348,7 @@ def apply_cmd(manifest: str | None, catalog_file: str | None, modulepath: str | 
     if bool(manifest) == bool(catalog_file):
         _die("error: give either a MANIFEST or --catalog FILE")
     facts = _load_facts_file(facts_file)
+    retrieval_started = time.perf_counter()
     if catalog_file:
         catalog = _load_catalog_file(catalog_file)
     else:
@@ -368,6 +370,7 @@ def apply_cmd(manifest: str | None, catalog_file: str | None, modulepath: str | 
             catalog = compile_catalog(request)
         except DslError as exc:
             _report_dsl_error(exc)
+    retrieval = time.perf_counter() - retrieval_started
     tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
     progress = _progress_line() if sys.stderr.isatty() else None
     try:
@@ -379,6 +382,7 @@ def apply_cmd(manifest: str | None, catalog_file: str | None, modulepath: str | 
     finally:
         if progress is not None:
             progress(-1, 0)
+    report.add_times("config_retrieval", retrieval)
     colour = sys.stdout.isatty()
     for level, text in report_lines(report):
         click.echo(click.style(text, fg=_LEVEL_COLOURS.get(level)) if colour else text)
@@ -504,6 +508,8 @@ def _given(param: str) -> bool:
               help="Write 'PORT CA_PORT' here once listening (useful with port 0).")
 @click.option("--user", help="Once listening, run as this user (its state is handed to it).")
 @click.option("--dashboard-listen", help="HOST:PORT of the HTTPS dashboard and /metrics (off by default).")
+@click.option("--puppet-listen", help="HOST:PORT of Puppet's HTTP API for unmodified Puppet agents (HTTPS, same "
+                                      "CA; off by default; Puppet agents expect port 8140).")
 @click.option("--create-store", is_flag=True,
               help="Create a new store where this master's is missing (or take the one found as its own).")
 def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | None, certname: str | None,
@@ -511,7 +517,8 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
                ssldir: str | None, vardir: str | None, store_url: str | None, autosign: str | None,
                autosign_challenges: tuple[str, ...], operators: tuple[str, ...], enc: str | None,
                groups: str | None, workers: int | None, log_format: str | None, port_file: str | None,
-               user: str | None, dashboard_listen: str | None, create_store: bool) -> None:
+               user: str | None, dashboard_listen: str | None, puppet_listen: str | None,
+               create_store: bool) -> None:
     """Run the master: CA, catalog compilation, file server, store."""
     import signal
     import threading
@@ -528,7 +535,7 @@ def master_cmd(config_file: str | None, listen: str | None, ca_listen: str | Non
                "environmentpath": environmentpath, "git_repo": git_repo, "ssldir": ssldir, "vardir": vardir,
                "store_url": store_url, "autosign": autosign, "autosign_challenges": list(autosign_challenges),
                "enc": enc, "groups": groups, "workers": workers, "log_format": log_format, "user": user,
-               "dashboard_listen": dashboard_listen}
+               "dashboard_listen": dashboard_listen, "puppet_listen": puppet_listen}
     # only what was given on the command line overrides the file (an option's default would erase it)
     overrides = {name: value for name, value in options.items() if _given(name)}
     try:

@@ -34,7 +34,7 @@ from engine.catalog import Catalog, CatalogError
 from engine.errors import EngineError
 from engine.fsutil import atomic_write
 from engine.report import Report
-from engine.summary import report_lines
+from engine.summary import report_lines, write_catalog_summary, write_last_run_files
 from master.proto import bunraku_pb2 as pb
 from master.rpc import pki
 from master.rpc.client import (
@@ -220,7 +220,8 @@ class _Run:
 
     def send_report(self, client: MasterClient | None, report: Report) -> bool:
         """Send the run's report; else spool it; else hold it in memory and say so. True if sent."""
-        data = report.to_json().encode("utf-8")
+        write_last_run_files(self.s.vardir / "state", report)  # Puppet's files, for the tools that read them
+        data = report.to_store_json().encode("utf-8")  # Puppet's report plus what our master's store keeps
         failure: ClientError = MasterUnavailable("no master answered")
         if client is not None:
             try:
@@ -380,6 +381,7 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
     catalog: Catalog | None = None
     cached_status = "not_used"
     failure: str | None = None
+    retrieval_started = time.monotonic()
     if s.use_cached_catalog:
         cached_status = "explicitly_requested"
     elif client is not None and reachable:
@@ -414,6 +416,8 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
         lines.append(("notice", f"Notice: Using cached catalog from environment '{catalog.environment}'"
                                 f" ({cached_status})"))
 
+    retrieval = time.monotonic() - retrieval_started
+    write_catalog_summary(s.vardir / "state", catalog)
     sources = RemoteFileSource(client, catalog.environment, s.file_cache) if client is not None else None
     try:
         report = apply_catalog(catalog, root=s.root, noop=s.noop, tags=s.tags, show_diff=s.show_diff,
@@ -425,6 +429,7 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
     else:
         _remember_good(s, catalog, report)
     report.cached_catalog_status = cached_status
+    report.add_times("config_retrieval", retrieval)
     if cached_status != "not_used":
         report.log("notice", f"Using cached catalog ({cached_status})")
     lines.extend(report_lines(report))

@@ -12,22 +12,42 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from engine.catalog import Catalog, Resource, capitalize_type
+from engine.catalog import KIND_OF_DECLARATION, Catalog, Resource, capitalize_type
 
 from . import ast
 from . import types as T
 from .errors import DslError, DslTypeError, EvaluationError, Span
-from .evaluator import Evaluator, Scope, puppet_equal, to_str, truthy
+from .evaluator import Evaluator, FunctionImpl, Scope
+from .functions import FUNCTIONS
+from .functions.ports import PortError, Ports, unknown_function_message
 from .loader import Autoloader, Definitions, site_manifests
 from .parser import parse_file, parse_string
-from .resource_types import BUILTIN_TYPES, METAPARAMS, RELATIONSHIP_METAPARAMS
-from .values import DEFAULT, RegexValue, Sensitive
+from .resource_types import (
+    BUILTIN_SPECS,
+    BUILTIN_TYPES,
+    METAPARAMS,
+    RELATIONSHIP_METAPARAMS,
+    TitleMismatch,
+    TypeSpec,
+    catalog_parameters,
+    show_key,
+    uniqueness_key,
+)
+from .valuerules import puppet_equal, tag_segments, to_str, truthy
+from .valuerules import to_data as _to_data
+from .values import RegexValue, Sensitive
 
-_TAG_RE = re.compile(r"\A[a-z0-9_][a-z0-9_:.\-]*\Z")
+#: what a tag may be (letters and digits in any script)
+_VALID_TAG_RE = re.compile(r"\A\w[\w:.\-]*\Z")
+#: the metaparameters a resource inherits from its container, in Puppet's order
+_INHERITED_METAPARAMS = ("noop", "schedule", "audit", "loglevel", "alias", "tag", "stage")
+#: the Puppet version whose language and catalogs Bunraku reproduces (``$serverversion``)
+PUPPET_COMPAT_VERSION = "7.23.0"
+#: types Puppet's static loader and Pcore define besides the data types: ``Node[...]``, ``Deferred`` ...
+_PCORE_TYPE_NAMES = frozenset({"node", "deferred", "error", "richdatakey", "data", "richdata"})
 
 
 @dataclass
@@ -51,6 +71,12 @@ class CompileRequest:
     #: what other nodes export: type name ('File') -> resource dicts (catalog JSON shape, with 'node');
     #: the master passes one backed by its store, which also allows ``@@`` and ``<<| |>>``
     exported_source: Any = None
+    #: the master's compiles: files a manifest, template or Hiera level reads stay inside the environment
+    #: and its modules (Puppet reads any absolute path; on a master that is the CA's key)
+    confine_files: bool = False
+    #: run the Python ports of functions that modules ship (lib/bunraku/functions) even when
+    #: ``confine_files`` is set; outside a master they always run, as Puppet runs modules' Ruby
+    python_functions: bool = False
 
     @classmethod
     def from_cli(cls, *, manifest: Path | None, node: str, facts: dict[str, Any],
@@ -120,20 +146,6 @@ class CResource:
                 have.append(t)
 
 
-def tag_segments(name: str) -> list[str]:
-    return list(_tag_segments(name))
-
-
-@lru_cache(maxsize=8192)
-def _tag_segments(name: str) -> tuple[str, ...]:
-    name = name.lower()
-    if not _TAG_RE.match(name):
-        return ()
-    if "::" in name:
-        return (name, *[p for p in name.split("::") if p])
-    return (name,)
-
-
 def _type_tags(type_: str) -> list[str]:
     return tag_segments(type_.lower())
 
@@ -149,7 +161,7 @@ class _Relationship:
 
 
 class _Collection:
-    __slots__ = ("node", "type", "query", "scope", "ops", "matched", "remote_done")
+    __slots__ = ("node", "type", "query", "scope", "ops", "matched", "remote_done", "empty_alternative")
 
     def __init__(self, node: ast.Collector, type_: str, scope: Scope) -> None:
         self.node = node
@@ -159,17 +171,21 @@ class _Collection:
         self.ops = node.ops
         self.matched: list[CResource] = []
         self.remote_done = False
+        #: in ``a -> Coll<||> ~> b``, what ``Coll`` stands for as a source when it collects nothing
+        self.empty_alternative: list[Any] = []
 
 
 # -- the compiler --------------------------------------------------------------------------------
 class Compiler(Evaluator):
     def __init__(self, request: CompileRequest) -> None:
-        from .functions import FUNCTIONS
-
-        super().__init__(FUNCTIONS, request.strict_variables)
+        super().__init__(cast("dict[str, FunctionImpl]", FUNCTIONS), request.strict_variables)
         self.request = request
         self.definitions = Definitions()
-        self.autoloader = Autoloader(request.modulepath, self.definitions)
+        #: source file -> the module it belongs to (``$module_name``)
+        self._file_modules: dict[str, str] = {}
+        self.autoloader = Autoloader(request.modulepath, self.definitions, request.env_dir)
+        self.ports = Ports(self.autoloader.modules, self.autoloader.module_dir,
+                           enabled=request.python_functions or not request.confine_files)
         self.resources: dict[str, CResource] = {}
         self.edges: list[tuple[str, str]] = []
         self.class_list: list[str] = []
@@ -181,6 +197,7 @@ class Compiler(Evaluator):
         self.relationships: list[_Relationship] = []
         self.node_scope: Scope | None = None
         self.aliases: dict[str, str] = {}
+        self.key_aliases: dict[tuple[Any, ...], str] = {}  # several key attributes: (type, *values)
         self.op_spans: dict[str, Span] = {}
         self._exports_ok = request.exported_allowed or request.exported_source is not None
         self._hiera: Any = None
@@ -236,7 +253,10 @@ class Compiler(Evaluator):
         }
         top["facts"] = facts
         top["trusted"] = trusted
-        top["server_facts"] = {"environment": req.environment, "serverversion": "bunraku"}
+        # Puppet's server facts are also top-scope variables; modules gate features on
+        # versioncmp($serverversion, ...), so it is the Puppet version whose catalogs Bunraku reproduces
+        top["server_facts"] = {"serverversion": PUPPET_COMPAT_VERSION, "environment": req.environment}
+        top["serverversion"] = PUPPET_COMPAT_VERSION
         top["environment"] = req.environment
         top["name"] = "main"
         top["title"] = "main"
@@ -326,6 +346,9 @@ class Compiler(Evaluator):
         lname = name.lower().lstrip(":")
         if lname in BUILTIN_TYPES:
             return capitalize_type(lname), "builtin"
+        # a module's resource type wins over a defined type or class of the same name, as in Puppet
+        if self.autoloader.find_resource_type(lname) is not None:
+            return capitalize_type(lname), "builtin"
         if lname not in self.definitions.defines:
             self.autoloader.find_definition(lname)
         if lname in self.definitions.defines:
@@ -333,8 +356,6 @@ class Compiler(Evaluator):
         if lname in self.definitions.classes:
             self.fail(node, f"'{lname}' is a class, not a resource type; declare it with "
                             f"include {lname} or class {{ '{lname}': }}")
-        if self.autoloader.has_ruby_type(lname):
-            return capitalize_type(lname), "builtin"
         self.fail(node, f"unknown resource type: '{name}'; check the name and that the module "
                         "defining it is on the module path")
 
@@ -413,18 +434,21 @@ class Compiler(Evaluator):
                          node: ast.Node, span: Span, virtual: bool = False,
                          exported: bool = False) -> CResource:
         ref = f"{type_}[{title}]"
-        old = self.resources.get(ref)
+        old = self.resources.get(ref) or self.resources.get(self.aliases.get(ref, ""))
         if old is not None:
             where = f"{old.span.file}:{old.span.line}" if old.span.line else "another place"
             self.fail(span, f"duplicate declaration: {ref} is already declared at {where}; "
                             "a resource can be declared only once")
+        key_alias = self._uniqueness_alias(type_, kind, title, params, span)
         scope = self.scope
         res = CResource(type_, title, span, scope, kind)
         res.virtual = virtual
         res.exported = exported
         res.param_spans = self.op_spans
         self.op_spans = {}
-        self._check_attributes(type_, kind, params, node, title)
+        # Attributes are checked as Puppet does: a defined type's when its instance is evaluated (an
+        # exported one that is never collected is never checked), a resource type's when the
+        # catalog is finished - with defaults and overrides, at the resource's line.
         for k, v in params.items():
             if v is None:
                 continue
@@ -437,8 +461,7 @@ class Compiler(Evaluator):
         res.add_tags(container.tags)
         extra = res.params.get("tag")
         if extra is not None:
-            for t in extra if isinstance(extra, list) else [extra]:
-                res.add_tags(tag_segments(str(t)))
+            res.add_tags(self._explicit_tags(extra, span))
         self.resources[ref] = res
         if type_ != "Stage":
             self.edges.append((container.ref, ref))
@@ -446,13 +469,49 @@ class Compiler(Evaluator):
         if alias is not None:
             for a in alias if isinstance(alias, list) else [alias]:
                 self.aliases[f"{type_}[{a}]"] = ref
+        if isinstance(key_alias, tuple):
+            self.key_aliases[key_alias] = ref
+        elif key_alias is not None:
+            self.aliases[key_alias] = ref
         if kind == "define":
             res.definition = self.definitions.defines[type_.lower()]
             if not virtual:
                 self.pending_defines.append(res)
         return res
 
-    def _check_attributes(self, type_: str, kind: str, params: dict[str, Any], node: ast.Node,
+    def type_spec(self, type_: str, kind: str) -> TypeSpec | None:
+        """What the compiler knows of a resource type (None for defined types and the rest)."""
+        if kind != "builtin":
+            return None
+        lname = type_.lower()
+        return BUILTIN_SPECS.get(lname) or self.autoloader.find_resource_type(lname)
+
+    def _uniqueness_alias(self, type_: str, kind: str, title: str, params: dict[str, Any],
+                          span: Span) -> str | tuple[Any, ...] | None:
+        """Puppet's uniqueness check: a resource whose namevar (through the title or a parameter)
+        names what another resource already manages is a duplicate. Returns the alias the resource
+        is then also known by ("Type[name]", or a key tuple for several key attributes)."""
+        if kind not in ("builtin", "define"):
+            return None
+        try:
+            key = uniqueness_key(self.type_spec(type_, kind), title, params)
+        except TitleMismatch as exc:
+            self.fail(span, f"{type_}[{title}]: {exc}")
+        if key is None or key == (title,):
+            return None
+        alias: str | tuple[Any, ...] = f"{type_}[{key[0]}]" if len(key) == 1 and isinstance(key[0], str) \
+            else (type_, *key)
+        other = self.key_aliases.get(alias) if isinstance(alias, tuple) else \
+            (alias if alias in self.resources else self.aliases.get(alias))
+        if other is not None:
+            old = self.resources[other]
+            where = f"{old.span.file}:{old.span.line}" if old.span.line else "another place"
+            shown, full = show_key(type_, key)
+            self.fail(span, f"cannot alias {type_}[{title}] to {shown}; resource {full} is already declared "
+                            f"at {where} ({old.ref})")
+        return alias
+
+    def _check_attributes(self, type_: str, kind: str, params: dict[str, Any], node: ast.Node | Span,
                           title: str | None = None) -> None:
         label = f"{type_}[{title}]" if title is not None else type_
         lname = type_.lower()
@@ -463,6 +522,11 @@ class Compiler(Evaluator):
                 names = {p.name for p in ddef.params} | METAPARAMS
                 for k in params:
                     if k not in names and k not in ("name", "title"):
+                        self.fail(node, f"{label}: has no parameter named '{k}'")
+            elif kind == "builtin":
+                spec = self.autoloader.find_resource_type(lname)
+                for k in params:
+                    if spec is not None and not spec.accepts(k):
                         self.fail(node, f"{label}: has no parameter named '{k}'")
             return
         for k in params:
@@ -489,7 +553,6 @@ class Compiler(Evaluator):
             self.fail(node, "resource defaults cannot be set for classes")
         type_, kind = self.normalize_type(name, node)
         params = self._eval_ops(node.ops, type_)
-        self._check_attributes(type_, kind, params, node)
         scope = self.scope.owner() if self.scope.kind == "lambda" else self.scope
         if scope.defaults is None:
             scope.defaults = {}
@@ -523,10 +586,10 @@ class Compiler(Evaluator):
         return done
 
     def _set_params(self, res: CResource, params: dict[str, Any], node: ast.Node) -> None:
-        if res.kind == "define" or res.kind == "builtin":
+        if res.kind == "define" and res.evaluated:  # before, evaluating the instance checks them
             plain = {k: (v[1] if isinstance(v, tuple) and len(v) == 2 and v[0] == "+>" else v)
                      for k, v in params.items()}
-            self._check_attributes(res.type, res.kind, plain, node)
+            self._check_attributes(res.type, res.kind, plain, res.span, res.title)
         for k, v in params.items():
             if isinstance(v, tuple) and len(v) == 2 and v[0] == "+>":
                 old = res.params.get(k)
@@ -540,8 +603,7 @@ class Compiler(Evaluator):
             else:
                 res.params[k] = v
             if k == "tag" and v is not None:
-                for t in v if isinstance(v, list) else [v]:
-                    res.add_tags(tag_segments(str(t)))
+                res.add_tags(self._explicit_tags(v[1] if isinstance(v, tuple) else v, node))
 
     def _finish_overrides(self) -> None:
         for node, pairs, _scope in self.overrides:
@@ -666,6 +728,12 @@ class Compiler(Evaluator):
             self.relationships.append(_Relationship(right, left, "before", node))
         else:
             self.relationships.append(_Relationship(right, left, "notify", node))
+        # as in Puppet, a chain closes over an empty operand: ``a -> [] -> b`` is ``a -> b``, and so is
+        # ``a -> Coll<||> -> b`` when the collector turns out to collect nothing
+        if not right:
+            return left
+        if len(right) == 1 and isinstance(right[0], _Collection):
+            right[0].empty_alternative = left
         return right
 
     def _rel_operand(self, value: Any, node: ast.Node) -> list[Any]:
@@ -673,7 +741,8 @@ class Compiler(Evaluator):
         out: list[Any] = []
         for item in items:
             if isinstance(item, (T.PResource, T.PClass, _Collection)):
-                out.append(item)
+                if not any(item is o or item == o for o in out):
+                    out.append(item)
             elif isinstance(item, list):
                 out.extend(self._rel_operand(item, node))
             elif isinstance(item, str) and re.match(r"\A[A-Z][\w:]*\[.*\]\Z", item):
@@ -684,11 +753,15 @@ class Compiler(Evaluator):
                                 f"{T.generalized_name(item)}")
         return out
 
-    def _expand_rel(self, items: list[Any]) -> list[str]:
+    def _expand_rel(self, items: list[Any], source: bool = False) -> list[str]:
         refs: list[str] = []
         for item in items:
             if isinstance(item, _Collection):
-                refs.extend(r.ref for r in item.matched if not r.virtual)
+                matched = [r.ref for r in item.matched if not r.virtual]
+                if not matched and source:
+                    # a source collector that collected nothing stands for what preceded it in its chain
+                    matched = self._expand_rel(item.empty_alternative, source=True)
+                refs.extend(matched)
             else:
                 refs.append(item.ref)
         return refs
@@ -755,8 +828,7 @@ class Compiler(Evaluator):
         res.add_tags(declaring.tags)
         extra_tags = params.get("tag")
         if extra_tags is not None:
-            for t in extra_tags if isinstance(extra_tags, list) else [extra_tags]:
-                res.add_tags(tag_segments(str(t)))
+            res.add_tags(self._explicit_tags(extra_tags, node or span))
         self.class_list.append(key)
         self._catalog_tag(tag_segments(key))
         enclosing = parent_scope or self.node_scope or self.top
@@ -775,6 +847,34 @@ class Compiler(Evaluator):
         res.evaluated = True
         return res
 
+    def _definition_module(self, definition: Any, guess: str) -> str:
+        """``$module_name`` of a class or define: the module whose directory holds its file (``''`` for
+        what the site manifest defines), as Puppet takes it from where the code was loaded."""
+        file = getattr(getattr(definition, "span", None), "file", None)
+        if not file:
+            return guess
+        if file not in self._file_modules:
+            found = ""
+            for name, mdir in self.autoloader.modules():
+                if any(file.startswith(f"{d}/") for d in {str(mdir), str(mdir.resolve())}):
+                    found = name
+                    break
+            self._file_modules[file] = found
+        return self._file_modules[file]
+
+    def _caller_module(self, res: CResource, is_class: bool) -> str:
+        """``$caller_module_name``: the module of the code that declared ``res`` (for a class with a
+        parent, the parent class's, whose scope Puppet evaluates it in); ``''`` from the site manifest
+        or a node."""
+        declaring = res.scope
+        parent = getattr(res.definition, "parent", None) if is_class else None
+        if parent is not None:
+            declaring = self.class_scopes.get(parent.lower().lstrip(":"), declaring)
+        if declaring is None:
+            return ""
+        module = declaring.owner().vars.get("module_name")
+        return module if isinstance(module, str) else ""
+
     def _bind_parameters(self, res: CResource, declared: Sequence[ast.Param], given: dict[str, Any],
                          scope: Scope, node: ast.Node, is_class: bool) -> None:
         names = {p.name for p in declared}
@@ -785,15 +885,16 @@ class Compiler(Evaluator):
         scope.vars["title"] = res.title.lower() if is_class else res.title
         scope.vars["name"] = scope.vars["title"] if is_class else given.get("name", res.title)
         mod = (res.title.lower() if is_class else res.type.lower()).split("::")[0]
-        scope.vars["module_name"] = mod
+        scope.vars["module_name"] = self._definition_module(res.definition, mod)
+        scope.vars["caller_module_name"] = self._caller_module(res, is_class)
         for p in declared:
             found = False
             value: Any = None
-            if p.name in given:
+            if given.get(p.name) is not None:
                 found, value = True, given[p.name]
-            elif is_class:
+            elif is_class:  # a class parameter given as undef is looked up in Hiera too, as Puppet does
                 found, value = self.hiera_class_param(f"{res.title.lower()}::{p.name}", node)
-            if not found or value is None and p.name not in given:
+            if not found or value is None:  # undef, given or bound, does not trump a default
                 if p.default is not None:
                     saved = self.scope
                     self.scope = scope
@@ -802,6 +903,8 @@ class Compiler(Evaluator):
                     finally:
                         self.scope = saved
                     found = True
+                elif p.name in given:
+                    found = True  # an explicit undef is a value: no "expects a value" error
             if not found:
                 if p.type_expr is not None:
                     t = self._eval_type_in(p.type_expr, scope)
@@ -843,7 +946,7 @@ class Compiler(Evaluator):
             from .hiera import Hiera
 
             self._hiera = Hiera.for_environment(req.env_dir, req.hiera_config, req.modulepath,
-                                               convert=self._hiera_convert)
+                                               convert=self._hiera_convert, confine=req.confine_files)
         return self._hiera or None
 
     def _hiera_convert(self, type_spec: Any, value: Any, args: list[Any]) -> Any:
@@ -899,6 +1002,15 @@ class Compiler(Evaluator):
         raise EvaluationError("evaluation did not settle after 10000 rounds of defined types and collectors")
 
     # -- functions and aliases from modules -------------------------------------------------------------
+    def find_function(self, name: str, node: ast.Node) -> Any:
+        try:
+            return self.ports.find(name)
+        except PortError as exc:
+            self.fail(node, f"{name}(): {exc}")
+
+    def unknown_function_message(self, name: str) -> str:
+        return unknown_function_message(name, list(self.autoloader.modules()))
+
     def load_function(self, name: str, node: ast.Node) -> ast.FunctionDef | None:
         key = name.lower()
         if "::" in key:
@@ -907,6 +1019,27 @@ class Compiler(Evaluator):
             if fdef is not None:
                 return fdef
         return None
+
+    def _typeref(self, node: ast.TypeRef) -> T.PType:
+        t = super()._typeref(node)
+        if isinstance(t, T.PResource) and t.title is None and t.type_name and not self._names_a_type(t.type_name):
+            # Puppet resolves a type name where it is written: a parameter type that names nothing fails
+            # even when the parameter's value would never be checked against it
+            self.fail(node, f"resource type not found: '{node.name.lstrip(':')}' is not a data type, a type "
+                            "alias, a resource type or a defined type")
+        return t
+
+    def _names_a_type(self, name: str) -> bool:
+        """Whether ``name`` (not a data type or type alias) is a resource type, a defined type or a class
+        (classes are let through: ``Class[Foo]`` names them with a bare type name)."""
+        lname = name.lower().lstrip(":")
+        if lname in BUILTIN_TYPES or lname in _PCORE_TYPE_NAMES or lname.startswith(("pcore::", "puppet::")):
+            return True
+        if "::" not in lname and self.autoloader.find_resource_type(lname) is not None:
+            return True
+        if lname not in self.definitions.defines and lname not in self.definitions.classes:
+            self.autoloader.find_definition(lname)
+        return lname in self.definitions.defines or lname in self.definitions.classes
 
     def load_type_alias(self, name: str, node: ast.Node | None) -> T.PType | None:
         alias = self.definitions.aliases.get(name)
@@ -930,10 +1063,61 @@ class Compiler(Evaluator):
         return t
 
     # -- the catalog ----------------------------------------------------------------------------------
+    def _explicit_tags(self, value: Any, where: ast.Node | Span) -> list[str]:
+        """The tags a ``tag`` attribute gives (lowercased, ``a::b`` also as ``a`` and ``b``). Unlike the
+        tags a title or a type name would give, an invalid one is an error, as in Puppet."""
+        out: list[str] = []
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, list):
+                out.extend(self._explicit_tags(item, where))
+                continue
+            if item is None:
+                continue
+            name = to_str(item).lower()
+            if not _VALID_TAG_RE.match(name):
+                self.fail(where, f"invalid tag '{name}': a tag starts with a letter, digit or underscore "
+                                 "and goes on with those, ':', '.' or '-'")
+            out.append(name)
+            if "::" in name:
+                out.extend(p for p in name.split("::") if p)
+        return out
+
+    def _propagate_metaparams(self) -> None:
+        """Puppet's last step of a compile: walking containment breadth-first from ``Class[main]``, a
+        resource inherits the non-relationship metaparameters (``noop``, ``tag``, ``loglevel`` ...) of its
+        container where it has none of its own, so a defined-type instance's reach its resources. Classes
+        hang off their stage, not ``Class[main]``, so theirs stay put (unless contained from main)."""
+        children: dict[str, list[str]] = {}
+        for source, target in self.edges:
+            children.setdefault(source, []).append(target)
+
+        def own(ref: str) -> dict[str, Any]:
+            res = self.resources.get(ref)
+            if res is None:
+                return {}
+            return {p: res.params[p] for p in _INHERITED_METAPARAMS if res.params.get(p) is not None}
+
+        inherited: dict[str, dict[str, Any]] = {}
+        queue, seen = ["Class[main]"], set()
+        while queue:
+            source = queue.pop(0)
+            if source in seen:
+                continue
+            seen.add(source)
+            data = inherited.get(source) or own(source)
+            for target in children.get(source, ()):
+                res = self.resources.get(target)
+                if data and res is not None:
+                    for param, value in data.items():
+                        if res.params.get(param) is None:
+                            res.params[param] = value
+                    inherited[target] = {**data, **own(target)}
+                queue.append(target)
+
     def _build_catalog(self) -> Catalog:
         req = self.request
         for rel in self.relationships:
-            sources = self._expand_rel(rel.sources)
+            sources = self._expand_rel(rel.sources, source=True)
             targets = self._expand_rel(rel.targets)
             for s in sources:
                 res = self.resources.get(self.aliases.get(s, s))
@@ -950,6 +1134,12 @@ class Compiler(Evaluator):
                     lst = list(lst)
                     lst.append(T.PResource(t.partition("[")[0], t[t.index("[") + 1:-1]))
                     res.params[rel.param] = lst
+        for res in self.resources.values():
+            # as Puppet when it finishes the catalog: with defaults and overrides, at the resource's line
+            # (a defined type's instance was checked when evaluated; a virtual one never was)
+            if res.kind == "builtin" or res.kind == "define" and not res.evaluated:
+                self._check_attributes(res.type, res.kind, res.params, res.span, res.title)
+        self._propagate_metaparams()
         catalog = Catalog(req.node, version=req.version, code_id=req.code_id, environment=req.environment)
         live = {ref for ref, r in self.resources.items() if not r.virtual}
         live.update(a for a, target in self.aliases.items() if target in live)
@@ -958,7 +1148,10 @@ class Compiler(Evaluator):
                 continue
             params: dict[str, Any] = {}
             sensitive = list(res.sensitive)
-            for k, v in res.params.items():
+            given = res.params
+            if res.kind in ("builtin", "define"):
+                given = catalog_parameters(self.type_spec(res.type, res.kind), res.title, given)
+            for k, v in given.items():
                 if v is None:
                     continue
                 if k in RELATIONSHIP_METAPARAMS:
@@ -978,6 +1171,7 @@ class Compiler(Evaluator):
                 file=res.span.file if res.span.line and res.positioned else None,
                 line=(res.span.line or None) if res.positioned else None,
                 exported=res.exported, sensitive_parameters=sorted(set(sensitive)),
+                kind=KIND_OF_DECLARATION.get(res.kind),
             )
             catalog.add(resource)
         emitted = live | {ref for ref, r in self.resources.items() if r.exported}
@@ -1023,23 +1217,6 @@ def _to_refs(v: Any) -> list[str]:
         else:
             out.append(to_str(item))
     return out
-
-
-def _to_data(v: Any) -> Any:
-    """A catalog parameter value as JSON data."""
-    if v is None or isinstance(v, (str, bool, int, float)):
-        return v
-    if isinstance(v, list):
-        return [_to_data(x) for x in v]
-    if isinstance(v, dict):
-        return {(k if isinstance(k, str) else to_str(k)): _to_data(x) for k, x in v.items()}
-    if isinstance(v, (T.PResource, T.PClass)):
-        return v.ref
-    if isinstance(v, Sensitive):
-        return _to_data(v.value)
-    if v is DEFAULT:
-        return "default"
-    return to_str(v)
 
 
 # -- public API ------------------------------------------------------------------------------------

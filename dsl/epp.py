@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 from . import ast
 from . import types as T
 from .errors import DslSyntaxError, DslTypeError, Span
-from .evaluator import Scope, to_str
-from .functions import function
+from .evaluator import Scope
 from .parser import parse_string
 
 if TYPE_CHECKING:
@@ -103,6 +102,8 @@ def translate(text: str, filename: str) -> tuple[str, str | None]:
             if k < n and text[k] == "\n":
                 pos = k + 1
                 out.append("\n")
+            else:  # Puppet drops the spaces after '-%>' even when no line break follows
+                pos = k
     flush()
     # Joined with spaces: every part keeps its own newlines, so template lines stay source lines.
     return " ".join(out), params
@@ -195,21 +196,3 @@ def render_epp(ev: Compiler, text: str, filename: str, args: Any, node: ast.Node
         ev.scope = saved
         out = buffers.pop()
     return "".join(out)
-
-
-@function("__epp_text")
-def f_epp_text(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
-    buffers = ev.__dict__.get("_epp_buffers")
-    if not buffers:
-        ev.fail(node, "__epp_text is internal to EPP templates")
-    buffers[-1].append(args[0])
-    return None
-
-
-@function("__epp_render")
-def f_epp_render(ev: Any, args: list[Any], block: Any, node: ast.Node) -> Any:
-    buffers = ev.__dict__.get("_epp_buffers")
-    if not buffers:
-        ev.fail(node, "__epp_render is internal to EPP templates")
-    buffers[-1].append(to_str(args[0]))
-    return None

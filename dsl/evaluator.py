@@ -15,11 +15,19 @@ from typing import Any, NoReturn
 from . import ast
 from . import types as T
 from .errors import DslTypeError, EvaluationError, Span
-from .values import DEFAULT, Default, RegexValue, Sensitive
+from .valuerules import (  # noqa: F401 - re-exported: the evaluator's public value rules
+    compare,
+    deep_copy_value,
+    format_float,
+    puppet_equal,
+    to_number,
+    to_str,
+    truthy,
+)
+from .valuerules import hashable as _hashable
+from .values import DEFAULT, RegexValue
 
 log = logging.getLogger(__name__)
-
-_NUMERIC_RE = re.compile(r"\A\s*[-+]?(?:0[xX][0-9A-Fa-f]+|[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s*\Z")
 
 
 # -- control flow ---------------------------------------------------------------------------------
@@ -73,6 +81,34 @@ class Scope:
         return s
 
 
+class DeferredValue:
+    """``Deferred('fn', [args])``: a function call the agent makes when it applies the catalog.
+
+    Compiled the way ``puppet catalog find`` writes it, the catalog holds its string form
+    ``Deferred({'name' => 'fn', 'arguments' => [...]})``."""
+
+    __slots__ = ("name", "arguments")
+    NAME_RE = re.compile(r"\A\$?[a-z][a-z0-9_]*(?:::[a-z][a-z0-9_]*)*\Z")
+
+    def __init__(self, name: str, arguments: list[Any] | None) -> None:
+        self.name = name
+        self.arguments = arguments
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeferredValue) and (self.name, self.arguments) == (other.name, other.arguments)
+
+    def __hash__(self) -> int:
+        return hash(("Deferred", self.name))
+
+    def __str__(self) -> str:
+        from .conversions import _to_string  # String()'s form: quoted strings, 'undef'
+
+        init: dict[str, Any] = {"name": self.name}
+        if self.arguments is not None:
+            init["arguments"] = self.arguments
+        return f"Deferred({_to_string(init, [])})"
+
+
 class Closure:
     """A lambda together with the scope it was written in."""
 
@@ -104,134 +140,6 @@ class Closure:
             return nxt.value
         finally:
             ev.scope = saved
-
-
-# -- conversions -----------------------------------------------------------------------------------
-def format_float(v: float) -> str:
-    if v != v:
-        return "NaN"
-    if v in (float("inf"), float("-inf")):
-        return "Infinity" if v > 0 else "-Infinity"
-    text = repr(v)
-    if "e" in text:
-        mant, exp = text.split("e")
-        if "." not in mant:
-            mant += ".0"
-        sign = exp[0] if exp[0] in "+-" else "+"
-        digits = exp.lstrip("+-").lstrip("0") or "0"
-        return f"{mant}e{sign}{digits.zfill(2)}"
-    return text
-
-
-def to_str(v: Any) -> str:
-    """Puppet's string conversion, as used by interpolation."""
-    if isinstance(v, str):
-        return v
-    if v is None:
-        return ""
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        return format_float(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_inner_str(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_inner_str(k)} => {_inner_str(x)}" for k, x in v.items()) + "}"
-    if isinstance(v, RegexValue):
-        return f"/{v.pattern}/"
-    if isinstance(v, Default):
-        return "default"
-    if isinstance(v, Sensitive):
-        return "Sensitive [value redacted]"
-    if isinstance(v, T.PTypeAlias):
-        return f"{v.alias_name} = {v.resolved}"
-    if isinstance(v, T.PType):
-        return str(v)
-    return str(v)
-
-
-def _inner_str(v: Any) -> str:
-    if v is None:
-        return "undef"
-    return to_str(v)
-
-
-def truthy(v: Any) -> bool:
-    return v is not None and v is not False
-
-
-def puppet_equal(a: Any, b: Any) -> bool:
-    """Puppet's ``==``: strings case-insensitively, numbers across Integer/Float, deep for collections."""
-    if isinstance(a, str) and isinstance(b, str):
-        return a == b or a.lower() == b.lower()
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(puppet_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        if len(a) != len(b):
-            return False
-        for k, v in a.items():
-            if k in b:
-                if not puppet_equal(v, b[k]):
-                    return False
-            else:
-                match = [bk for bk in b if puppet_equal(k, bk)]
-                if not match or not puppet_equal(v, b[match[0]]):
-                    return False
-        return True
-    if type(a) is not type(b) and not (isinstance(a, T.PType) and isinstance(b, T.PType)):
-        return False
-    return bool(a == b)
-
-
-def to_number(v: Any) -> int | float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return v
-    if isinstance(v, str) and _NUMERIC_RE.match(v):
-        text = v.strip()
-        neg = text.startswith("-")
-        body = text.lstrip("+-")
-        if body.lower().startswith("0x"):
-            n: int | float = int(body, 16)
-        elif "." in body or "e" in body.lower():
-            n = float(body)
-        elif len(body) > 1 and body.startswith("0"):
-            try:
-                n = int(body, 8)
-            except ValueError:
-                return None
-        else:
-            n = int(body)
-        return -n if neg else n
-    return None
-
-
-def compare(a: Any, b: Any) -> int:
-    """Order two values for <, >, sort, min and max; raises TypeError when they don't compare."""
-    if isinstance(a, str) and isinstance(b, str):
-        la, lb = a.lower(), b.lower()
-        return (la > lb) - (la < lb)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
-            and not isinstance(b, bool):
-        return (a > b) - (a < b)
-    raise TypeError("not comparable")
-
-
-def deep_copy_value(v: Any) -> Any:
-    if isinstance(v, list):
-        return [deep_copy_value(x) for x in v]
-    if isinstance(v, dict):
-        return {k: deep_copy_value(x) for k, x in v.items()}
-    return v
 
 
 # -- the evaluator --------------------------------------------------------------------------------
@@ -313,7 +221,7 @@ class Evaluator:
             if type(part) is str:
                 out.append(part)
             else:
-                out.append(to_str(self.eval(part)))
+                out.append(interpolated_str(self.eval(part)))
         return "".join(out)
 
     def _regex(self, node: ast.RegexLit) -> RegexValue:
@@ -790,30 +698,61 @@ class Evaluator:
         return self.call_function(node.name, args, self.make_closure(node.lambda_), node)
 
     def _type_call(self, node: ast.TypeCall) -> Any:
+        if node.type_name.lower().lstrip(":") == "deferred":
+            return self._deferred(self.eval_args(node.args), node)
         t = self.resolve_type_name(node.type_name, node)
         args = self.eval_args(node.args)
         return self.call_function("new", [t] + args, None, node)
+
+    def _deferred(self, args: list[Any], node: ast.Node) -> DeferredValue:
+        """``Deferred(name, arguments?)`` or ``Deferred({'name' => ..., 'arguments' => ...})``."""
+        if len(args) == 1 and isinstance(args[0], dict):
+            init = args[0]
+            unknown = sorted(str(k) for k in init if k not in ("name", "arguments"))
+            if unknown:
+                self.fail(node, f"Deferred has no attribute '{unknown[0]}'")
+            args = [init.get("name"), init.get("arguments")]
+        if not 1 <= len(args) <= 2:
+            self.fail(node, f"Deferred expects 1 or 2 arguments, got {len(args)}")
+        name = args[0]
+        arguments = args[1] if len(args) == 2 else None
+        if not isinstance(name, str) or not DeferredValue.NAME_RE.match(name):
+            self.fail(node, "Deferred's name must be a function name (a String like 'fn' or 'mod::fn'), got "
+                            f"{to_str(name) if isinstance(name, str) else T.generalized_name(name)}", DslTypeError)
+        if arguments is not None and not isinstance(arguments, list):
+            self.fail(node, f"Deferred's arguments must be an Array, got {T.generalized_name(arguments)}",
+                      DslTypeError)
+        return DeferredValue(name, arguments)
 
     def call_function(self, name: str, args: list[Any], block: Closure | None, node: ast.Node) -> Any:
         if name.startswith("::"):
             name = name[2:]
         fn = self.functions.get(name)
-        if fn is not None:
-            try:
-                return fn(self, args, block, node)
-            except (_Next, _Break, _Return):
-                raise
-            except EvaluationError:
-                raise
-            except RecursionError:
-                self.fail(node, f"{name}(): nesting too deep")
-        udf = self.user_functions.get(name) or self.load_function(name, node)
-        if udf is not None:
-            return self.call_user_function(udf, args, block, node)
-        self.fail(node, f"unknown function: '{name}'")
+        if fn is None:
+            udf = self.user_functions.get(name) or self.load_function(name, node)
+            if udf is not None:
+                return self.call_user_function(udf, args, block, node)
+            fn = self.find_function(name, node)
+            if fn is None:
+                self.fail(node, self.unknown_function_message(name))
+        try:
+            return fn(self, args, block, node)
+        except (_Next, _Break, _Return):
+            raise
+        except EvaluationError:
+            raise
+        except RecursionError:
+            self.fail(node, f"{name}(): nesting too deep")
 
     def load_function(self, name: str, node: ast.Node) -> ast.FunctionDef | None:
         return None
+
+    def find_function(self, name: str, node: ast.Node) -> FunctionImpl | None:
+        """A function that is neither built in nor written in the language (a module's Python port)."""
+        return None
+
+    def unknown_function_message(self, name: str) -> str:
+        return f"unknown function '{name}'"
 
     def bind_positional(self, params: tuple[ast.Param, ...], args: tuple[Any, ...] | list[Any], scope: Scope, *,
                         label: str, at: ast.Node, missing_expected: int, type_errors_at_parameter: bool) -> None:
@@ -865,8 +804,15 @@ class Evaluator:
 
 
 
-def _hashable(k: Any) -> Any:
-    return tuple(k) if isinstance(k, list) else k
+
+def interpolated_str(v: Any) -> str:
+    """A value as string interpolation writes it: as :func:`to_str`, except that undef inside an array
+    or a hash is empty (Puppet 7: ``"${[undef, 1]}"`` is ``[, 1]``, while ``String()`` writes ``undef``)."""
+    if isinstance(v, list):
+        return "[" + ", ".join(interpolated_str(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{interpolated_str(k)} => {interpolated_str(x)}" for k, x in v.items()) + "}"
+    return to_str(v)
 
 
 def _a(name: str) -> str:

@@ -26,6 +26,7 @@ import glob as globlib
 import json
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -855,9 +856,16 @@ class Hiera:
     """
 
     def __init__(self, env_config: Path | None, env_root: Path | None, modulepath: Sequence[Path] = (),
-                 *, convert: Converter | None = None) -> None:
+                 *, convert: Converter | None = None, confine: bool = False) -> None:
         """``env_config``: the environment's hiera.yaml; ``env_root`` alone: Puppet's default hierarchy
-        (``data/common.yaml``) under it; neither: no environment layer."""
+        (``data/common.yaml``) under it; neither: no environment layer.
+
+        ``confine`` (the master sets it): a layer reads data only inside its own directory (the
+        environment's, a module's), and a value interpolated into a path (a fact a node sends) cannot
+        climb out of the level's datadir with ``..`` or an absolute path. Puppet reads wherever the
+        hierarchy points; on a master serving many environments that lets an author or a node read
+        another environment's data."""
+        self.confine = confine
         self.env_layer = None if env_root is None else _Layer("environment", env_config, env_root)
         self.modulepath = tuple(Path(p) for p in modulepath)
         self.convert = convert
@@ -869,7 +877,8 @@ class Hiera:
 
     @classmethod
     def for_environment(cls, env_dir: Path | None, hiera_config: Path | None, modulepath: Sequence[Path],
-                        *, convert: Converter | None = None, env_default_hierarchy: bool = False) -> Hiera:
+                        *, convert: Converter | None = None, env_default_hierarchy: bool = False,
+                        confine: bool = False) -> Hiera:
         """The environment layer is ``hiera_config`` if given, else ``env_dir/hiera.yaml`` if it exists.
 
         Without either there is no environment layer at all: Puppet 7 (confirmed with 7.23) gives an
@@ -881,15 +890,15 @@ class Hiera:
             hiera_config = Path(hiera_config)
             if not hiera_config.is_file():
                 raise HieraError("hiera.yaml not found", _span(hiera_config))
-            return cls(hiera_config, hiera_config.parent, modulepath, convert=convert)
+            return cls(hiera_config, hiera_config.parent, modulepath, convert=convert, confine=confine)
         if env_dir is not None:
             env_dir = Path(env_dir)
             candidate = env_dir / "hiera.yaml"
             if candidate.is_file():
-                return cls(candidate, env_dir, modulepath, convert=convert)
+                return cls(candidate, env_dir, modulepath, convert=convert, confine=confine)
             if env_default_hierarchy:
-                return cls(None, env_dir, modulepath, convert=convert)
-        return cls(None, None, modulepath, convert=convert)
+                return cls(None, env_dir, modulepath, convert=convert, confine=confine)
+        return cls(None, None, modulepath, convert=convert, confine=confine)
 
     def __repr__(self) -> str:
         return f"Hiera({self.env_layer!r}, modulepath={[str(p) for p in self.modulepath]})"
@@ -1006,7 +1015,8 @@ class Hiera:
                 inv.resolved[(layer, default_hierarchy)] = hit
                 return hit
         levels = config.default_levels if default_hierarchy else config.levels
-        resolved = _Resolved(self._resolve_levels(inv, levels or (), is_default=config.path is None), cacheable)
+        resolved = _Resolved(self._resolve_levels(inv, layer, levels or (), is_default=config.path is None),
+                             cacheable)
         if cacheable:
             if len(layer.resolved) >= _CACHE_LIMIT:
                 layer.resolved.clear()
@@ -1014,21 +1024,32 @@ class Hiera:
         inv.resolved[(layer, default_hierarchy)] = resolved
         return resolved
 
-    def _resolve_levels(self, inv: _Invocation, levels: Sequence[_Level], is_default: bool) -> tuple[_ResolvedLevel, ...]:
+    def _resolve_levels(self, inv: _Invocation, layer: _Layer, levels: Sequence[_Level],
+                        is_default: bool) -> tuple[_ResolvedLevel, ...]:
         out = []
         for lv in levels:
             datadir = Path(self._interpolate(lv.datadir, inv, False, None))
+            if self.confine:
+                self._check_confined(layer, lv, datadir, lv.datadir, datadir)
             locations: list[tuple[Path, bool]] = []
             if lv.kind == "paths":
                 for template in lv.templates:
                     path = datadir / self._interpolate(template, inv, False, None)
+                    if self.confine:
+                        self._check_confined(layer, lv, datadir, template, path)
                     exists = path.is_file()
                     if exists or not is_default:  # the default hierarchy drops missing paths
                         locations.append((path, exists))
             elif lv.kind == "globs":
                 for template in lv.templates:
                     pattern = str(datadir / self._interpolate(template, inv, False, None))
-                    locations.extend((Path(p), True) for p in _ruby_glob(pattern) if not Path(p).is_dir())
+                    if self.confine:
+                        self._check_confined(layer, lv, datadir, template, Path(pattern))
+                    found = [Path(p) for p in _ruby_glob(pattern) if not Path(p).is_dir()]
+                    if self.confine:
+                        for path in found:
+                            self._check_confined(layer, lv, datadir, template, path)
+                    locations.extend((path, True) for path in found)
             else:
                 source, var, template = lv.templates
                 mapped = self._scope_value(inv, source, "mapped_path[0]", None)
@@ -1037,11 +1058,28 @@ class Hiera:
                         [list(kv) for kv in mapped.items()] if isinstance(mapped, dict) else list(mapped))
                     for item in items:
                         path = datadir / self._interpolate(template, inv, False, {var: item})
+                        if self.confine:
+                            self._check_confined(layer, lv, datadir, template, path)
                         locations.append((path, path.is_file()))
             if is_default and not locations:
                 continue
             out.append(_ResolvedLevel(lv.name, lv.fmt, tuple(locations)))
         return tuple(out)
+
+    def _check_confined(self, layer: _Layer, lv: _Level, datadir: Path, template: str, path: Path) -> None:
+        """Refuse a data location outside the layer's directory (links resolved), or one that a value
+        interpolated into the path moved out of the level's datadir with ``..`` or a leading ``/``
+        (the hierarchy may climb where its author wrote ``..``; a fact may not)."""
+        home = os.path.realpath(layer.root)
+        inside_home = os.path.commonpath([home, os.path.realpath(path)]) == home
+        author_climbs = ".." in Path(template).parts or Path(template).is_absolute()
+        norm_dir, norm_path = os.path.normpath(datadir), os.path.normpath(path)
+        inside_dir = os.path.commonpath([norm_dir, norm_path]) == norm_dir
+        if not inside_home or not (author_climbs or inside_dir) or "\x00" in str(path):
+            owner = f"module {layer.module}" if layer.module else "the environment"
+            raise HieraError(f"hierarchy level '{lv.name}' resolves to a path outside the data of {owner}; "
+                             "a value interpolated into a data path may not contain '..' or start with '/'",
+                             _span(layer.config_path or layer.root))
 
     def _layer_lookup(self, inv: _Invocation, layer: _Layer, root: str, name: str, strategy: _Strategy) -> Any:
         """ConfiguredDataProvider#key_lookup: the levels of one layer, then the paths of each level."""

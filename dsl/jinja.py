@@ -129,7 +129,7 @@ _LIMITED_FILTERS = {"center": _center, "indent": _indent, "format": _format, "to
 
 
 class TemplateSandbox(jinja2.sandbox.SandboxedEnvironment):
-    intercepted_binops = frozenset({"**", "*", "%"})
+    intercepted_binops = frozenset({"**", "*", "%", "+"})
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -144,6 +144,9 @@ class TemplateSandbox(jinja2.sandbox.SandboxedEnvironment):
                 if (isinstance(seq, (str, list, tuple)) and isinstance(times, int)
                         and len(seq) * times > MAX_STRING_SIZE):
                     raise jinja2.sandbox.SecurityError("repetition too large")
+        if (operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, type(left))
+                and len(left) + len(right) > MAX_STRING_SIZE):
+            raise jinja2.sandbox.SecurityError(f"result too large (at most {MAX_STRING_SIZE} items)")
         if operator == "%" and isinstance(left, str):
             _refuse(printf_error(left, right))
         return super().call_binop(context, operator, left, right)

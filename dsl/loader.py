@@ -1,5 +1,7 @@
 """Finding code: the site manifest(s) and autoloading classes, defines, functions and type
-aliases from a module path, as Puppet's autoloader does (``foo::bar`` -> ``foo/manifests/bar.pp``)."""
+aliases from a module path, as Puppet's autoloader does (``foo::bar`` -> ``foo/manifests/bar.pp``),
+and the resource types modules ship (``<module>/lib/puppet/type/<name>.rb``, or the environment's
+``.resource_types/<name>.pp`` that ``puppet generate types`` writes)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from pathlib import Path
 from . import ast
 from .errors import DslSyntaxError
 from .parser import parse_file
+from .resource_types import TypeSpec
+from .rubytypes import load_type
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +73,14 @@ def site_manifests(path: Path) -> list[Path]:
 class Autoloader:
     """Loads definitions on demand from ``<modulepath>/<module>/{manifests,functions,types}``."""
 
-    def __init__(self, modulepath: Sequence[Path], definitions: Definitions) -> None:
+    def __init__(self, modulepath: Sequence[Path], definitions: Definitions, env_dir: Path | None = None) -> None:
         self.modulepath = [Path(p) for p in modulepath]
         self.definitions = definitions
+        self.env_dir = Path(env_dir) if env_dir is not None else None
         self._loaded: set[Path] = set()
         self._module_dirs: dict[str, Path | None] = {}
+        self._module_list: list[tuple[str, Path]] | None = None
+        self._resource_types: dict[str, TypeSpec | None] = {}
 
     def module_dir(self, module: str) -> Path | None:
         if module in self._module_dirs:
@@ -88,14 +95,19 @@ class Autoloader:
         return found
 
     def modules(self) -> Iterator[tuple[str, Path]]:
-        seen = set()
-        for root in self.modulepath:
-            if not root.is_dir():
-                continue
-            for d in sorted(root.iterdir()):
-                if d.is_dir() and d.name not in seen and not d.name.startswith("."):
-                    seen.add(d.name)
-                    yield d.name, d
+        """Every module on the module path (the first of a name wins), in module path order."""
+        if self._module_list is None:
+            found: list[tuple[str, Path]] = []
+            seen = set()
+            for root in self.modulepath:
+                if not root.is_dir():
+                    continue
+                for d in sorted(root.iterdir()):
+                    if d.is_dir() and d.name not in seen and not d.name.startswith("."):
+                        seen.add(d.name)
+                        found.append((d.name, d))
+            self._module_list = found
+        return iter(self._module_list)
 
     def load_file(self, path: Path) -> bool:
         path = path.resolve() if not path.is_absolute() else path
@@ -135,13 +147,48 @@ class Autoloader:
             return
         self.load_file(mod / "types" / Path(*parts[1:-1]) / f"{parts[-1]}.pp")
 
-    def has_ruby_type(self, type_name: str) -> bool:
-        """A module may ship a resource type in Ruby (lib/puppet/type/<name>.rb): accept its name."""
-        lname = type_name.lower()
+    def find_resource_type(self, type_name: str) -> TypeSpec | None:
+        """The resource type ``type_name`` a module ships, as Puppet's compiler finds it: the
+        environment's generated ``.resource_types/<name>.pp`` first, then the first module with
+        ``lib/puppet/type/<name>.rb``. None when there is none. Types live in the global namespace:
+        a name with ``::`` is never one. Puppet gives a type its ``provider`` parameter when some
+        module ships a provider for it (``lib/puppet/provider/<name>/*.rb``)."""
+        lname = type_name.lower().lstrip(":")
+        if lname in self._resource_types:
+            return self._resource_types[lname]
+        spec: TypeSpec | None = None
+        if "::" not in lname and lname:
+            generated = self.env_dir / ".resource_types" / f"{lname}.pp" if self.env_dir is not None else None
+            if generated is not None and generated.is_file():
+                spec = load_type(generated)
+            else:
+                for _, d in self.modules():
+                    path = d / "lib" / "puppet" / "type" / f"{lname}.rb"
+                    if path.is_file():
+                        spec = load_type(path, [m / "lib" for _, m in self.modules()])
+                        if self._has_provider(lname):
+                            spec = spec.with_provider()
+                        break
+        self._resource_types[lname] = spec
+        return spec
+
+    def _has_provider(self, lname: str) -> bool:
         for _, d in self.modules():
-            if (d / "lib" / "puppet" / "type" / f"{lname}.rb").is_file():
+            pdir = d / "lib" / "puppet" / "provider" / lname
+            if pdir.is_dir() and any(p.suffix == ".rb" for p in pdir.iterdir()):
                 return True
         return False
+
+    def resource_type_files(self) -> Iterator[Path]:
+        """Every module's type files (``lib/puppet/type/*.rb``), in module path order."""
+        for _, d in self.modules():
+            tdir = d / "lib" / "puppet" / "type"
+            if tdir.is_dir():
+                yield from sorted(tdir.glob("*.rb"))
+
+    def has_ruby_type(self, type_name: str) -> bool:
+        """Whether a module ships resource type ``type_name``."""
+        return self.find_resource_type(type_name) is not None
 
     def has_ruby_function(self, name: str) -> bool:
         parts = name.lower().split("::")

@@ -117,10 +117,14 @@ def parametrize(ev: Evaluator, base: T.PType, args: list[Any], node: ast.Node) -
                 if isinstance(inner, T.PEnum) and len(inner.values) == 1:
                     key = inner.values[0]
                     required = False
+            elif isinstance(key, T.PNotUndef):  # NotUndef['key']: a required key, as a plain one
+                inner = key.type
+                if isinstance(inner, T.PEnum) and len(inner.values) == 1:
+                    key = inner.values[0]
             elif isinstance(key, T.PEnum) and len(key.values) == 1:
                 key = key.values[0]
             if not isinstance(key, str):
-                ev.fail(node, "Struct[] keys must be strings or Optional['key']")
+                ev.fail(node, "Struct[] keys must be strings, Optional['key'] or NotUndef['key']")
             members.append((key, _type_arg(ev, vt, node, "Struct[]"), required))
         return T.PStruct(members)
     if isinstance(base, T.POptional):

@@ -262,6 +262,12 @@ class PRegexp(PType):
     def instance(self, v: Any) -> bool:
         return isinstance(v, RegexValue) and (self.pattern is None or v.pattern == self.pattern.pattern)
 
+    def assignable(self, other: PType) -> bool:
+        other = resolve(other)
+        if isinstance(other, PVariant):
+            return all(self.assignable(t) for t in other.types)
+        return isinstance(other, PRegexp) and (self.pattern is None or other == self)
+
     def __str__(self) -> str:
         return f"Regexp[/{self.pattern.pattern}/]" if self.pattern else "Regexp"
 
@@ -874,7 +880,7 @@ def mismatch_message(t: PType, v: Any) -> str:
     if isinstance(r, PHash) and isinstance(v, dict):
         for k, x in v.items():
             if not r.key.instance(k):
-                return f"key '{k}' {mismatch_message(r.key, k)}"
+                return f"key of entry '{k}' {mismatch_message(r.key, k)}"
             if not r.value.instance(x):
                 return f"entry '{k}' {mismatch_message(r.value, x)}"
     if isinstance(r, PStruct) and isinstance(v, dict):

@@ -37,7 +37,7 @@ from engine.incremental import (
     volatile_resources,
 )
 from engine.registry import Change, Provider, ResourceType
-from engine.report import REDACTED, Event, Report, ResourceStatus, _iso
+from engine.report import REDACTED, Event, Report, ResourceStatus, puppet_time
 from engine.sources import FileSource
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,41 @@ def _unwrap(value: Any) -> tuple[Any, bool]:
     if isinstance(value, dict) and value.get("__ptype") == "Sensitive":
         return value.get("__pvalue"), True
     return value, False
+
+
+#: Event names Puppet's types give to the values a property takes (``file { ensure => directory }``
+#: is ``directory_created``); see :func:`event_name`.
+VALUE_EVENTS: dict[tuple[str, str], dict[str, str]] = {
+    ("file", "ensure"): {"file": "file_created", "present": "file_created", "directory": "directory_created",
+                         "link": "link_created"},
+    ("package", "ensure"): {"present": "package_installed", "installed": "package_installed",
+                            "absent": "package_removed", "purged": "package_purged"},
+    ("service", "ensure"): {"running": "service_started", "true": "service_started",
+                            "stopped": "service_stopped", "false": "service_stopped"},
+    ("service", "enable"): {"true": "service_enabled", "false": "service_disabled", "mask": "service_disabled",
+                            "manual": "service_manual_start", "delayed": "service_delayed_start"},
+    ("user", "ensure"): {"present": "user_created", "absent": "user_removed", "role": "role_created"},
+}
+#: Properties whose every event has one name.
+PROPERTY_EVENTS = {("exec", "returns"): "executed_command"}
+
+
+def event_name(type_name: str, prop: str | None, desired: Any) -> str:
+    """Puppet's name for the event of a change: a name the type gives the desired value, else
+    ``<type>_created`` / ``<type>_removed`` / ``<type>_changed`` for ``ensure``, else ``<property>_changed``."""
+    if prop is None:
+        return "resource_error"
+    kind = type_name.lower()
+    fixed = PROPERTY_EVENTS.get((kind, prop))
+    if fixed is not None:
+        return fixed
+    word = ("true" if desired else "false") if isinstance(desired, bool) else str(desired).lower()
+    named = VALUE_EVENTS.get((kind, prop), {}).get(word)
+    if named is not None:
+        return named
+    if prop != "ensure":
+        return f"{prop}_changed"
+    return f"{kind}_created" if word == "present" else f"{kind}_removed" if word == "absent" else f"{kind}_changed"
 
 
 def _fmt(value: Any) -> str:
@@ -117,7 +152,9 @@ class Transaction:
             leaf = _Leaf(res)
             leaves.append(leaf)
             if rtype is None:
-                leaf.error = f"unknown resource type '{res.type}'"
+                # a module's custom type (Ruby) the compiler accepted: fail it, converge the rest
+                leaf.error = (f"no provider for type '{res.type.lower()}' in this agent; it needs a Puppet "
+                              "agent or a Python port")
                 continue
             leaf.rtype = rtype
             raw: dict[str, Any] = {}
@@ -237,6 +274,7 @@ class Transaction:
                 "base_catalog_digest": catalog_digest(self.base), "considered": considered,
                 "skipped_unchanged": skipped_unchanged,
             }
+        self.report.transaction_completed = True
         self.report.finalise(time.perf_counter() - started, self.time_by_type)
         return self.report
 
@@ -270,7 +308,7 @@ class Transaction:
             self.report.record_health(leaf.res.title, healthy=None, attempts=0,
                                       message=f"not run: {status.skip_reason}", duration=0.0)
         self.report.log("warning", f"Skipping because of failed dependencies ({failed_ref})",
-                        self._source(leaf, None), leaf.res.file, leaf.res.line)
+                        self._source(leaf, None), leaf.res.file, leaf.res.line, leaf.res.tags)
 
     def _source(self, leaf: _Leaf, prop: str | None) -> str:
         path = "/" + "/".join(self.containment_path(leaf.res.ref))
@@ -282,8 +320,10 @@ class Transaction:
         return text
 
     def _event(self, leaf: _Leaf, status: ResourceStatus, change: Change, outcome: str,
-               message: str | None = None, name: str = "property_changed") -> None:
-        redacted = change.property in leaf.sensitive
+               message: str | None = None, name: str | None = None) -> None:
+        # a change is redacted when its property is sensitive, or when its message shows one that is
+        # (a file created with sensitive content: its checksum is not for the log either)
+        redacted = change.property in leaf.sensitive or any(p in leaf.sensitive for p in change.shows)
         if redacted:
             previous, desired = REDACTED, REDACTED
             text = message or f"changed {REDACTED} to {REDACTED}"
@@ -294,13 +334,16 @@ class Transaction:
             text = (f"current_value {REDACTED}, should be {REDACTED} (noop)" if redacted else
                     f"current_value {_fmt(previous)}, should be {_fmt(desired)} (noop)")
         text = self._scrub(leaf, text)
-        event = Event(change.property, previous, desired, text, outcome, _iso(time.time()), name, redacted)
+        if name is None:
+            name = event_name(leaf.res.type, change.property, change.desired)
+        event = Event(change.property or None, previous, desired, text, outcome, puppet_time(), name, redacted)
         status.events.append(event)
         level = "err" if outcome == "failure" else "notice"
-        self.report.log(level, text, self._source(leaf, change.property), leaf.res.file, leaf.res.line)
+        self.report.log(level, text, self._source(leaf, change.property), leaf.res.file, leaf.res.line,
+                        leaf.res.tags)
         if change.diff and self.ctx.show_diff and not redacted:
             self.report.log("notice", self._scrub(leaf, change.diff), self._source(leaf, change.property),
-                            leaf.res.file, leaf.res.line)
+                            leaf.res.file, leaf.res.line, leaf.res.tags)
 
     def _drain_notes(self, leaf: _Leaf) -> None:
         notes = self.ctx.notes
@@ -309,7 +352,7 @@ class Transaction:
                 if output and leaf.sensitive:
                     message = "[output redacted]"
                 self.report.log(level, self._scrub(leaf, message), self._source(leaf, None),
-                                leaf.res.file, leaf.res.line)
+                                leaf.res.file, leaf.res.line, leaf.res.tags)
             notes.clear()
 
     def _evaluate(self, leaf: _Leaf, refresh_count: int) -> tuple[bool, bool]:
@@ -401,33 +444,32 @@ class Transaction:
     def _refresh(self, leaf: _Leaf, status: ResourceStatus, provider: Provider, count: int,
                  noop: bool) -> bool:
         assert leaf.rtype is not None
-        prop = leaf.rtype.refresh_property or "refresh"
         plural = "s" if count != 1 else ""
         try:
             if noop:
                 will = provider.will_refresh()
                 self._drain_notes(leaf)
                 if will:
-                    self._event(leaf, status, Change(prop, None, None, ""), "noop",
+                    self._event(leaf, status, Change(_REFRESH, None, None, ""), "noop",
                                 message=f"Would have triggered 'refresh' from {count} event{plural}",
-                                name="restarted" if prop == "refresh" else "executed_command")
+                                name="refresh")
                 return True
             if provider.refresh():
                 self._drain_notes(leaf)
-                self._event(leaf, status, Change(prop, None, None, ""), "success",
-                            message=f"Triggered 'refresh' from {count} event{plural}",
-                            name="restarted" if prop == "refresh" else "executed_command")
-                status.changed = True
+                self._event(leaf, status, Change(_REFRESH, None, None, ""), "success",
+                            message=f"Triggered 'refresh' from {count} event{plural}", name="refresh")
+                status.changed = status.restarted = status.out_of_sync = True
                 status.change_count += 1
+                status.out_of_sync_count += 1
             self._drain_notes(leaf)
             return True
         except (EngineError, OSError) as exc:
             self._drain_notes(leaf)
             reason = str(exc) if isinstance(exc, EngineError) else _os_error(exc)
-            self._event(leaf, status, Change(prop, None, None, ""), "failure",
-                        message=self._scrub(leaf, f"Failed to call refresh: {reason}"))
-            status.failed = True
-            status.failed_to_restart = prop == "refresh"
+            self._event(leaf, status, Change(_REFRESH, None, None, ""), "failure",
+                        message=self._scrub(leaf, f"Failed to call refresh: {reason}"), name="resource_error")
+            status.failed = status.failed_to_restart = status.out_of_sync = True
+            status.out_of_sync_count += 1
             return False
 
     def _generated(self, leaf: _Leaf, provider: Provider) -> bool:
@@ -463,11 +505,16 @@ class Transaction:
         return ok
 
     def _fail(self, leaf: _Leaf, status: ResourceStatus, reason: str, prefix: str) -> tuple[bool, bool]:
-        status.failed = True
+        status.failed = status.out_of_sync = True
+        status.out_of_sync_count += 1  # as Puppet counts its failure event
         message = self._scrub(leaf, f"{prefix}: {reason}")
-        status.events.append(Event(None, None, None, message, "failure", _iso(time.time()), "resource_failed"))
-        self.report.log("err", message, self._source(leaf, None), leaf.res.file, leaf.res.line)
+        status.events.append(Event(None, None, None, message, "failure", puppet_time(), "resource_error"))
+        self.report.log("err", message, self._source(leaf, None), leaf.res.file, leaf.res.line, leaf.res.tags)
         return False, False
+
+
+#: A refresh is an event of the resource, not of one of its properties (Puppet's ``property: null``).
+_REFRESH = ""
 
 
 def _os_error(exc: OSError) -> str:
@@ -509,12 +556,14 @@ def apply_catalog(
     the next full run, and resources removed since then are not purged (see
     :mod:`engine.incremental`). The report says ``apply_mode: incremental`` and what was skipped.
     """
+    started = time.perf_counter()
     ctx = ApplyContext(root=root, noop=noop, facts=facts, state_dir=state_dir, show_diff=show_diff,
                        file_sources=file_sources)
     report = Transaction(catalog, ctx, tags=tags, incremental_from=incremental_from, progress=progress).run()
+    report.add_times("catalog_application", time.perf_counter() - started)
     if save_report and not noop:
         try:
-            report.save(ctx.state_dir)
+            report.save(ctx.state)  # resolved inside the root now, after the catalog changed it
         except OSError as exc:
             log.warning("could not save the report under %s: %s", ctx.state_dir, exc)
     return report

@@ -4,15 +4,21 @@ The DSL builds a :class:`Catalog`; the engine applies one; the master stores and
 JSON form is Puppet's so that catalog-diff tools and PuppetDB-style stores read ours unchanged:
 
     {name, version, code_id, catalog_uuid, catalog_format: 2, environment, tags, classes,
-     resources: [{type, title, tags, file, line, exported, parameters}], edges: [{source, target}]}
+     resources: [{type, title, tags, file, line, exported, kind, parameters}], edges: [{source, target}]}
 
 Edges are containment only. Relationships travel as the metaparameters ``require``, ``before``,
 ``notify`` and ``subscribe`` on the resources themselves.
+
+Two fields matter to Puppet's own reader (``puppet apply --catalog``): every resource's ``kind``
+(:data:`KINDS`; Puppet 7 turns a resource that is not a ``compilable_type`` into an empty container,
+so without it nothing is applied), and a ``version`` that is never null (Puppet's default, the
+compile time in seconds since the epoch, when the compiler was given none).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +29,30 @@ CATALOG_FORMAT = 2
 
 #: Metaparameters that express ordering/refresh relationships between resources.
 RELATIONSHIP_PARAMS = ("before", "require", "notify", "subscribe")
+
+#: A resource's ``kind`` as Puppet 7 writes it: built-in and custom (Ruby) types and stages are
+#: ``compilable_type``, instances of defined types ``defined_type``, classes and nodes ``unknown``
+#: (Puppet's compiler finds no compilable type for them; ``class`` is what its API names them).
+COMPILABLE_TYPE = "compilable_type"
+DEFINED_TYPE = "defined_type"
+CLASS_KIND = "class"
+UNKNOWN_KIND = "unknown"
+KINDS = frozenset({COMPILABLE_TYPE, DEFINED_TYPE, CLASS_KIND, UNKNOWN_KIND})
+
+#: What the compiler declared (builtin, define, class, node, stage) -> the catalog's kind.
+KIND_OF_DECLARATION = {"builtin": COMPILABLE_TYPE, "stage": COMPILABLE_TYPE, "define": DEFINED_TYPE,
+                       "class": UNKNOWN_KIND, "node": UNKNOWN_KIND}
+
+
+def default_kind(type_name: str) -> str:
+    """The kind of a resource whose producer did not say: classes and nodes are ``unknown``; a
+    namespaced type (``Mymod::Thing``) can only be a defined type; anything else a compilable type.
+    A defined type without ``::`` in its name needs its kind given (the compiler gives it)."""
+    if type_name in ("Class", "Node"):
+        return UNKNOWN_KIND
+    if "::" in type_name:
+        return DEFINED_TYPE
+    return COMPILABLE_TYPE
 
 
 class CatalogError(Exception):
@@ -73,6 +103,8 @@ class Resource:
     line: int | None = None
     exported: bool = False
     sensitive_parameters: list[str] = field(default_factory=list)
+    #: Puppet's ``kind`` (:data:`KINDS`); ``None`` means :func:`default_kind` of the type.
+    kind: str | None = None
 
     @property
     def ref(self) -> str:
@@ -85,6 +117,7 @@ class Resource:
         if self.line is not None:
             out["line"] = self.line
         out["exported"] = self.exported
+        out["kind"] = self.kind or default_kind(self.type)
         if self.parameters:
             out["parameters"] = dict(self.parameters)
         if self.sensitive_parameters:
@@ -112,6 +145,7 @@ class Resource:
             line=data.get("line"),
             exported=bool(data.get("exported", False)),
             sensitive_parameters=list(data.get("sensitive_parameters") or []),
+            kind=data.get("kind") if isinstance(data.get("kind"), str) else None,
         )
 
     def relationship_refs(self, param: str) -> list[str]:
@@ -145,7 +179,8 @@ class Catalog:
         environment: str = "production",
     ) -> None:
         self.name = name
-        self.version = version
+        # Puppet's default configuration version: the compile time, in seconds since the epoch
+        self.version: int | str = version if version is not None else int(time.time())
         self.code_id = code_id
         self.catalog_uuid = catalog_uuid or str(uuid.uuid4())
         self.environment = environment
@@ -185,17 +220,36 @@ class Catalog:
         """Map each contained resource reference to its container's reference."""
         return {edge.target: edge.source for edge in self.edges}
 
+    def aliases(self) -> dict[str, str]:
+        """Other references that name a resource, as Puppet resolves them: its ``alias`` values and its
+        namevar when the title differs (``name``; a file's ``path``). An exec is not known by another
+        name (Puppet's exec type is not isomorphic)."""
+        out: dict[str, str] = {}
+        for res in self._resources.values():
+            params = res.parameters
+            names = refs_of(params.get("alias")) if isinstance(params.get("alias"), (str, list)) else []
+            namevar = "path" if res.type == "File" else None if res.type == "Exec" else "name"
+            if namevar is not None and isinstance(params.get(namevar), str):
+                names.append(params[namevar])
+            for name in names:
+                ref = format_ref(res.type, name)
+                if ref != res.ref and ref not in self._resources:
+                    out.setdefault(ref, res.ref)
+        return out
+
     def relationships(self) -> Iterable[tuple[str, str, bool]]:
-        """Yield ``(before_ref, after_ref, refreshes)`` for every relationship metaparameter."""
+        """Yield ``(before_ref, after_ref, refreshes)`` for every relationship metaparameter, with
+        references by alias resolved to the resource's own."""
+        aliases = self.aliases()
         for res in self._resources.values():
             for ref in res.relationship_refs("before"):
-                yield res.ref, ref, False
+                yield res.ref, aliases.get(ref, ref), False
             for ref in res.relationship_refs("notify"):
-                yield res.ref, ref, True
+                yield res.ref, aliases.get(ref, ref), True
             for ref in res.relationship_refs("require"):
-                yield ref, res.ref, False
+                yield aliases.get(ref, ref), res.ref, False
             for ref in res.relationship_refs("subscribe"):
-                yield ref, res.ref, True
+                yield aliases.get(ref, ref), res.ref, True
 
     # -- serialisation ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -257,9 +311,10 @@ class Catalog:
     def validate_relationships(self) -> list[tuple[Resource, str, str]]:
         """Return ``(resource, param, missing_ref)`` for every relationship to an absent resource."""
         missing = []
+        aliases = self.aliases()
         for res in self._resources.values():
             for param in RELATIONSHIP_PARAMS:
                 for ref in res.relationship_refs(param):
-                    if ref not in self._resources:
+                    if ref not in self._resources and ref not in aliases:
                         missing.append((res, param, ref))
         return missing

@@ -10,12 +10,15 @@ from typing import Any
 from engine.accounts import AccountDB
 from engine.filebucket import FileBucket
 from engine.fsutil import under_root
-from engine.sources import FileSource, ModulepathFileSource
+from engine.sources import FileSource, ImageFileSource, ModulepathFileSource
+from engine.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
 
 def default_state_dir(root: Path | str) -> Path:
+    """Where the root's state directory is on this host now (for messages: a run writes there through
+    :class:`engine.statedir.StateDir`, which resolves it again inside the root at every write)."""
     return Path(under_root(str(root), "/var/lib/bunraku"))
 
 
@@ -29,9 +32,11 @@ class ApplyContext:
         self.root = root_s if root_s != "/" else "/"
         self.noop = noop
         self.facts: dict[str, Any] = facts or {}
-        self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir(self.root)
+        #: Reports and the filebucket; in the root unless given (see :mod:`engine.statedir`).
+        self.state = StateDir.for_run(self.root, state_dir)
         self.show_diff = show_diff
-        self.file_sources: FileSource = file_sources or ModulepathFileSource()
+        # Under a root, a local source (a path, file://) names a file of the image, not of this host.
+        self.file_sources: FileSource = ImageFileSource(file_sources or ModulepathFileSource(), self.root)
         self.accounts = AccountDB(self.root)
         self.cache: dict[str, Any] = {}
         self._bucket: FileBucket | None = None
@@ -53,9 +58,14 @@ class ApplyContext:
         return self.root != "/"
 
     @property
+    def state_dir(self) -> Path:
+        """Where the state directory is on this host now (for messages; write through ``state``)."""
+        return self.state.host_path
+
+    @property
     def filebucket(self) -> FileBucket:
         if self._bucket is None:
-            self._bucket = FileBucket(self.state_dir, root=self.root)
+            self._bucket = FileBucket(self.state, root=self.root)
         return self._bucket
 
     def fact(self, dotted: str, default: Any = None) -> Any:

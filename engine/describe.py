@@ -53,7 +53,7 @@ def file_state(ctx: ApplyContext, path: str) -> dict[str, Any]:
     else:
         out["ensure"] = "file"
         with open(real, "rb") as fh:
-            out["content"] = "{md5}" + hashlib.md5(fh.read()).hexdigest()
+            out["content"] = "{sha256}" + hashlib.sha256(fh.read()).hexdigest()
     out["mtime"] = str(int(st.st_mtime))
     return out
 

@@ -51,11 +51,11 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def _held_by_a_writer(path: str) -> bool:
+def _held_by_a_writer(path: str, dir_fd: int | None = None) -> bool:
     """Whether a writer still holds the lock it takes on its temp file (a writer in another pid
     namespace can look gone by its pid and still be writing)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return False
     try:
@@ -69,38 +69,40 @@ def _held_by_a_writer(path: str) -> bool:
     return False
 
 
-def is_stale_temp(directory: str, name: str) -> bool:
-    """Whether ``directory/name`` is one of our temp files whose writer is gone."""
+def is_stale_temp(directory: str, name: str, *, dir_fd: int | None = None) -> bool:
+    """Whether ``directory/name`` is one of our temp files whose writer is gone (with ``dir_fd``,
+    ``name`` in that open directory; ``directory`` is then only its name)."""
     pid = temp_writer_pid(name)
     if pid is None or _process_exists(pid):
         return False
-    path = os.path.join(directory, name)
+    path = name if dir_fd is not None else os.path.join(directory, name)
     try:
-        st = os.lstat(path)
+        st = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
         return False
-    return not (stat.S_ISREG(st.st_mode) and _held_by_a_writer(path))
+    return not (stat.S_ISREG(st.st_mode) and _held_by_a_writer(path, dir_fd))
 
 
-def remove_stale_temps(path: str) -> list[str]:
+def remove_stale_temps(path: str, *, dir_fd: int | None = None) -> list[str]:
     """Remove the temp files of target ``path`` left by writers that are gone (killed mid-write);
-    return their paths. Temp files of other targets and of writers still running stay."""
+    return their paths. Temp files of other targets and of writers still running stay. With
+    ``dir_fd``, ``path`` is a name in that open directory."""
     directory, name = os.path.split(path)
     directory = directory or "."
     prefix = f".{name}."
     removed: list[str] = []
     try:
-        entries = [e.name for e in os.scandir(directory)]
+        entries = [e.name for e in os.scandir(directory if dir_fd is None else dir_fd)]
     except OSError:
         return removed
     for entry in entries:
         if not entry.startswith(prefix) or not _TEMP_TAIL.match(entry[len(prefix):]):
             continue
-        if not is_stale_temp(directory, entry):
+        if not is_stale_temp(directory, entry, dir_fd=dir_fd):
             continue
         stale = os.path.join(directory, entry)
         try:
-            os.unlink(stale)
+            os.unlink(entry if dir_fd is not None else stale, dir_fd=dir_fd)
         except FileNotFoundError:
             continue
         log.info("removed %s, a temporary file left by an interrupted write of %s", stale, path)
@@ -108,11 +110,12 @@ def remove_stale_temps(path: str) -> list[str]:
     return removed
 
 
-def _create_temp(path: str) -> tuple[int, str]:
+def _create_temp(path: str, dir_fd: int | None = None) -> tuple[int, str]:
     while True:
         tmp = temp_name(path)
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=dir_fd)
         except FileExistsError:
             continue
         # Held until the file is closed: tells a cleaner in another pid namespace that we are writing.
@@ -121,10 +124,13 @@ def _create_temp(path: str) -> tuple[int, str]:
 
 
 def atomic_write(path: str, data: bytes, *, mode: int | None = None, uid: int | None = None,
-                 gid: int | None = None) -> None:
-    """Replace ``path`` with ``data`` so readers see the old file or the new one, never half of it."""
-    remove_stale_temps(path)
-    fd, tmp = _create_temp(path)
+                 gid: int | None = None, dir_fd: int | None = None) -> None:
+    """Replace ``path`` with ``data`` so readers see the old file or the new one, never half of it.
+    With ``dir_fd``, ``path`` is a name in that open directory (see :func:`entry_in_root`)."""
+    if dir_fd is not None and os.sep in path:
+        raise ValueError(f"{path!r}: with dir_fd, a name in the directory, not a path")
+    remove_stale_temps(path, dir_fd=dir_fd)
+    fd, tmp = _create_temp(path, dir_fd)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -134,10 +140,10 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, uid: int | 
             if uid is not None or gid is not None:
                 os.fchown(fh.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=dir_fd)
         except FileNotFoundError:
             pass
         raise
@@ -194,3 +200,89 @@ def under_root(root: str, path: str, *, follow: bool = True) -> str:
             resolved = []
         pending.extend(p for p in reversed(target.split("/")) if p and p != ".")
     return os.path.join(root, *resolved)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _walk_in_root(root: str, path: str, *, entry: bool, follow: bool, create: bool,
+                  mode: int) -> tuple[int, str]:
+    """The walk behind :func:`entry_in_root` and :func:`open_dir_in_root`: returns an open directory
+    and the name of ``path``'s entry in it (``"."`` when ``entry`` is false or the path ends at a
+    directory, e.g. ``/`` or ``/a/..``)."""
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    stack = [root_fd]  # the directories from the root down to where the walk stands, each held open
+    pending = [part for part in reversed(path.split("/")) if part and part != "."]
+    links = 0
+    made = 0
+    try:
+        while pending:
+            part = pending.pop()
+            if part == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            here = stack[-1]
+            if entry and not pending:
+                if not follow:
+                    return stack.pop(), part
+                try:
+                    target = os.readlink(part, dir_fd=here)
+                except OSError:  # not a link, or missing: the entry itself
+                    return stack.pop(), part
+            else:
+                try:
+                    stack.append(os.open(part, _DIR_FLAGS, dir_fd=here))
+                    continue
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    made += 1
+                    if made > _MAX_LINKS:  # removed again each time: someone is racing us
+                        raise
+                    try:
+                        os.mkdir(part, mode, dir_fd=here)
+                    except FileExistsError:
+                        pass
+                    pending.append(part)  # open what is there now (a link made meanwhile is read next time)
+                    continue
+                except OSError as exc:  # ELOOP: a link (not followed by open); ENOTDIR: not a directory
+                    try:
+                        target = os.readlink(part, dir_fd=here)
+                    except OSError:
+                        raise exc from None
+            links += 1
+            if links > _MAX_LINKS:
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), os.path.join(root, path.lstrip("/")))
+            if target.startswith("/"):
+                while len(stack) > 1:
+                    os.close(stack.pop())
+            pending.extend(p for p in reversed(target.split("/")) if p and p != ".")
+        return stack.pop(), "."
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def entry_in_root(root: str, path: str, *, follow: bool = True, create_parents: bool = False,
+                  mode: int = 0o755) -> tuple[int, str]:
+    """``path`` (absolute, as the catalog names it) inside the target ``root``, as :func:`under_root`
+    resolves it, but held rather than named: an open file descriptor of the directory that holds the
+    entry, and the entry's name in it (``"."`` when the path ends at a directory). Use it with the
+    ``dir_fd`` of :mod:`os` calls (and of :func:`atomic_write`); the caller closes it.
+
+    Each directory on the way is opened with O_NOFOLLOW relative to the one before, and each link is
+    read and followed inside the root by this walk, not by the kernel: a link that a process of the
+    image swaps in after the walk (or during it) cannot lead out of the root, where a host path from
+    :func:`under_root` would follow it. With ``follow`` a link at the last component is followed too
+    (open the name with O_NOFOLLOW: it fails if a link was swapped in since). With ``create_parents``
+    missing directories on the way are made with ``mode``. Under root ``/`` this resolves exactly as
+    the kernel does."""
+    return _walk_in_root(root, path, entry=True, follow=follow, create=create_parents, mode=mode)
+
+
+def open_dir_in_root(root: str, path: str, *, create: bool = False, mode: int = 0o755) -> int:
+    """An open file descriptor of directory ``path`` of the target ``root`` (made, with its parents,
+    when ``create``), resolved as :func:`entry_in_root` does; the caller closes it."""
+    fd, _ = _walk_in_root(root, path, entry=False, follow=True, create=create, mode=mode)
+    return fd

@@ -33,14 +33,18 @@ _PROVIDERS: dict[str, dict[str, type[Provider]]] = {}
 class Change:
     """One out-of-sync property found by a provider's check: what it is and what it should be."""
 
-    __slots__ = ("property", "previous", "desired", "message", "diff")
+    __slots__ = ("property", "previous", "desired", "message", "diff", "shows")
 
-    def __init__(self, prop: str, previous: Any, desired: Any, message: str, diff: str | None = None):
+    def __init__(self, prop: str, previous: Any, desired: Any, message: str, diff: str | None = None,
+                 shows: tuple[str, ...] = ()):
         self.property = prop
         self.previous = previous
         self.desired = desired
         self.message = message
         self.diff = diff
+        #: Other parameters the message reveals something of (a created file's content checksum): if
+        #: one of them is sensitive, the event is redacted like a change of that parameter.
+        self.shows = shows
 
     def __repr__(self) -> str:
         return f"Change({self.property!r}, {self.previous!r} -> {self.desired!r})"
@@ -69,7 +73,8 @@ class ResourceType:
     parameters: ClassVar[frozenset[str]] = frozenset()
     #: The namevar: the parameter the title stands for when it is not given.
     namevar: ClassVar[str] = "name"
-    #: The event property reported when a refresh runs; ``None`` means the type ignores refreshes.
+    #: Set when the type takes refreshes (what a refresh does there); ``None`` means it ignores them. A
+    #: refresh's event belongs to no property (``property: null`` and name ``refresh``, as in Puppet).
     refresh_property: ClassVar[str | None] = None
     #: Properties whose values never appear in logs or reports (like Puppet's ``sensitive``).
     sensitive_properties: ClassVar[frozenset[str]] = frozenset()

@@ -1,4 +1,20 @@
-"""The report of one apply run, in the shape of Puppet's report (report_format 12)."""
+"""The report of one apply run: Puppet's report, ``report_format`` 12, as Puppet's own tools read it.
+
+:meth:`Report.to_dict` is exactly what Puppet writes and what its JSON schema (``api/schemas/report.json``
+in Puppet's repository) allows: a Puppet server's loader (``Puppet::Transaction::Report.convert_from``)
+reads it and computes the same ``status`` and ``exit_status`` as :meth:`Report.exit_code`. Every file
+Bunraku writes (the state dir's reports, ``--report FILE``, the agent's ``last_run_report.yaml``) holds
+that form.
+
+Bunraku's own additions — ``apply_mode`` and ``incremental`` (see :mod:`engine.incremental`) and
+``health`` (the healthcheck probes) — have no place in Puppet's schema, which forbids unknown keys
+everywhere. They live on the :class:`Report` object and travel only to Bunraku's own master, whose store
+keeps them: :meth:`Report.to_store_dict` is Puppet's form plus those top-level keys (Puppet's loader
+ignores them; its schema would not). A skipped resource's reason (``ResourceStatus.skip_reason``) is in
+memory only; the report says it as Puppet does, in the ``Skipping because of failed dependencies`` log.
+
+Timestamps are Puppet's: ISO 8601, local time, nine digits of fraction and a numeric offset.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +25,60 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
 REPORT_FORMAT = 12
 REDACTED = "[redacted]"
+_monotonic = time.monotonic  # the dataclasses below have a field named ``time``
+
+#: The keys :meth:`Report.to_store_dict` adds for Bunraku's master; never in a file Puppet may read.
+STORE_ONLY_KEYS = ("apply_mode", "incremental", "health")
+#: YAML tag of Puppet's ``last_run_report.yaml``: its loader builds the report from the tagged mapping.
+PUPPET_REPORT_YAML_TAG = "!ruby/object:Puppet::Transaction::Report"
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _bunraku_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("bunraku")
+    except Exception:  # not installed as a distribution (a bare checkout): the version we ship
+        return "0.1.0"
+
+
+#: What a report says in ``puppet_version``: which agent wrote it (Puppet's field for that).
+AGENT_VERSION = f"bunraku {_bunraku_version()}"
+
+
+def puppet_time(ns: int | None = None) -> str:
+    """``2024-05-01T12:00:00.123456789+02:00``: the time (now, or ``ns`` nanoseconds since the epoch)
+    as Puppet writes it (Ruby's ``Time#iso8601(9)`` of a local time)."""
+    if ns is None:
+        ns = time.time_ns()
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    local = datetime.fromtimestamp(seconds).astimezone()
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{fraction:09d}{offset[:3]}:{offset[3:]}"
+
+
+def labelize(name: str) -> str:
+    """A metric's label, as Puppet derives it: ``config_retrieval`` -> ``Config retrieval``."""
+    return name.capitalize().replace("_", " ")
+
+
+def _event_value(value: Any) -> Any:
+    """Event values are strings, arrays, hashes or null in Puppet's reports (its schema allows no
+    other): a number or boolean is written as Puppet prints it."""
+    if value is None or isinstance(value, (str, list, dict)):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclass(slots=True)
@@ -28,22 +88,23 @@ class Event:
     desired_value: Any
     message: str
     status: str  # success | failure | noop | audit
-    time: str = ""
+    time: str = field(default_factory=puppet_time)
+    #: Puppet's event name: ``file_created``, ``executed_command``, ``refresh``, ``mode_changed`` ...
     name: str = "property_changed"
     redacted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "audited": False, "property": self.property, "previous_value": self.previous_value,
-            "desired_value": self.desired_value, "historical_value": None, "message": self.message,
-            "name": self.name, "status": self.status, "time": self.time, "redacted": self.redacted,
-            "corrective_change": False,
+            "audited": False, "property": self.property, "previous_value": _event_value(self.previous_value),
+            "desired_value": _event_value(self.desired_value), "historical_value": None,
+            "message": self.message, "name": self.name, "status": self.status, "time": self.time,
+            "redacted": self.redacted, "corrective_change": False,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Event:
         return cls(d.get("property"), d.get("previous_value"), d.get("desired_value"), d.get("message", ""),
-                   d.get("status", "success"), d.get("time", ""), d.get("name", "property_changed"),
+                   d.get("status", "success"), d.get("time") or puppet_time(), d.get("name") or "property_changed",
                    bool(d.get("redacted", False)))
 
 
@@ -65,7 +126,12 @@ class ResourceStatus:
     failed_to_restart: bool = False
     evaluation_time: float = 0.0
     provider: str | None = None
+    #: Why it was skipped (in memory only; the report's log says it, as Puppet's does).
     skip_reason: str | None = None
+    #: When it was evaluated.
+    time: str = field(default_factory=puppet_time)
+    #: A refresh it received ran (Puppet's ``restarted`` resource metric; not serialised, as in Puppet).
+    restarted: bool = False
 
     @property
     def resource(self) -> str:
@@ -76,24 +142,24 @@ class ResourceStatus:
             "title": self.title, "file": self.file, "line": self.line, "resource": self.resource,
             "resource_type": self.resource_type, "provider_used": self.provider,
             "containment_path": self.containment_path, "evaluation_time": self.evaluation_time,
-            "tags": self.tags, "time": "", "failed": self.failed, "failed_to_restart": self.failed_to_restart,
+            "tags": self.tags, "time": self.time, "failed": self.failed, "failed_to_restart": self.failed_to_restart,
             "changed": self.changed, "out_of_sync": self.out_of_sync, "skipped": self.skipped,
-            "skip_reason": self.skip_reason, "change_count": self.change_count,
-            "out_of_sync_count": self.out_of_sync_count, "events": [e.to_dict() for e in self.events],
-            "corrective_change": False,
+            "change_count": self.change_count, "out_of_sync_count": self.out_of_sync_count,
+            "events": [e.to_dict() for e in self.events], "corrective_change": False,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ResourceStatus:
+        events = [Event.from_dict(e) for e in d.get("events") or []]
         return cls(
             resource_type=d["resource_type"], title=d["title"], file=d.get("file"), line=d.get("line"),
             tags=list(d.get("tags") or []), containment_path=list(d.get("containment_path") or []),
-            events=[Event.from_dict(e) for e in d.get("events") or []],
-            change_count=d.get("change_count", 0), out_of_sync_count=d.get("out_of_sync_count", 0),
+            events=events, change_count=d.get("change_count", 0), out_of_sync_count=d.get("out_of_sync_count", 0),
             failed=d.get("failed", False), skipped=d.get("skipped", False), changed=d.get("changed", False),
             out_of_sync=d.get("out_of_sync", False), failed_to_restart=d.get("failed_to_restart", False),
-            evaluation_time=d.get("evaluation_time", 0.0), provider=d.get("provider_used"),
-            skip_reason=d.get("skip_reason"),
+            evaluation_time=d.get("evaluation_time") or 0.0, provider=d.get("provider_used"),
+            skip_reason=d.get("skip_reason"), time=d.get("time") or puppet_time(),
+            restarted=any(e.name == "refresh" and e.status == "success" for e in events),
         )
 
 
@@ -102,19 +168,20 @@ class LogEntry:
     level: str
     message: str
     source: str = "Bunraku"
-    time: str = ""
+    time: str = field(default_factory=puppet_time)
     file: str | None = None
     line: int | None = None
+    #: The level, then the tags of the resource it is about (Puppet's log tags).
     tags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "message": self.message, "source": self.source, "time": self.time,
-                "file": self.file, "line": self.line, "tags": self.tags}
+        return {"level": self.level, "message": self.message, "source": self.source, "tags": self.tags,
+                "time": self.time, "file": self.file, "line": self.line}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LogEntry:
-        return cls(d.get("level", "info"), d.get("message", ""), d.get("source", "Bunraku"), d.get("time", ""),
-                   d.get("file"), d.get("line"), list(d.get("tags") or []))
+        return cls(d.get("level", "info"), d.get("message", ""), d.get("source", "Bunraku"),
+                   d.get("time") or puppet_time(), d.get("file"), d.get("line"), list(d.get("tags") or []))
 
 
 @dataclass(slots=True)
@@ -125,7 +192,7 @@ class Report:
     catalog_uuid: str | None = None
     environment: str = "production"
     transaction_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: str = field(default_factory=lambda: _iso(time.time()))
+    time: str = field(default_factory=puppet_time)
     noop: bool = False
     status: str = "unchanged"
     noop_pending: bool = False
@@ -134,17 +201,26 @@ class Report:
     resource_statuses: dict[str, ResourceStatus] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     logs: list[LogEntry] = field(default_factory=list)
-    kind: str = "apply"
+    puppet_version: str = AGENT_VERSION
+    #: The transaction ran to its end (Puppet: a report of a run that had no catalog is not completed,
+    #: and therefore ``failed``).
+    transaction_completed: bool = False
+    #: The master that served the catalog (``host:port``), when there was one.
+    server_used: str | None = None
     #: ``full`` or ``incremental`` (see :mod:`engine.incremental`); ``incremental`` then says against what.
     apply_mode: str = "full"
     incremental: dict[str, Any] | None = None
     #: ``{status: healthy|unhealthy|unknown, checks: {title: {status, healthy, attempts, message, duration}}}``
     health: dict[str, Any] = field(default_factory=lambda: {"status": "unknown", "checks": {}})
+    #: The ``time`` metric's values in order: per resource type, then the run's phases, ``total`` last.
+    times: dict[str, float] = field(default_factory=dict)
+    _started: float = field(default_factory=_monotonic, repr=False, compare=False)
 
     # -- building ----------------------------------------------------------------------------------
     def log(self, level: str, message: str, source: str = "Bunraku", file: str | None = None,
-            line: int | None = None) -> None:
-        self.logs.append(LogEntry(level, message, source, _iso(time.time()), file, line))
+            line: int | None = None, tags: list[str] | None = None) -> None:
+        self.logs.append(LogEntry(level, message, source, puppet_time(), file, line,
+                                  [level, *(t for t in tags or () if t != level)]))
 
     def record_health(self, name: str, *, healthy: bool | None, attempts: int, message: str,
                       duration: float) -> None:
@@ -154,44 +230,55 @@ class Report:
                                        "message": message, "duration": round(duration, 6)}
         self.health["status"] = health_status(self.health["checks"])
 
+    def add_times(self, name: str, seconds: float) -> None:
+        """Record how long a phase took (``config_retrieval``, ``fact_generation``, ``total`` ...), as
+        Puppet's ``add_times``; a report already finalised shows it at once."""
+        self.times[name] = round(float(seconds), 9)
+        if "total" in self.times and name != "total":
+            # total stays last, and is the wall time since the run began, which includes this phase
+            self.times["total"] = round(max(self.times.pop("total"), time.monotonic() - self._started), 9)
+        if self.metrics:
+            self.metrics["time"] = _metric("time", list(self.times.items()))
+
     def finalise(self, elapsed: float, time_by_type: dict[str, float]) -> None:
+        """Compute the metrics and the status the way Puppet's ``finalize_report`` does."""
         statuses = list(self.resource_statuses.values())
         events = [e for s in statuses for e in s.events]
         failed = sum(1 for s in statuses if s.failed)
-        changed = sum(1 for s in statuses if s.changed)
-        n_noop = sum(1 for e in events if e.status == "noop")
-        if failed:
+        failed_to_restart = sum(1 for s in statuses if s.failed_to_restart)
+        changes = sum(s.change_count for s in statuses)
+        if failed or failed_to_restart or not self.transaction_completed:
             self.status = "failed"
-        elif changed:
+        elif changes:
             self.status = "changed"
         else:
             self.status = "unchanged"
-        self.noop_pending = n_noop > 0
+        self.noop_pending = any(e.status == "noop" for e in events)
+        phases = {k: v for k, v in self.times.items() if k not in ("total",)}
+        self.times = {k.lower(): round(v, 9) for k, v in sorted(time_by_type.items())}
+        self.times["config_retrieval"] = phases.pop("config_retrieval", 0.0)
+        self.times["transaction_evaluation"] = round(elapsed, 9)
+        self.times["catalog_application"] = phases.pop("catalog_application", round(elapsed, 9))
+        self.times.update(phases)
+        self.times["total"] = round(max(elapsed, time.monotonic() - self._started), 9)
+        by_status: dict[str, int] = {"total": len(events), "failure": 0, "success": 0}
+        for event in events:
+            by_status[event.status] = by_status.get(event.status, 0) + 1
         self.metrics = {
-            "resources": _metric("resources", "Resources", [
-                ("total", "Total", len(statuses)),
-                ("skipped", "Skipped", sum(1 for s in statuses if s.skipped)),
-                ("failed", "Failed", failed),
-                ("failed_to_restart", "Failed to restart", sum(1 for s in statuses if s.failed_to_restart)),
-                ("restarted", "Restarted", sum(1 for e in events if e.name == "restarted" and e.status == "success")),
-                ("changed", "Changed", changed),
-                ("out_of_sync", "Out of sync", sum(1 for s in statuses if s.out_of_sync)),
-                ("scheduled", "Scheduled", 0),
-                ("corrective_change", "Corrective change", 0),
+            "resources": _metric("resources", [
+                ("total", len(statuses)),
+                ("skipped", sum(1 for s in statuses if s.skipped)),
+                ("failed", failed),
+                ("failed_to_restart", failed_to_restart),
+                ("restarted", sum(1 for s in statuses if s.restarted)),
+                ("changed", sum(1 for s in statuses if s.changed)),
+                ("out_of_sync", sum(1 for s in statuses if s.out_of_sync)),
+                ("scheduled", 0),
+                ("corrective_change", 0),
             ]),
-            "events": _metric("events", "Events", [
-                ("total", "Total", len(events)),
-                ("failure", "Failure", sum(1 for e in events if e.status == "failure")),
-                ("success", "Success", sum(1 for e in events if e.status == "success")),
-                ("noop", "Noop", n_noop),
-            ]),
-            "changes": _metric("changes", "Changes", [
-                ("total", "Total", sum(s.change_count for s in statuses)),
-            ]),
-            "time": _metric("time", "Time", [
-                *((k.lower(), k, round(v, 6)) for k, v in sorted(time_by_type.items())),
-                ("total", "Total", round(elapsed, 6)),
-            ]),
+            "time": _metric("time", list(self.times.items())),
+            "changes": _metric("changes", [("total", changes)]),
+            "events": _metric("events", list(by_status.items())),
         }
 
     # -- reading -------------------------------------------------------------------------------------
@@ -202,64 +289,110 @@ class Report:
         return None
 
     def exit_code(self) -> int:
-        """``--detailed-exitcodes``: 0 nothing, 2 changes, 4 failures, 6 both."""
+        """``--detailed-exitcodes``, Puppet's ``exit_status``: 2 if anything changed, 4 if a resource
+        failed or failed to restart, 6 both, 0 neither."""
         code = 0
-        if self.metric("resources", "failed") or self.status == "failed":
-            code |= 4
-        if any(s.changed for s in self.resource_statuses.values()):
+        if self.metric("changes", "total"):
             code |= 2
+        if self.metric("resources", "failed") or self.metric("resources", "failed_to_restart"):
+            code |= 4
         return code
 
     # -- serialisation --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "host": self.host, "time": self.time, "configuration_version": self.configuration_version,
+        """Puppet's report (valid against its schema), as every file Bunraku writes holds it."""
+        out: dict[str, Any] = {
+            "host": self.host, "time": self.time,
+            # a run without a catalog has no version; the schema wants a string or an integer
+            "configuration_version": "" if self.configuration_version is None else self.configuration_version,
             "transaction_uuid": self.transaction_uuid, "report_format": REPORT_FORMAT,
-            "puppet_version": None, "bunraku_version": "0.1.0", "status": self.status, "noop": self.noop,
-            "noop_pending": self.noop_pending, "environment": self.environment, "kind": self.kind,
-            "code_id": self.code_id, "catalog_uuid": self.catalog_uuid,
-            "cached_catalog_status": self.cached_catalog_status, "corrective_change": self.corrective_change,
+            "puppet_version": self.puppet_version, "status": self.status,
+            "transaction_completed": self.transaction_completed, "noop": self.noop,
+            "noop_pending": self.noop_pending, "environment": self.environment,
             "logs": [entry.to_dict() for entry in self.logs], "metrics": self.metrics,
             "resource_statuses": {ref: s.to_dict() for ref, s in self.resource_statuses.items()},
-            "apply_mode": self.apply_mode, "incremental": self.incremental, "health": self.health,
+            "corrective_change": self.corrective_change,
         }
+        # as Puppet: these only when known
+        if self.server_used:
+            out["server_used"] = self.server_used
+        if self.catalog_uuid:
+            out["catalog_uuid"] = self.catalog_uuid
+        if self.code_id:
+            out["code_id"] = self.code_id
+        out["cached_catalog_status"] = self.cached_catalog_status
+        return out
 
     def to_json(self, *, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, default=str)
 
+    def to_store_dict(self) -> dict[str, Any]:
+        """Puppet's report plus Bunraku's top-level additions (:data:`STORE_ONLY_KEYS`): what a
+        Bunraku agent sends its master, whose store and rollouts read them."""
+        return {**self.to_dict(), "apply_mode": self.apply_mode, "incremental": self.incremental,
+                "health": self.health}
+
+    def to_store_json(self) -> str:
+        return json.dumps(self.to_store_dict(), ensure_ascii=False, default=str)
+
+    def to_yaml(self) -> str:
+        """``last_run_report.yaml`` as a Puppet agent writes it: the report's mapping under Puppet's
+        report tag, which Puppet's YAML loader accepts."""
+        import yaml
+
+        body = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=False)
+        return f"--- {PUPPET_REPORT_YAML_TAG}\n{body}"
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Report:
+        metrics = d.get("metrics") or {}
+        times = {str(v[0]): v[2] for v in (metrics.get("time") or {}).get("values") or []
+                 if isinstance(v, list) and len(v) == 3}
+        version = d.get("configuration_version")
         return cls(
-            host=d["host"], configuration_version=d.get("configuration_version"), code_id=d.get("code_id"),
+            host=d["host"], configuration_version=None if version == "" else version, code_id=d.get("code_id"),
             catalog_uuid=d.get("catalog_uuid"), environment=d.get("environment", "production"),
-            transaction_uuid=d.get("transaction_uuid", ""), time=d.get("time", ""), noop=d.get("noop", False),
-            status=d.get("status", "unchanged"), noop_pending=d.get("noop_pending", False),
+            transaction_uuid=d.get("transaction_uuid", ""), time=d.get("time") or puppet_time(),
+            noop=d.get("noop", False), status=d.get("status", "unchanged"), noop_pending=d.get("noop_pending", False),
             cached_catalog_status=d.get("cached_catalog_status", "not_used"),
             corrective_change=d.get("corrective_change", False),
             resource_statuses={k: ResourceStatus.from_dict(v) for k, v in (d.get("resource_statuses") or {}).items()},
-            metrics=d.get("metrics") or {}, logs=[LogEntry.from_dict(x) for x in d.get("logs") or []],
-            kind=d.get("kind", "apply"), apply_mode=d.get("apply_mode", "full"),
+            metrics=metrics, logs=[LogEntry.from_dict(x) for x in d.get("logs") or []],
+            puppet_version=d.get("puppet_version") or AGENT_VERSION,
+            # reports from before the field existed completed unless they failed
+            transaction_completed=bool(d.get("transaction_completed", d.get("status") != "failed")),
+            server_used=d.get("server_used"), apply_mode=d.get("apply_mode", "full"),
             incremental=d.get("incremental"),
-            health=d.get("health") or {"status": "unknown", "checks": {}},
+            health=d.get("health") or {"status": "unknown", "checks": {}}, times=times,
         )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Report:
         return cls.from_dict(json.loads(text))
 
-    def save(self, state_dir: Path | str) -> Path:
-        """Write ``reports/<host>/<timestamp>.json`` and ``last_run_report.json`` (atomically)."""
-        from engine.fsutil import atomic_write
+    def save(self, state_dir: Path | str | StateDir) -> Path:
+        """Write ``reports/<host>/<timestamp>.json`` and ``last_run_report.json`` (atomically) in a
+        host directory or a :class:`engine.statedir.StateDir` (an image's: resolved inside it at each
+        write, so no link the run made can carry them onto the host)."""
+        from engine.statedir import StateDir
 
-        base = Path(state_dir)
-        reports = base / "reports" / self.host.replace("/", "_")
-        reports.mkdir(parents=True, exist_ok=True)
+        state = state_dir if isinstance(state_dir, StateDir) else StateDir.on_host(state_dir)
         data = self.to_json().encode("utf-8")
-        stamp = self.time.replace(":", "").replace("-", "").replace(".", "")
-        path = reports / f"{stamp}.json"
-        atomic_write(str(path), data, mode=0o640)
-        atomic_write(str(base / "last_run_report.json"), data, mode=0o640)
+        name = f"reports/{self.host.replace('/', '_')}/{_file_stamp(self.time)}.json"
+        path = state.write(name, data, mode=0o640)
+        state.write("last_run_report.json", data, mode=0o640)
         return path
+
+
+def _file_stamp(when: str) -> str:
+    """``20240501T100000123456``: a report's time in UTC, for its file name."""
+    try:
+        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        moment = datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S%f")
 
 
 def health_status(checks: dict[str, dict[str, Any]]) -> str:
@@ -273,5 +406,5 @@ def health_status(checks: dict[str, dict[str, Any]]) -> str:
     return "healthy"
 
 
-def _metric(name: str, label: str, values: list[tuple[str, str, Any]]) -> dict[str, Any]:
-    return {"name": name, "label": label, "values": [list(v) for v in values]}
+def _metric(name: str, values: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {"name": name, "label": labelize(name), "values": [[key, labelize(key), value] for key, value in values]}

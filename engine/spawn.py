@@ -8,10 +8,40 @@ inside the image. Running them on the host instead would let an image (its manif
 interpreter) change the machine that builds it, so under a root they always run confined, with the
 root's own shell and programs: a command needs /bin/sh (or its program) inside the root. Entering a
 chroot needs root privileges; without them such a command fails with one clear message.
+
+A chroot alone does not hold a program that runs as root: it may chroot(2) again into a subdirectory,
+climb out with ``chdir("..")`` and reach the host (the classic double-chroot escape), or mount, make
+device nodes, load kernel modules, open files by handle (open_by_handle_at(2)). So, between fork and
+exec, the child also
+
+* drops from its capability bounding set (:data:`DROPPED_CAPABILITIES`) every capability that reaches
+  past the chroot: CAP_SYS_CHROOT (no second chroot, so no double-chroot escape), CAP_SYS_ADMIN (no
+  mount, pivot_root, setns), CAP_DAC_READ_SEARCH (no open_by_handle_at), CAP_MKNOD, CAP_SYS_MODULE,
+  CAP_SYS_RAWIO, CAP_SYS_PTRACE, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_NET_ADMIN, CAP_NET_RAW (no sniffing the
+  host's traffic), CAP_SYSLOG, CAP_BPF, CAP_PERFMON and a few more. A program executed as root gets the
+  bounding set as its permitted set, so it and everything it starts never hold them; the inheritable
+  and ambient sets are cleared too, so nothing brings them back;
+* sets PR_SET_NO_NEW_PRIVS: setuid-root and file-capability programs in the image grant nothing (a
+  command run as another user cannot become root again);
+* enters a new IPC namespace when the kernel lets it (it needs CAP_SYS_ADMIN here, which the agent
+  normally has), so the host's System V shared memory, semaphores and message queues are out of reach.
+
+What this does not cover: the program still runs as root (or as the exec's user) on the host's kernel,
+in the host's PID and network namespaces. It keeps CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER,
+CAP_SETUID/CAP_SETGID and the like, which act on the files it can reach (those of the image) and on
+processes of its own uid: as root it can signal the host's root processes (kill needs no capability
+for the same uid), and after switching to another uid it may ptrace that uid's processes on the host
+if the kernel's ptrace policy (Yama) allows. It shares the host's network: it can reach services on
+the host's loopback and abstract Unix sockets. It can use any device node the image already holds
+(an image with a node of the host's disk gives it the disk). No mount namespace is made: without
+CAP_SYS_ADMIN the program cannot mount or unmount anything in the first place. None of this is a
+container; converge untrusted catalogs inside one (or a VM) when that matters.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import logging
 import os
 import subprocess
@@ -62,11 +92,89 @@ def check_program(root: str, program: str) -> None:
         raise ProviderError(f"could not find command '{program}' in chroot {root}")
 
 
+#: Capabilities a program run under a target root never holds (see the module): their numbers, by name.
+DROPPED_CAPABILITIES: dict[str, int] = {
+    "CAP_DAC_READ_SEARCH": 2, "CAP_KILL": 5, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23, "CAP_SYS_TIME": 25,
+    "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27, "CAP_AUDIT_CONTROL": 30, "CAP_MAC_OVERRIDE": 32,
+    "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36,
+    "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
+}
+_CAP_SETPCAP = 8
+_PR_CAPBSET_DROP = 24
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+_CLONE_NEWIPC = 0x08000000
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+_libc: ctypes.CDLL | None = None
+
+
+def _c() -> ctypes.CDLL:
+    """The C library (loaded in the parent: the child between fork and exec only calls into it)."""
+    global _libc
+    if _libc is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4  # the kernel wants unused ones 0
+        libc.prctl.restype = ctypes.c_int
+        libc.capget.argtypes = libc.capset.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        libc.unshare.argtypes = [ctypes.c_int]
+        _libc = libc
+    return _libc
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _may_confine() -> bool:
+    """Whether this process can shrink a child's capability bounding set (it needs CAP_SETPCAP)."""
+    libc = _c()
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        return False
+    return bool(data[0].effective & (1 << _CAP_SETPCAP))
+
+
+def _confine(libc: ctypes.CDLL) -> None:
+    """Take the capabilities of :data:`DROPPED_CAPABILITIES` from every program this process will
+    exec, and forbid gaining privileges by exec (see the module). Runs in the child."""
+    for cap in DROPPED_CAPABILITIES.values():
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+            _check(-1, "dropping capabilities")  # EINVAL: a capability this kernel does not know
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(libc.capget(ctypes.byref(header), data), "reading capabilities")
+    data[0].inheritable = data[1].inheritable = 0
+    _check(libc.capset(ctypes.byref(header), data), "clearing inheritable capabilities")
+    if libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+        _check(-1, "clearing ambient capabilities")  # EINVAL: a kernel without ambient capabilities
+    _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "setting no_new_privs")
+
+
 def _enter(root: str, cwd: str, run_as: RunAs | None) -> Callable[[], None]:
+    libc = _c()
+
     def enter() -> None:
         # In the child, between fork and exec: only system calls here.
+        libc.unshare(_CLONE_NEWIPC)  # best effort (see the module): a kernel or sandbox may refuse it
         os.chroot(root)
         os.chdir(cwd)
+        _confine(libc)
         if run_as is not None:
             if run_as.groups is not None:
                 os.setgroups(list(run_as.groups))
@@ -93,6 +201,9 @@ def spawn_options(root: str, *, cwd: str | None = None, run_as: RunAs | None = N
         return opts
     if os.geteuid() != 0:
         raise ProviderError(f"cannot run programs in chroot {root}: entering a chroot needs root privileges")
+    if not _may_confine():
+        raise ProviderError(f"cannot run programs in chroot {root}: confining them needs the CAP_SETPCAP "
+                            "capability, which this process lacks")
     if cwd is not None and not os.path.isdir(under_root(root, cwd)):
         raise ProviderError(f"working directory '{cwd}' does not exist in {root}")
     return {"preexec_fn": _enter(root, cwd or "/", run_as)}

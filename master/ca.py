@@ -45,6 +45,11 @@ CERTNAME_RE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 CERTNAME_MAX = 64
 CERTNAME_LABEL_MAX = 63
 AUTOSIGN_TIMEOUT = 30.0
+#: the largest certificate request taken (a request with a 4096-bit key and Puppet's extensions is ~2 KiB);
+#: checked before it is parsed
+CSR_MAX_BYTES = 16 * 1024
+#: names agents may know the master by whatever its certname: never autosigned for a node
+MASTER_NAMES = frozenset({"localhost", "puppet"})
 
 
 class CAError(Exception):
@@ -53,6 +58,10 @@ class CAError(Exception):
 
 class InvalidCertname(CAError):
     """A certname that is not a valid name (the caller's mistake, not the CA's state)."""
+
+
+class CAFull(CAError):
+    """The CA takes no such request now: too large, or too many waiting (RESOURCE_EXHAUSTED)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +148,16 @@ def _request_der(path: Path) -> bytes | None:
 
 
 class CertificateAuthority:
-    def __init__(self, ssldir: Path | str, *, autosign: AutosignPolicy | None = None) -> None:
+    def __init__(self, ssldir: Path | str, *, autosign: AutosignPolicy | None = None,
+                 max_pending: int | None = None, max_pending_per_network: int | None = None) -> None:
         self.ssldir = Path(ssldir)
         self.dir = self.ssldir / "ca"
         self.autosign = autosign or AutosignPolicy()
-        self._crl_cache: tuple[float, frozenset[int]] | None = None
+        #: requests waiting to be signed, in all and sent from one network (None: no limit); see submit
+        self.max_pending = max_pending
+        self.max_pending_per_network = max_pending_per_network
+        self._request_sources: dict[str, str] = {}  # name -> network of a request this process stored
+        self._crl_cache: tuple[tuple[int, int, int], frozenset[int]] | None = None
         self._mutex = threading.Lock()
         self._ca_cert: x509.Certificate | None = None
         self._ca_key: Any = None
@@ -255,6 +269,11 @@ class CertificateAuthority:
                sans: Sequence[x509.GeneralName] = (), extensions: dict[str, bytes] | None = None
                ) -> x509.Certificate:
         now = _now()
+        # Only the master's own certificate may serve TLS. A node's (or an operator's) is a client's alone,
+        # so that it cannot pose as the master to agents: TLS checks a server certificate's purpose.
+        usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
+        if server:
+            usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
         builder = (x509.CertificateBuilder()
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, certname)]))
                    .issuer_name(self.ca_cert.subject).public_key(public_key)
@@ -262,8 +281,7 @@ class CertificateAuthority:
                    .not_valid_before(now - datetime.timedelta(minutes=5))
                    .not_valid_after(now + datetime.timedelta(days=365 * CERT_YEARS))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
-                                                         ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                   .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
                                   critical=False))
         names = list(sans) or [x509.DNSName(certname)]
@@ -302,7 +320,7 @@ class CertificateAuthority:
             raise InvalidCertname(f"certname {_shown(certname)} has a label of {len(longest)} characters "
                                   f"(at most {CERTNAME_LABEL_MAX} between dots)")
 
-    def submit(self, certname: str, csr_pem: bytes) -> tuple[str, bytes | None, str]:
+    def submit(self, certname: str, csr_pem: bytes, *, source: str | None = None) -> tuple[str, bytes | None, str]:
         """An agent's request: ('signed', cert, '') | ('pending', None, why) | ('rejected', None, why).
 
         A name holds one request or one certificate at a time. A request for a name that already has a
@@ -313,8 +331,16 @@ class CertificateAuthority:
 
         A request carrying authorization extensions (pp_auth_role ...) waits for an admin however
         autosign is set; one asking for what only the CA grants (pp_cli_auth, the operator role) is
-        rejected. Raises :class:`InvalidCertname` when ``certname`` is not a name."""
+        rejected. Raises :class:`InvalidCertname` when ``certname`` is not a name.
+
+        What it keeps on disk is bounded: a request larger than CSR_MAX_BYTES is refused unread, and a new
+        request is refused while ``max_pending`` wait to be signed, or ``max_pending_per_network`` sent
+        from ``source`` (the client's network, see :func:`master.connguard.network_key`); both raise
+        :class:`CAFull`. The same request sent again is answered all the same."""
         self.check_name(certname)
+        if len(csr_pem) > CSR_MAX_BYTES:
+            raise CAFull(f"the certificate request is {len(csr_pem)} bytes, more than the {CSR_MAX_BYTES} "
+                         "this CA takes")
         try:
             csr = pki.load_csr(csr_pem)
             cn = pki.common_name(csr.subject)
@@ -346,7 +372,10 @@ class CertificateAuthority:
                     log.warning("rejected a second certificate request for %s: one is already pending", certname)
                     return "rejected", None, _taken(certname, "requested")
             else:
+                self._check_room(certname, source)
                 pki.write_public(request, pem)
+                if source is not None:
+                    self._request_sources[certname] = source
                 log.info("certificate request from %s, fingerprint (SHA256) %s", certname,
                          pki.fingerprint_csr(csr))
         authorization = pki.authorization_extensions(csr.extensions)
@@ -403,7 +432,57 @@ class CertificateAuthority:
             cert = self._issue(certname, csr.public_key(), extensions=exts)
             self._record(certname, cert)
             path.unlink()
+            self._request_sources.pop(certname, None)
         return pki.cert_pem(cert)
+
+    def _check_room(self, certname: str, source: str | None) -> None:
+        """Refuse (CAFull) a new request while too many wait to be signed, in all or from ``source``.
+        Requests are counted on disk (another process signs and cleans them); the network each came
+        from is known for those this process stored."""
+        if self.max_pending is not None:
+            requests = self.dir / "requests"
+            try:
+                with os.scandir(requests) as entries:
+                    waiting = sum(1 for e in entries if e.name.endswith(".pem"))
+            except FileNotFoundError:
+                waiting = 0
+            if waiting >= self.max_pending:
+                log.warning("refused the certificate request of %s: %d requests wait to be signed", certname,
+                            waiting)
+                raise CAFull(f"{waiting} certificate requests are waiting to be signed, as many as this CA "
+                             "holds; try again later")
+        if source is None or self.max_pending_per_network is None:
+            return
+        if len(self._request_sources) > 2 * (self.max_pending or 10_000):
+            self._forget_gone_requests()
+        same = [n for n, net in self._request_sources.items() if net == source]
+        if len(same) < self.max_pending_per_network:
+            return
+        for name in same:  # signed or cleaned since (maybe by another process): no longer waiting
+            if not self._request_path(name).exists():
+                del self._request_sources[name]
+        if sum(1 for net in self._request_sources.values() if net == source) >= self.max_pending_per_network:
+            log.warning("refused the certificate request of %s: %d requests from %s wait to be signed", certname,
+                        self.max_pending_per_network, source)
+            raise CAFull(f"{self.max_pending_per_network} certificate requests from this network are waiting "
+                         "to be signed, as many as this CA holds from one network; try again later")
+
+    def _forget_gone_requests(self) -> None:
+        for name in [n for n in self._request_sources if not self._request_path(n).exists()]:
+            del self._request_sources[name]
+
+    def reserve_master_names(self, certname: str, cert_pem: bytes) -> None:
+        """Never autosign a name agents may know the master by: ``localhost``, ``puppet``, its certname
+        and every name its certificate is valid for (``dns_alt_names``)."""
+        names = set(MASTER_NAMES) | {certname}
+        try:
+            sans = pki.load_cert(cert_pem).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except (pki.PkiError, x509.ExtensionNotFound):
+            sans = None
+        if sans is not None:
+            names |= {str(n).lower() for n in sans.get_values_for_type(x509.DNSName)}
+            names |= {str(a) for a in sans.get_values_for_type(x509.IPAddress)}
+        self.reserved_names |= names
 
     def generate(self, certname: str, *, operator: bool = False, role: str | None = None) -> tuple[bytes, bytes]:
         """Key and certificate made here (`puppetserver ca generate`), e.g. an operator's; ``role``
@@ -449,17 +528,20 @@ class CertificateAuthority:
         return self.crl_path.read_bytes()
 
     def revoked_serials(self) -> frozenset[int]:
-        """The CRL's serials, re-read whenever the file changes (another process may revoke)."""
+        """The CRL's serials, re-read whenever the file changes (another process may revoke): its
+        modification time, size and inode, so that a CRL replaced within the clock's resolution (or
+        with its time set back) is read again."""
         try:
-            mtime = self.crl_path.stat().st_mtime_ns
+            info = self.crl_path.stat()
         except FileNotFoundError:
             return frozenset()
+        version = (info.st_mtime_ns, info.st_size, info.st_ino)
         cached = self._crl_cache
-        if cached is not None and cached[0] == mtime:
+        if cached is not None and cached[0] == version:
             return cached[1]
         crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
         serials = frozenset(r.serial_number for r in crl)
-        self._crl_cache = (mtime, serials)
+        self._crl_cache = (version, serials)
         return serials
 
     @staticmethod
@@ -501,6 +583,7 @@ class CertificateAuthority:
             if self._request_path(certname).exists():
                 self._request_path(certname).unlink()
                 found = True
+            self._request_sources.pop(certname, None)
         if not found:
             raise CAError(f"no certificate or request for {certname}")
 

@@ -80,7 +80,7 @@ def _exported_source(store_url: str, environment: str) -> Any:
     if store is None:
         from master.store import Store
 
-        store = _STORES[store_url] = Store.open(store_url)
+        store = _STORES[store_url] = Store.open(store_url, create=False)  # the master made it
 
     def source(type_name: str) -> list[dict[str, Any]]:
         return list(store.exported_resources(type_name, environment))
@@ -119,6 +119,7 @@ def compile_job(job: CompileJob) -> bytes:
         request.classes = dict(job.classes)
         request.parameters = dict(job.parameters)
         request.trusted = job.trusted
+        request.confine_files = True  # authors and nodes may not read the master's files
         request.code_id = job.code_id
         request.version = job.code_id[:12] if job.code_id else job.version
         if job.store_url:

@@ -33,12 +33,23 @@
     max_connections: 4096             # open connections on the agent listener (lowered to fit the open-file limit)
     ca_max_connections: 256           # open connections on the certificate-request listener
     ca_max_connections_per_address: 8 # of those, from one client address (an IPv6 /64)
+    ca_max_connections_per_network: 32  # of those, from one network (an IPv4 /24, an IPv6 /48)
+    ca_max_pending: 10000             # certificate requests waiting to be signed, in all
+    ca_max_pending_per_network: 256   # of those, sent from one network (an IPv4 /24, an IPv6 /48)
+    max_report_bytes: 4194304         # largest report accepted (4 MiB); a larger one is set aside by its agent
+    reports_per_node: 500             # reports kept per node, the newest (0: all)
     handshake_timeout: 10             # seconds a new connection has to finish its TLS handshake
     idle_timeout: 300                 # seconds an agent connection may stay without a call
     ca_idle_timeout: 30               # the same on the certificate-request listener
     compile_memory_mb: 2048           # address space of each compile worker (0: no limit)
     compile_cpu_seconds: 60           # CPU time one catalog compile may take (0: no limit)
     user: null                        # drop root privileges to this user once listening
+    puppet_listen: null               # HOST:PORT of Puppet's HTTP API (HTTPS, this CA) for unmodified Puppet
+                                      # agents; off when unset (agents default to port 8140, which `listen`
+                                      # holds by default: give one of the two another port)
+    puppet_max_connections: 1024      # open connections on it (an idle one costs memory, not a thread)
+    puppet_max_connections_per_address: 256  # of those, from one client address (an IPv6 /64)
+    puppet_keepalive_timeout: 15      # seconds a connection may wait for its next (or first) request
 
 Operator rights come only from operator certificates (``bunraku cert generate NAME --operator --role
 ROLE``), never from a name in this file: the old ``operators:`` setting is refused with that advice.
@@ -103,6 +114,11 @@ class MasterConfig:
     max_connections: int = 4096
     ca_max_connections: int = 256
     ca_max_connections_per_address: int = 8
+    ca_max_connections_per_network: int = 32
+    ca_max_pending: int = 10_000
+    ca_max_pending_per_network: int = 256
+    max_report_bytes: int = 4 * 1024 * 1024
+    reports_per_node: int = 500
     handshake_timeout: float = 10.0
     idle_timeout: float = 300.0
     ca_idle_timeout: float = 30.0
@@ -111,6 +127,10 @@ class MasterConfig:
     user: str | None = None
     dashboard_listen: str | None = None      # HOST:PORT of the HTTPS dashboard and /metrics (off when unset)
     dashboard_tokens: Path | None = None     # token file for dashboard viewers (default: <ssldir>/dashboard-tokens.json)
+    puppet_listen: str | None = None         # HOST:PORT of Puppet's HTTP API (off when unset)
+    puppet_max_connections: int = 1024
+    puppet_max_connections_per_address: int = 256
+    puppet_keepalive_timeout: float = 15.0
 
     def follows_branch(self, environment: str) -> bool:
         return bool(self.environments.get(environment, {}).get("follow_branch", True))
@@ -149,8 +169,12 @@ def _refuse_name_based_operators(value: Any, path: Path | str | None) -> None:
 _RESOURCE_LIMITS: dict[str, tuple[float, bool]] = {
     "inflight_bytes": (1, True), "inflight_bytes_per_node": (1, True), "inflight_wait_seconds": (0, False),
     "max_connections": (1, True), "ca_max_connections": (1, True), "ca_max_connections_per_address": (1, True),
+    "ca_max_connections_per_network": (1, True), "ca_max_pending": (1, True), "ca_max_pending_per_network": (1, True),
+    "max_report_bytes": (4096, True), "reports_per_node": (0, True),
     "handshake_timeout": (0.1, False), "idle_timeout": (0.1, False), "ca_idle_timeout": (0.1, False),
     "compile_memory_mb": (0, True), "compile_cpu_seconds": (0, False),
+    "puppet_max_connections": (1, True), "puppet_max_connections_per_address": (1, True),
+    "puppet_keepalive_timeout": (0.1, False),
 }
 
 
@@ -217,6 +241,8 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     config = MasterConfig(**data)
     if ":" not in config.listen:
         raise ConfigError(f"error: listen address {config.listen!r} must be HOST:PORT")
+    if config.puppet_listen is not None and ":" not in str(config.puppet_listen):
+        raise ConfigError(f"error: puppet_listen address {config.puppet_listen!r} must be HOST:PORT")
     if config.log_format not in ("json", "kv"):
         raise ConfigError(f"error: log_format must be 'json' or 'kv', not {config.log_format!r}")
     from master.limits import RateLimit

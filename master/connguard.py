@@ -1,5 +1,5 @@
 """A guard in front of the certificate-request listener: at most so many connections from one client
-address, and so many in all.
+address, from one network (:func:`network_key`), and in all.
 
 gRPC caps the connections of a listener, but not those of one client, so one host could fill the
 certificate port (which anyone may reach) and keep every new agent from enrolling. The guard accepts
@@ -10,7 +10,7 @@ connection the guard closes the client's. Certificate requests are small and rar
 costs next to nothing; the agent listener, which carries catalogs, is not relayed.
 
     guard = ConnectionGuard("0.0.0.0", 8141, upstream=("127.0.0.1", grpc_port), max_connections=256,
-                            max_per_address=8)
+                            max_per_address=8, max_per_network=32)
     port = guard.start()
     guard.client_address("ipv4:127.0.0.1:53412")   # -> "192.0.2.7", for per-client rate limits
 """
@@ -50,19 +50,40 @@ def address_key(address: str) -> str:
     return str(ip)
 
 
+#: the prefix one network holds: an IPv4 /24, an IPv6 /48 (what a site is usually given)
+IPV4_NETWORK_BITS = 24
+IPV6_NETWORK_BITS = 48
+
+
+def network_key(address: str) -> str:
+    """What counts as one network, for caps in addition to those per address: the /24 of an IPv4 address,
+    the /48 of an IPv6 one (an IPv4-mapped IPv6 address as its IPv4 address). Whoever holds many
+    addresses of one network (a /24, or the /64s of a /48) counts as one client there."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    bits = IPV4_NETWORK_BITS if isinstance(ip, ipaddress.IPv4Address) else IPV6_NETWORK_BITS
+    return str(ipaddress.ip_network(f"{ip}/{bits}", strict=False))
+
+
 class ConnectionGuard:
     """Accept on ``host:port``, relay to ``upstream``; see the module's documentation."""
 
     def __init__(self, host: str, port: int, *, upstream: tuple[str, int], max_connections: int,
-                 max_per_address: int) -> None:
+                 max_per_address: int, max_per_network: int | None = None) -> None:
         self.host = host.strip("[]") or None
         self.port = port
         self.upstream = upstream
         self.max_connections = max_connections
         self.max_per_address = max_per_address
+        self.max_per_network = max_per_network if max_per_network is not None else max_connections
         self.open = 0
         self.refused = 0
         self._per_address: Counter[str] = Counter()
+        self._per_network: Counter[str] = Counter()
         self._clients: dict[int, str] = {}  # local port of a relayed upstream connection -> client address
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: socket.socket
@@ -152,14 +173,17 @@ class ConnectionGuard:
 
     def _admit(self, address: str) -> bool:
         """Count a new connection from ``address`` in, or count it refused."""
-        key = address_key(address)
+        key, network = address_key(address), network_key(address)
         if self.open >= self.max_connections:
             why = f"{self.max_connections} open in all"
         elif self._per_address[key] >= self.max_per_address:
             why = f"{self.max_per_address} open from one address"
+        elif self._per_network[network] >= self.max_per_network:
+            why = f"{self.max_per_network} open from network {network}"
         else:
             self.open += 1
             self._per_address[key] += 1
+            self._per_network[network] += 1
             return True
         self.refused += 1
         self._refused_since_log += 1
@@ -171,11 +195,14 @@ class ConnectionGuard:
         return False
 
     def _release(self, address: str) -> None:
-        key = address_key(address)
+        key, network = address_key(address), network_key(address)
         self.open -= 1
         self._per_address[key] -= 1
         if self._per_address[key] <= 0:
             del self._per_address[key]
+        self._per_network[network] -= 1
+        if self._per_network[network] <= 0:
+            del self._per_network[network]
 
 
 class _Client(asyncio.Protocol):

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
@@ -48,6 +49,8 @@ CA_THREADS = 8
 CA_MAX_CALLS = 64
 #: a certificate-request connection lives at most this long (seconds), busy or not
 CA_MAX_CONNECTION_AGE = 120.0
+#: the largest message the certificate listener takes: a certificate request, with room to spare
+CA_MAX_REQUEST_BYTES = 64 * 1024
 
 
 class PeerAuthenticator:
@@ -142,6 +145,26 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def __init__(self, ctx: MasterContext) -> None:
         self.ctx = ctx
+        #: the client behind an address gRPC saw, where a connection guard relays the listener
+        self.client_addresses: limits.AddressResolver | None = None
+
+    def _client(self, context: grpc.ServicerContext) -> str | None:
+        """The caller's address (without the port), the relayed client's where a guard knows it."""
+        seen = context.peer() or ""
+        found = self.client_addresses(seen) if self.client_addresses is not None else None
+        if found:
+            return found
+        kind, _, rest = seen.partition(":")
+        if kind not in ("ipv4", "ipv6"):
+            return None
+        return urllib.parse.unquote(rest).rpartition(":")[0].strip("[]") or None
+
+    def _still_valid(self, context: grpc.ServicerContext, peer: Peer) -> None:
+        """End a stream whose certificate has been revoked since it opened: checked before each message."""
+        if peer.serial and peer.serial in self.ctx.ca.revoked_serials():
+            log.warning("closed a stream of a revoked certificate", extra={"fields": {"certname": peer.certname,
+                                                                                      "serial": peer.serial}})
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the certificate of {peer.certname} has been revoked")
 
     def _call(self, context: grpc.ServicerContext, func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         try:
@@ -151,7 +174,7 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def RequestCertificate(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         status, cert, message = self._call(context, service.request_certificate, request.certname,
-                                           bytes(request.csr_pem))
+                                           bytes(request.csr_pem), client=self._client(context))
         codes = {"signed": pb.CertificateReply.SIGNED, "pending": pb.CertificateReply.PENDING,
                  "rejected": pb.CertificateReply.REJECTED}
         return pb.CertificateReply(status=codes[status], certificate_pem=cert or b"",
@@ -181,8 +204,10 @@ class MasterServicer(pb_grpc.MasterServicer):
                                     sha256=meta.sha256, children=meta.children)
 
     def FileContent(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
-        chunks = self._call(context, service.file_chunks, _peer(context), request.uri, request.environment)
+        peer = _peer(context)
+        chunks = self._call(context, service.file_chunks, peer, request.uri, request.environment)
         for data, sha in chunks:
+            self._still_valid(context, peer)
             yield pb.FileChunk(data=data, sha256=sha)
 
     def PluginSync(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
@@ -212,11 +237,13 @@ class MasterServicer(pb_grpc.MasterServicer):
         return pb.HeartbeatReply()
 
     def Live(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
-        conn = self._call(context, service.live_connect, _peer(context))
+        peer = _peer(context)
+        conn = self._call(context, service.live_connect, peer)
         hub = self.ctx.live
         kinds = {"ping": pb.LiveCommand.PING, "run": pb.LiveCommand.RUN}
         context.add_callback(lambda: conn.commands.put(_CLOSE))
         for command in hub.commands(conn, context.is_active):
+            self._still_valid(context, peer)  # (at least every heartbeat: a revoked node gets no RUN)
             yield pb.LiveCommand(kind=kinds[command.kind], mode=command.mode, rollout_id=command.rollout_id,
                                  heartbeat_seconds=hub.heartbeat_seconds)
 
@@ -281,9 +308,10 @@ class MasterServer:
     def start(self) -> None:
         cfg = self.config
         policy = AutosignPolicy.parse(cfg.autosign, cfg.autosign_challenges)
-        ca = CertificateAuthority(cfg.ssldir, autosign=policy)
-        ca.reserved_names = {cfg.certname}
+        ca = CertificateAuthority(cfg.ssldir, autosign=policy, max_pending=cfg.ca_max_pending,
+                                  max_pending_per_network=cfg.ca_max_pending_per_network)
         paths = ca.setup(cfg.certname, cfg.dns_alt_names)
+        ca.reserve_master_names(cfg.certname, paths.cert.read_bytes())
         if self.store is None:
             self.store = open_store(cfg, create=self.create_store)
         auth = PeerAuthenticator(ca)
@@ -303,9 +331,12 @@ class MasterServer:
         self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
         self._start_release_control(self.ctx)
         self._start_dashboard(self.ctx, paths)
+        self._start_puppet_api(self.ctx, paths)
         servicer = MasterServicer(self.ctx)
+        ca_servicer = MasterServicer(self.ctx)  # its clients come through the guard, which knows who they are
+        ca_servicer.client_addresses = self._guard.client_address if self._guard is not None else None
         pb_grpc.add_MasterServicer_to_server(servicer, server)
-        pb_grpc.add_MasterServicer_to_server(servicer, ca_server)
+        pb_grpc.add_MasterServicer_to_server(ca_servicer, ca_server)
         server.start()
         ca_server.start()
         self._server, self._ca_server = server, ca_server
@@ -337,11 +368,14 @@ class MasterServer:
                                  idle_timeout=cfg.idle_timeout) + limits.receive_window_options())
         host, _, port = cfg.ca_address().rpartition(":")
         guard = ConnectionGuard(host, int(port), upstream=("127.0.0.1", 0), max_connections=caps.ca,
-                                max_per_address=caps.ca_per_address)
+                                max_per_address=caps.ca_per_address,
+                                max_per_network=min(cfg.ca_max_connections_per_network, caps.ca))
         ca_server = grpc.server(futures.ThreadPoolExecutor(CA_THREADS, thread_name_prefix="ca-rpc"),
                                 interceptors=[*limits.interceptors_for(cfg, budget, guard.client_address),
                                               AuthInterceptor(auth)],
-                                options=base + limits.connection_options(
+                                options=[o for o in base if o[0] != "grpc.max_receive_message_length"]
+                                + [("grpc.max_receive_message_length", CA_MAX_REQUEST_BYTES)]
+                                + limits.connection_options(
                                     max_connections=caps.ca, handshake_timeout=cfg.handshake_timeout,
                                     idle_timeout=cfg.ca_idle_timeout, max_age=CA_MAX_CONNECTION_AGE)
                                 + limits.receive_window_options(),
@@ -413,6 +447,24 @@ class MasterServer:
                                cafile=paths.ca, crlfile=ctx.ca.crl_path)
         log.info("dashboard listening", extra={"fields": {"url": f"https://{host}:{self.dashboard.port}/"}})
 
+    def _start_puppet_api(self, ctx: MasterContext, paths: Any) -> None:
+        """Puppet's HTTP API for unmodified Puppet agents (:mod:`master.puppetapi`) when puppet_listen is set:
+        the same CA, store and use cases as the gRPC listener."""
+        from master.puppetapi import Limits, PuppetAPIServer
+
+        cfg = self.config
+        self.puppet_api: Any = None
+        if not cfg.puppet_listen:
+            return
+        host, _, port = cfg.puppet_listen.rpartition(":")
+        limits = Limits(max_connections=cfg.puppet_max_connections,
+                        max_per_address=cfg.puppet_max_connections_per_address,
+                        handshake_timeout=cfg.handshake_timeout, keepalive_timeout=cfg.puppet_keepalive_timeout,
+                        max_body=cfg.max_message_bytes, threads=cfg.max_threads)
+        self.puppet_api = PuppetAPIServer(ctx, host.strip("[]"), int(port), certfile=paths.cert, keyfile=paths.key,
+                                          cafile=paths.ca, limits=limits)
+        self.puppet_api.start()
+
     def _tick_rollouts(self, rollouts: Any, stop: threading.Event) -> None:
         # A master that just started has heard from nobody yet: give the agents one live_timeout to
         # reconnect before it drives (and would defer as offline) the rollouts it resumes.
@@ -425,6 +477,10 @@ class MasterServer:
                 log.warning("rollouts: tick failed: %s", exc)
 
     def stop(self, grace: float = 2.0) -> None:
+        puppet_api = getattr(self, "puppet_api", None)
+        if puppet_api is not None:
+            puppet_api.stop()
+            self.puppet_api = None
         dashboard = getattr(self, "dashboard", None)
         if dashboard is not None:
             dashboard.shutdown()

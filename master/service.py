@@ -1,5 +1,6 @@
-"""What the master does, as plain functions of (context, peer, request values); the gRPC servicer
-only translates messages. ``peer`` is who the client certificate says the caller is."""
+"""What the master does, as plain functions of (context, peer, request values); the gRPC servicer and
+Puppet's HTTP API (:mod:`master.puppetapi`) only translate messages. ``peer`` is who the client
+certificate says the caller is."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from master import fileserver, limits
-from master.ca import CAError, CertificateAuthority, InvalidCertname
+from cryptography import x509
+
+from master import access, fileserver, limits
+from master.ca import CAError, CAFull, CertificateAuthority, InvalidCertname
 from master.catalogdiff import diff_catalogs
 from master.classify import Classification, ClassificationError, Classifier
 from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
 from master.config import MasterConfig
+from master.connguard import network_key
 from master.environments import EnvError, Environment, Environments
+from master.rpc import pki
 from master.rpc.pki import OperatorRole
 
 log = logging.getLogger(__name__)
@@ -78,6 +83,18 @@ def _own_node(peer: Peer, node: str, needed: str = "viewer") -> str:
     if node and node != peer.certname:
         require_role(peer, needed, any_group=True, what=f"act for node {node}")
     return node or peer.certname
+
+
+def _act_for(ctx: MasterContext, peer: Peer, node: str) -> str:
+    """The node a call that acts for a node (compile its catalog, write its facts or reports) is about:
+    the caller itself, or - for an admin - the node it names. An admin limited to groups acts only for
+    nodes of its groups; to it, a node outside them answers exactly as a node that does not exist."""
+    target = _own_node(peer, node, "admin")
+    if target != peer.certname and not _node_visible(ctx, peer, target):
+        log.warning("refused: %s asked to act for %s outside its groups", peer.certname, target,
+                    extra=_fields(peer=peer.certname, node=target))
+        raise ServiceError("not_found", f"no node {target}")
+    return target
 
 
 def _require_operator(peer: Peer) -> None:
@@ -143,11 +160,48 @@ def trusted_for(peer: Peer) -> dict[str, Any]:
 
 
 # -- certificates ---------------------------------------------------------------------------------
-def request_certificate(ctx: MasterContext, certname: str, csr_pem: bytes) -> tuple[str, bytes | None, str]:
+def authenticate_certificate(ctx: MasterContext, cert: x509.Certificate) -> Peer:
+    """The caller a client certificate names, for a front end whose TLS layer has verified it against the
+    CA. Refused (unauthenticated) when the CRL lists it - read on every call, so revocation needs no
+    restart - or when its name is no certname. Operator rights and role come from the certificate alone
+    (:func:`master.access.certificate_role`)."""
+    name = pki.common_name(cert.subject)
+    serial = cert.serial_number
+    if serial in ctx.ca.revoked_serials():
+        log.warning("refused a revoked certificate", extra=_fields(certname=name, serial=serial))
+        raise ServiceError("unauthenticated", f"the certificate of {name} has been revoked")
+    try:  # a certificate issued before names were checked whole (``web01\n``) is no node's identity
+        ctx.ca.check_name(name)
+    except CAError as exc:
+        log.warning("refused a certificate with an invalid name", extra=_fields(serial=serial))
+        raise ServiceError("unauthenticated", f"{exc}; revoke it on the master with `bunraku cert clean` "
+                                              f"(serial {serial})") from None
+    extensions = pki.puppet_extensions(cert.extensions)
+    extensions.pop("pp_cli_auth", None)
+    extensions.pop(pki.ROLE_EXT, None)
+    role = access.certificate_role(cert)
+    return Peer(name, role is not None, extensions, serial, role)
+
+
+def get_certificate(ctx: MasterContext, certname: str) -> bytes | None:
+    """The signed certificate of ``certname`` (public: anyone may fetch it, as from Puppet's CA), or None."""
     try:
-        status, cert, message = ctx.ca.submit(certname, csr_pem)
+        return ctx.ca.certificate(certname)
     except InvalidCertname as exc:
         raise ServiceError("invalid_argument", str(exc)) from None
+
+
+def request_certificate(ctx: MasterContext, certname: str, csr_pem: bytes, *,
+                        client: str | None = None) -> tuple[str, bytes | None, str]:
+    """Submit a certificate request. ``client``: the address it came from, when the front end knows it
+    (the requests waiting from one network are capped: see :meth:`CertificateAuthority.submit`)."""
+    try:
+        status, cert, message = ctx.ca.submit(certname, csr_pem,
+                                              source=network_key(client) if client else None)
+    except InvalidCertname as exc:
+        raise ServiceError("invalid_argument", str(exc)) from None
+    except CAFull as exc:
+        raise ServiceError("resource_exhausted", str(exc)) from None
     except CAError as exc:
         return "rejected", None, str(exc)
     except OSError as exc:  # the CA's own files: logged here; the client hears no path
@@ -243,7 +297,7 @@ def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environmen
 def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes,
                 *, use_cache: bool = True) -> tuple[bytes, str, str, bool]:
     """(catalog JSON, code_id, environment, cache hit) for the caller's own node."""
-    node = _own_node(peer, node, "admin")
+    node = _act_for(ctx, peer, node)
     facts_digest = _facts_digest(facts_json)
     facts: dict[str, Any] | None = None
     if not _facts_known(ctx, node, facts_digest):  # else checked and stored already: not parsed again
@@ -319,7 +373,7 @@ def _exported_version(ctx: MasterContext, environment: str) -> str:
 
 
 def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:
-    node = _own_node(peer, node, "admin")
+    node = _act_for(ctx, peer, node)
     facts_digest = _facts_digest(facts_json)
     if _facts_known(ctx, node, facts_digest):
         return
@@ -328,16 +382,39 @@ def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, fa
     _save_facts(ctx, node, facts, environment or "production", facts_digest=facts_digest)
 
 
-def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
+def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes, *, node: str | None = None) -> str:
+    """Store the caller's report. ``node``: the node the request names besides the report's ``host``
+    (Puppet's ``PUT /report/NAME``); both must be the caller.
+
+    Only an admin may store a report for another node, and an admin limited to groups only for a node
+    of its groups (another node answers as one that does not exist): a report is what a node says it
+    did, and a false one would mislead rollouts' health checks and the dashboard, so no role that only
+    reads or steers runs (viewer, operator) writes one; no feature needs more.
+
+    A report larger than ``max_report_bytes`` is refused before it is parsed (RESOURCE_EXHAUSTED,
+    "larger than max ...", which the agent takes as final and sets the report aside); the store keeps
+    the newest ``reports_per_node`` reports of each node."""
+    limit = ctx.config.max_report_bytes
+    if len(report_json) > limit:
+        log.warning("refused a report of %d bytes from %s", len(report_json), peer.certname,
+                    extra=_fields(peer=peer.certname, bytes=len(report_json)))
+        raise ServiceError("resource_exhausted", f"the report is {len(report_json)} bytes, larger than max_report_bytes "
+                                                 f"({limit}) of this master")
     report = _json_mapping(report_json, "report")
     host = report.get("host")
     if host != peer.certname and not peer.operator:
         raise ServiceError("permission_denied", f"{peer.certname} may not submit a report for {host!r}")
+    if node is not None and node != host:
+        _act_for(ctx, peer, node)
+        raise ServiceError("invalid_argument", f"the report is for {host!r}, not for {node!r}")
     if host != peer.certname:
         require_role(peer, "admin", any_group=True, what=f"submit a report for {host}")
+        if not isinstance(host, str) or not host:
+            raise ServiceError("invalid_argument", "the report names no host")
+        _act_for(ctx, peer, host)
     if not report.get("transaction_uuid"):
         raise ServiceError("invalid_argument", "the report has no transaction_uuid")
-    rid = _store(ctx, "save_report", report)
+    rid = _store(ctx, "save_report", report, keep=ctx.config.reports_per_node or None)
     if ctx.metrics is not None:
         ctx.metrics.report_received(str(report.get("status")))
     log.info("report stored", extra=_fields(node=host, status=report.get("status"),
@@ -348,6 +425,20 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes) -> str:
 def _node_env(ctx: MasterContext, peer: Peer, environment: str) -> Environment:
     env, _cls = classify(ctx, peer.certname, environment)
     return release_environment(ctx, peer.certname, env) if not peer.operator else env
+
+
+def serving_environment(ctx: MasterContext, peer: Peer, environment: str) -> Environment:
+    """The environment (at the caller's release) whose modules serve the caller's file requests."""
+    return _node_env(ctx, peer, environment)
+
+
+def node_definition(ctx: MasterContext, peer: Peer, node: str, environment: str
+                    ) -> tuple[Environment, Classification]:
+    """What the master knows of ``node`` before it compiles (Puppet's node object): its environment,
+    as classification overrides the one the agent asked for, and its classes and parameters."""
+    node = _act_for(ctx, peer, node)
+    env, cls = classify(ctx, node, environment)
+    return release_environment(ctx, node, env), cls
 
 
 def release_environment(ctx: MasterContext, node: str, env: Environment) -> Environment:
@@ -420,11 +511,29 @@ def list_nodes(ctx: MasterContext, peer: Peer, unresponsive_after: float) -> lis
     return [n for n in _store(ctx, "node_statuses", unresponsive_after=after) if role.covers(n.group)]
 
 
+#: the most reports one GetReports call returns
+MAX_REPORTS_PER_CALL = 1000
+
+
 def get_reports(ctx: MasterContext, peer: Peer, node: str, last: int) -> list[dict[str, Any]]:
+    """The node's newest ``last`` reports (at most MAX_REPORTS_PER_CALL), newest first, as many as fit
+    in one reply of ``max_message_bytes``: read one at a time, so a call never holds more than that."""
     node = _own_node(peer, node)
     if not _node_visible(ctx, peer, node):
         return []  # what a node that never reported answers
-    return list(_store(ctx, "reports", node, last=max(1, last or 1)))
+    wanted = min(max(1, last or 1), MAX_REPORTS_PER_CALL)
+    room = ctx.config.max_message_bytes - 64 * 1024  # the reply's own framing
+    out: list[dict[str, Any]] = []
+    for summary in _store(ctx, "report_summaries", node, last=wanted):
+        document = _store(ctx, "get_report", summary["id"])
+        if document is None:  # pruned meanwhile
+            continue
+        size = len(json.dumps(document, default=str)) + 8
+        if out and size > room:
+            break
+        room -= size
+        out.append(document)
+    return out
 
 
 def get_facts(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | None:

@@ -31,8 +31,10 @@ def _kind(st: os.stat_result | None) -> str:
 
 
 def checksum_of(data: bytes, algo: str) -> str:
+    """``{sha256}…``; content is shown and compared with Puppet 7's default digest (sha256) when the
+    ``checksum`` in force is a time or none."""
     if algo in ("mtime", "ctime", "none"):
-        algo = "md5"
+        algo = "sha256"
     return "{" + algo + "}" + hashlib.new(algo, data).hexdigest()
 
 
@@ -134,7 +136,8 @@ class PosixFile(Provider):
                 data = self._desired_content()
                 if data is not None:
                     digest = checksum_of(data, p["checksum"])
-                    return [Change("ensure", "absent", "file", f"defined content as '{digest}'")]
+                    return [Change("ensure", "absent", "file", f"defined content as '{digest}'",
+                                   shows=("content",))]
             return [Change("ensure", "absent", kind, "created")]
         wanted = self._desired_kind()
         if ensure == "present" and not p.get("source"):

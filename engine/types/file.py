@@ -94,7 +94,8 @@ class FileType(ResourceType):
         p["recurselimit"] = as_int(p.get("recurselimit"), "recurselimit")
         p["purge"] = as_bool(p.get("purge"), "purge", False)
         p["show_diff"] = as_bool(p.get("show_diff"), "show_diff", True)
-        p["checksum"] = one_of(p.get("checksum"), "checksum", CHECKSUMS, "md5")
+        # Puppet 7's default digest_algorithm
+        p["checksum"] = one_of(p.get("checksum"), "checksum", CHECKSUMS, "sha256")
         p["links"] = one_of(p.get("links"), "links", ("manage", "follow"), "manage")
         p["ignore"] = as_str_list(p.get("ignore"), "ignore")
         return p

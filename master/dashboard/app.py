@@ -338,7 +338,10 @@ class Dashboard:
             if "token" in request.query and not route.machine and request.method in ("GET", "HEAD"):
                 # keep the token out of the address bar and history: a cookie from now on
                 rest = {k: v for k, v in request.query.items() if k != "token"}
-                return redirect(with_query(request.path, **rest), 303, [self.login_cookie(request, presented)])
+                # the path as the browser sent it, decoded ("/%5Cevil.example.com" is "/\evil.example.com"):
+                # checked like any redirect target, so that it stays on this site
+                return redirect(safe_next(with_query(request.path, **rest)), 303,
+                                [self.login_cookie(request, presented)])
             return None
         if route.public:
             return None

@@ -3,7 +3,8 @@ with the master's certificate, and an optional client certificate checked agains
 certificate logs its holder in; viewers without one log in with a token).
 
 A flood must not lock other viewers out: connections are counted per source address (an IPv6 address by
-its /64) and in all, and those over either limit are closed at once, before any TLS; the handshake and
+its /64), per network (an IPv4 /24, an IPv6 /48) and in all, and those over a limit are closed at once,
+before any TLS; the handshake and
 each wait for the client have a deadline, so that a silent connection gives its thread back. The CRL is
 loaded again into the TLS context when its file changes (the application also checks every request's
 certificate against the CA's revoked serials)."""
@@ -11,7 +12,6 @@ certificate against the CA's revoked serials)."""
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import os
 import socket
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
+from master.connguard import address_key, network_key
 from master.dashboard.app import PEER_CERT_KEY
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ IDLE_TIMEOUT = 10.0
 #: A browser opens about six per site; a proxy in front of many viewers needs more.
 MAX_CONNECTIONS_PER_ADDRESS = 32
 MAX_CONNECTIONS = 256
+#: Connections open at once from one network (an IPv4 /24, an IPv6 /48): a host with many addresses
+#: of one network cannot take every connection.
+MAX_CONNECTIONS_PER_NETWORK = 64
 #: Connections refused at the limits are logged (as a count) at most this often: a flood must not flood
 #: the log as well.
 REFUSED_LOG_SECONDS = 60.0
@@ -54,55 +58,60 @@ class ConnectionLimits:
     idle_timeout: float = IDLE_TIMEOUT
     per_address: int = MAX_CONNECTIONS_PER_ADDRESS
     total: int = MAX_CONNECTIONS
+    per_network: int = MAX_CONNECTIONS_PER_NETWORK
 
     @classmethod
     def defaults(cls) -> ConnectionLimits:
         """The module's settings as they are now (read at start, so that they can be set before it)."""
-        return cls(HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS)
+        return cls(HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS,
+                   MAX_CONNECTIONS_PER_NETWORK)
 
 
-def source_key(host: str) -> str:
-    """What connections are counted by: the IPv4 address, or the /64 of an IPv6 one (one host holds a
-    whole /64, so counting its addresses one by one would be no limit)."""
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+#: What connections are counted by: the IPv4 address, or the /64 of an IPv6 one (one host holds a whole
+#: /64, so counting its addresses one by one would be no limit); the same as the certificate listener's.
+source_key = address_key
 
 
 class ConnectionGate:
-    """Open connections by source: admits a new one while its source and the total are under the limits."""
+    """Open connections by source: admits a new one while its source address, its network
+    (:func:`master.connguard.network_key`) and the total are under the limits."""
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
         self._open: Counter[str] = Counter()
+        self._networks: Counter[str] = Counter()
         self._total = 0
         self._lock = threading.Lock()
         self._refused = 0
         self._refused_logged_at = float("-inf")
 
-    def admit(self, source: str) -> str | None:
-        """None when ``source`` may open one more connection (counted until ``release``); else why not."""
+    def admit(self, host: str) -> str | None:
+        """None when a client at address ``host`` may open one more connection (counted until
+        ``release``); else why not."""
+        source, network = source_key(host), network_key(host)
         with self._lock:
             if self._total >= self.limits.total:
                 return f"{self._total} connections open (the limit is {self.limits.total})"
             if self._open[source] >= self.limits.per_address:
                 return f"{self._open[source]} connections open from it (the limit is {self.limits.per_address})"
+            if self._networks[network] >= self.limits.per_network:
+                return (f"{self._networks[network]} connections open from its network {network} (the limit is "
+                        f"{self.limits.per_network})")
             self._open[source] += 1
+            self._networks[network] += 1
             self._total += 1
             return None
 
-    def release(self, source: str) -> None:
+    def release(self, host: str) -> None:
+        source, network = source_key(host), network_key(host)
         with self._lock:
             self._total -= 1
             self._open[source] -= 1
             if self._open[source] <= 0:
                 del self._open[source]
+            self._networks[network] -= 1
+            if self._networks[network] <= 0:
+                del self._networks[network]
 
     def refused(self, address: str, reason: str) -> None:
         """Count a refused connection; a warning now and then with the count, the rest at debug level."""
@@ -199,7 +208,7 @@ class _TLSServer(socketserver.ThreadingMixIn, WSGIServer):
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         # in the accept loop: refusing costs no thread and no handshake
-        reason = self.gate.admit(source_key(str(client_address[0])))
+        reason = self.gate.admit(str(client_address[0]))
         if reason is None:
             return True
         self.gate.refused(str(client_address[0]), reason)
@@ -213,14 +222,14 @@ class _TLSServer(socketserver.ThreadingMixIn, WSGIServer):
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.gate.release(source_key(str(client_address[0])))
+            self.gate.release(str(client_address[0]))
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.gate.release(source_key(str(client_address[0])))
+            self.gate.release(str(client_address[0]))
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("dashboard: connection from %s ended with an error", client_address[0], exc_info=True)

@@ -174,6 +174,10 @@ class Store:
         ``sqlite://`` (in memory) is for tests: one connection, shared, for a single thread."""
         resolved = backend.resolve_url(url, path)
         where = backend.describe(url, resolved)
+        if not create and resolved.get_backend_name() == "sqlite":
+            file = backend.sqlite_path(resolved)
+            if file is not None and not file.exists():  # never make the file a reader expects to exist
+                raise StoreMissing(f"cannot open store at {where}: the database file does not exist")
         engine = backend.create_engine(resolved, where)
         store = cls(engine, resolved)
         try:
@@ -415,11 +419,14 @@ class Store:
 
     # -- reports -----------------------------------------------------------------------------------------------
 
-    def save_report(self, report: Mapping[str, Any], *, received_at: datetime | None = None) -> int:
+    def save_report(self, report: Mapping[str, Any], *, received_at: datetime | None = None,
+                    keep: int | None = None) -> int:
         """Store a report (as given: the engine has redacted it) and its events; returns its id.
 
         Idempotent on ``transaction_uuid``: a report sent twice (an agent's spool replaying after a lost
-        reply) is stored once, and both calls return the same id."""
+        reply) is stored once, and both calls return the same id. ``keep``: the node keeps at most this
+        many reports, its newest (by run time); older ones go, with their events, in the same transaction
+        (the node's report_count still counts every report received)."""
         received = utc(received_at) if received_at else now_utc()
         try:
             summary = documents.summarize_report(report, received_at=received)
@@ -450,12 +457,23 @@ class Store:
             conn.execute(self._sql.node_after_report,
                          {"b_node": summary.node, "b_at": seen, "b_time": summary.time, "b_report_id": inserted,
                           "b_environment": summary.environment})
+            if keep:
+                self._prune_reports(conn, summary.node, keep)
             return int(inserted)
 
         report_id = self._run("save_report", work, write=True)
         # Acknowledged means kept: a report written into a file deleted a moment ago is not.
         self.health.check_file(force=True)
         return report_id
+
+    @staticmethod
+    def _prune_reports(conn: Connection, node: str, keep: int) -> None:
+        """Delete the reports of ``node`` older than its newest ``keep`` (and their events)."""
+        stale = list(conn.execute(sa.select(reports.c.id).where(reports.c.node == node)
+                                  .order_by(reports.c.time.desc(), reports.c.id.desc()).offset(keep)).scalars())
+        if stale:
+            conn.execute(sa.delete(events).where(events.c.report_id.in_(stale)))
+            conn.execute(sa.delete(reports).where(reports.c.id.in_(stale)))
 
     def reports(self, node: str, *, last: int = 10) -> list[dict[str, Any]]:
         """The node's latest ``last`` reports, newest first, as the documents that were saved."""

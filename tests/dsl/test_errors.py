@@ -46,7 +46,8 @@ EVALUATION_ERRORS = [
      "only once"),
     ("$x = 1\n$x = 2", "2:4: error: cannot reassign variable '$x'"),
     ("notice($nope)", "1:8: error: unknown variable '$nope'"),
-    ("nofunc(1)", "1:1: error: unknown function: 'nofunc'"),
+    ("nofunc(1)", "1:1: error: unknown function 'nofunc'; check the name and that the module that defines it is "
+                  "on the module path"),
     ("$x = 'a' ? { 'b' => 1 }", "1:6: error: no matching entry for selector parameter with value 'a'"),
     ("$x = 1 / 0", "1:6: error: division by 0"),
     ("fail('custom failure')", "1:1: error: custom failure"),

@@ -1,9 +1,12 @@
-"""Built-in functions outside the golden suite: the stdlib favourites (Puppet's oracle has no stdlib
-here, so these follow puppetlabs-stdlib's documented behaviour) and Jinja2 templates."""
+"""Built-in functions where a compile is the point: resources the stdlib helpers declare, stable
+seeded values, templates, Sensitive values, and functions whose Puppet oracle is unusable (Puppet's own
+scanf needs a Ruby library Debian does not ship). Values of expressions are checked against Puppet in
+test_functions_puppet.py."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +120,43 @@ def test_sensitive_values_are_marked_in_the_catalog(tmp_path: Path) -> None:
     user = next(r for r in cat["resources"] if r["type"] == "User")
     assert user["sensitive_parameters"] == ["password"]
     assert json.dumps(user["parameters"]) == '{"password": "s3cret"}'
+
+
+@pytest.mark.parametrize(("expr", "expected"), [
+    ("scanf('42 abc', '%d %s')", [42, "abc"]),
+    ("scanf('x=0x1f;y=3.5', 'x=%x;y=%f')", [31, 3.5]),
+    ("scanf('abc123', '%[a-z]%d')", ["abc", 123]),
+    ("scanf('12', '%d') |$r| { $r[0] + 1 }", 13),
+    ("scanf('a', '%d')", []),
+])
+def test_scanf(tmp_path: Path, expr: str, expected: Any) -> None:
+    assert value_of(tmp_path, expr) == expected
+
+
+def test_file_functions_stay_in_the_environment_on_the_master(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("key")
+    files = tmp_path / "modules" / "m" / "files"
+    files.mkdir(parents=True)
+    (files / "data.yaml").write_text("a: 1\n")
+    manifest = tmp_path / "site.pp"
+    manifest.write_text(f"notify {{ 'a': message => file('{secret}') }}\n")
+    req = CompileRequest.from_cli(manifest=manifest, node="n", facts={}, modulepath=[tmp_path / "modules"])
+    assert next(r for r in compile_catalog(req).to_dict()["resources"] if r["type"] == "Notify")[
+        "parameters"]["message"] == "key"
+    req.confine_files = True
+    with pytest.raises(DslError, match="is outside the environment and its modules"):
+        compile_catalog(req)
+    manifest.write_text(f"notify {{ 'a': message => loadyaml('{files / 'data.yaml'}') }}\n")
+    req = CompileRequest.from_cli(manifest=manifest, node="n", facts={}, modulepath=[tmp_path / "modules"])
+    req.confine_files = True
+    assert next(r for r in compile_catalog(req).to_dict()["resources"] if r["type"] == "Notify")[
+        "parameters"]["message"] == {"a": 1}
+
+
+def test_functions_that_would_run_code_on_the_master_refuse(tmp_path: Path) -> None:
+    for expr, words in [("generate('/bin/echo', 'x')", "runs '/bin/echo x' on the master"),
+                        ("validate_cmd('x', '/bin/true')", "runs the command '/bin/true' on the master"),
+                        ("redisget('k', 'redis://h')", "reads 'k' from the Redis server at redis://h")]:
+        with pytest.raises(DslError, match=re.escape(words)):
+            value_of(tmp_path, expr)

@@ -28,7 +28,7 @@ def test_apply_catalog_noop_then_enforce_with_detailed_exitcodes(root: Path, sta
     assert "1 pending change (noop)" in noop.output
     first = runner.invoke(main, [*args, "--report", str(tmp_path / "r.json")])
     assert first.exit_code == 2, first.output
-    assert "Notice: /Stage[main]/Main/File[/etc/motd]/ensure: defined content as '{md5}" in first.output
+    assert "Notice: /Stage[main]/Main/File[/etc/motd]/ensure: defined content as '{sha256}" in first.output
     assert json.loads((tmp_path / "r.json").read_text())["status"] == "changed"
     again = runner.invoke(main, args)
     assert again.exit_code == 0 and "0 changes" in again.output
@@ -78,7 +78,7 @@ def test_resource_prints_manifest_code(root: Path) -> None:
     assert res.output.startswith("user { 'dave':\n  ensure  => 'present',\n")
     assert "  shell   => '/bin/zsh',\n" in res.output
     res = runner.invoke(main, ["resource", "file", "/etc/motd", "--root", str(root)])
-    assert "ensure  => 'file'" in res.output and "content => '{md5}" in res.output
+    assert "ensure  => 'file'" in res.output and "content => '{sha256}" in res.output
     res = runner.invoke(main, ["resource", "group", "--root", str(root)])
     assert "group { 'users':" in res.output
     res = runner.invoke(main, ["resource", "widget"])

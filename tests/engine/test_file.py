@@ -29,7 +29,8 @@ def test_file_directory_link_content_mode_converge(root: Path, state: Path) -> N
     assert os.readlink(root / "srv/current") == "/srv/app.conf"
     ev = first.resource_statuses["File[/srv/app.conf]"].events
     assert [e.property for e in ev] == ["ensure"]
-    assert ev[0].message == "defined content as '{md5}" + __import__("hashlib").md5(b"a = 1\n").hexdigest() + "'"
+    assert ev[0].message == "defined content as '{sha256}" + __import__("hashlib").sha256(b"a = 1\n").hexdigest() + "'"
+    assert ev[0].name == "file_created"
     # parent directory autorequired: created before the file in it
     refs = list(first.resource_statuses)
     assert refs.index("File[/srv]") < refs.index("File[/srv/app.conf]")

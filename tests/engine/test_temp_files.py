@@ -34,15 +34,15 @@ def _apply(manifest: Path, root: Path, state: Path) -> list[str]:
 
 def test_run_killed_mid_write_leaves_a_temp_file_the_next_run_removes(root: Path, state: Path,
                                                                       tmp_path: Path) -> None:
-    source = tmp_path / "big.src"
+    source = root / "big.src"  # a local source under --root is the image's file
     with open(source, "wb") as fh:
         block = hashlib.sha256(b"seed").digest() * 32768  # 1 MiB
         for _ in range(BIG // len(block)):
             fh.write(block)
     manifest = tmp_path / "site.pp"
-    manifest.write_text(f"file {{ '/srv': ensure => directory }}\n"
-                        f"file {{ '/srv/data': ensure => directory }}\n"
-                        f"file {{ '/srv/data/big': source => '{source}' }}\n")
+    manifest.write_text("file { '/srv': ensure => directory }\n"
+                        "file { '/srv/data': ensure => directory }\n"
+                        "file { '/srv/data/big': source => '/big.src' }\n")
     data = root / "srv/data"
 
     proc = subprocess.Popen(_apply(manifest, root, state), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

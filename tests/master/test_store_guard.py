@@ -374,3 +374,14 @@ def test_postgresql_stores_are_left_to_postgresql_tools(tmp_path: Path) -> None:
         message = str(refused.value)
         assert "pg_dump --format=custom --file=BACKUP --dbname='postgresql://bunraku:***@db.example.com/bunraku'" \
             in message and "pg_restore --clean" in message and "secret" not in message
+
+
+def test_a_reader_that_expects_the_store_never_creates_it(tmp_path: Path) -> None:
+    """Compile workers open the master's store only to read exports: a deleted file stays deleted."""
+    from master.store import Store
+    from master.store.errors import StoreMissing
+
+    missing = tmp_path / "gone" / "store.sqlite"
+    with pytest.raises(StoreMissing, match="the database file does not exist"):
+        Store.open(f"sqlite:///{missing}", create=False)
+    assert not missing.exists() and not missing.parent.exists()

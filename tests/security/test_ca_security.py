@@ -4,17 +4,26 @@ for a node's pending request, the admin can compare the fingerprint the agent pr
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from master.proto import bunraku_pb2 as pb
+from master.proto import bunraku_pb2_grpc as pb_grpc
 from master.rpc import pki
+from master.rpc.client import ClientError, MasterClient, MasterUnavailable
 from tests.e2e.harness import make_site, start_master
 from tests.reliability.fleet import bunraku
-from tests.security.anonymous import AnonymousClient, public_key_der
+from tests.security.anonymous import AnonymousClient, public_key_der, raw_csr
 
 pytest.importorskip("master.store")
 
@@ -127,3 +136,133 @@ def test_requests_asking_for_what_only_the_ca_grants_are_rejected(master, anon: 
     assert reply.status == REJECTED
     assert reply.message.startswith(f"the request asks for {shown}, which only the CA grants")
     assert name not in {e.name for e in master.ctx.ca.entries()}  # nothing kept that an admin might sign
+
+
+# -- what the CA keeps on disk -----------------------------------------------------------------------------------
+def _refused(anon: AnonymousClient, name: str, csr: bytes) -> str:
+    with pytest.raises(ClientError) as err:
+        anon.submit(name, csr)
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED, str(err.value)
+    message = str(err.value)
+    assert "\n" not in message and "/tmp" not in message and "Traceback" not in message
+    return message
+
+
+def test_certificate_requests_cannot_fill_the_masters_disk(tmp: Path) -> None:
+    server = start_master(tmp / "pending-caps", None, ca_max_pending=5, ca_max_pending_per_network=3)
+    try:
+        anon = AnonymousClient(server.ca_address)
+        ca = server.ctx.ca
+        for size in (40_000, 1_000_000):  # over the CA's own limit, over the listener's message limit
+            csr = raw_csr(pki.generate_key(), "big.example.com", extensions={"1.2.3.4.5": "A" * size})
+            _refused(anon, "big.example.com", csr)
+        assert "big.example.com" not in {e.name for e in ca.entries()}
+        # from one network (the tests' loopback /24): three requests wait, the fourth is refused
+        waiting = [anon.ask(f"n{i}.example.com") for i in range(3)]
+        assert [reply.status for reply, _key, _csr in waiting] == [PENDING] * 3
+        message = _refused(anon, "n3.example.com", raw_csr(pki.generate_key(), "n3.example.com"))
+        assert message.endswith("3 certificate requests from this network are waiting to be signed, as many as "
+                                "this CA holds from one network; try again later")
+        assert anon.submit("n0.example.com", waiting[0][2]).status == PENDING  # an agent polling is answered
+        ca.sign("n0.example.com")  # signed: it no longer waits, there is room again
+        assert anon.submit("n0.example.com", waiting[0][2]).status == SIGNED
+        assert anon.ask("n3.example.com")[0].status == PENDING
+        # in all: requests from anywhere count (two more from elsewhere make five)
+        for name in ("far1.example.com", "far2.example.com"):
+            assert ca.submit(name, raw_csr(pki.generate_key(), name))[0] == "pending"
+        ca.clean("n3.example.com")
+        assert ca.submit("far3.example.com", raw_csr(pki.generate_key(), "far3.example.com"))[0] == "pending"
+        message = _refused(anon, "n4.example.com", raw_csr(pki.generate_key(), "n4.example.com"))
+        assert message.endswith("5 certificate requests are waiting to be signed, as many as this CA holds; "
+                                "try again later")
+        assert len([e for e in ca.entries() if e.state == "requested"]) == 5
+    finally:
+        server.stop()
+
+
+# -- only the master serves TLS ----------------------------------------------------------------------------------
+class _Impostor(pb_grpc.MasterServicer):
+    def Heartbeat(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return pb.HeartbeatReply()
+
+
+def _serve_as(key_pem: bytes, cert_pem: bytes) -> tuple[grpc.Server, int]:
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    pb_grpc.add_MasterServicer_to_server(_Impostor(), server)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
+    server.start()
+    return server, port
+
+
+def _identity(base: Path, name: str, key: Any, cert_pem: bytes, ca_pem: bytes) -> pki.SSLPaths:
+    paths = pki.SSLPaths(base / name, name)
+    pki.write_private(paths.key, pki.key_pem(key))
+    pki.write_public(paths.cert, cert_pem)
+    pki.write_public(paths.ca, ca_pem)
+    return paths
+
+
+def _old_style_certificate(ca: Any, name: str, key: Any) -> bytes:
+    """A node's certificate as this CA made them before: good for serving TLS as well."""
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(ca.ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(ca.ca_key, hashes.SHA256()))
+    return pki.cert_pem(cert)
+
+
+def test_a_node_certificate_cannot_pose_as_the_master(tmp: Path) -> None:
+    make_site(tmp / "envs-posing")
+    server = start_master(tmp / "posing", tmp / "envs-posing", autosign="true", dns_alt_names=["puppet.example.com"])
+    ids = tmp / "posing-ids"
+    try:
+        anon = AnonymousClient(server.ca_address)
+        # names agents may know the master by are never autosigned, whatever autosign says
+        for name in ("localhost", "puppet", "puppet.example.com"):
+            assert anon.ask(name)[0].status == PENDING, name
+        assert anon.ask("master.test")[0].status == REJECTED  # the master's own: taken
+        reply, key, _csr = anon.ask("web01.example.com")
+        assert reply.status == SIGNED
+        cert = pki.load_cert(bytes(reply.certificate_pem))
+        assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == \
+            [ExtendedKeyUsageOID.CLIENT_AUTH]
+        victim = _identity(ids, "web01.example.com", key, bytes(reply.certificate_pem), anon.ca_pem)
+        with MasterClient([server.address], victim, timeout=20) as client:  # a client all the same
+            client.call("Heartbeat", pb.HeartbeatRequest())
+        # a node named like the master, signed by mistake, serving TLS: the agent refuses it
+        impostor_key = pki.generate_key()
+        ca = server.ctx.ca
+        assert anon.submit("localhost", raw_csr(impostor_key, "localhost")).status == REJECTED  # (one per name)
+        ca.clean("localhost")
+        assert anon.submit("localhost", raw_csr(impostor_key, "localhost")).status == PENDING
+        impostor_cert = ca.sign("localhost")
+        _operator_key, operator_cert = ca.generate("ops-posing", role="role=admin")  # operators: clients too
+        assert list(pki.load_cert(operator_cert).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) \
+            == [ExtendedKeyUsageOID.CLIENT_AUTH]
+        for key_pem, cert_pem, served in ((pki.key_pem(impostor_key), impostor_cert, False),
+                                          (server.config.ssldir.joinpath("private_keys", "master.test.pem")
+                                           .read_bytes(),
+                                           server.config.ssldir.joinpath("certs", "master.test.pem").read_bytes(),
+                                           True)):
+            fake, port = _serve_as(key_pem, cert_pem)
+            try:
+                with MasterClient([f"localhost:{port}"], victim, timeout=5) as client:
+                    if served:  # the master's own certificate (the test's control)
+                        client.call("Heartbeat", pb.HeartbeatRequest())
+                    else:
+                        with pytest.raises(MasterUnavailable):
+                            client.call("Heartbeat", pb.HeartbeatRequest())
+            finally:
+                fake.stop(0)
+        # certificates made before (good for serving too) keep working as clients
+        old_key = pki.generate_key()
+        old = _identity(ids, "old01.example.com", old_key, _old_style_certificate(ca, "old01.example.com", old_key),
+                        anon.ca_pem)
+        with MasterClient([server.address], old, timeout=20) as client:
+            client.call("Heartbeat", pb.HeartbeatRequest())
+    finally:
+        server.stop()

@@ -381,3 +381,27 @@ def test_connections_that_never_handshake_or_never_ask_are_dropped(tmp_path: Pat
             connection.close()
     finally:
         master.stop()
+
+
+def test_many_addresses_of_one_network_do_not_lock_out_other_viewers(site: Site) -> None:
+    admin = site.identity("ivan-ops", operator=True)
+    per_address = dashboard_server.MAX_CONNECTIONS_PER_ADDRESS
+    # 9 addresses of one /24, each at its own limit: more than the dashboard's connections in all
+    flood = [_connect(site.port, f"127.0.1.{2 + i // per_address}") for i in range(9 * per_address)]
+    try:
+        with pytest.raises((ssl.SSLError, ConnectionError)):  # one more address of that network: refused
+            site.request("/api/whoami", identity=admin, source="127.0.1.200")
+        assert site.request("/api/whoami", identity=admin, source="127.0.0.7").status == 200
+    finally:
+        for connection in flood:
+            connection.close()
+
+
+@pytest.mark.parametrize("path", ["/%5Cevil.example.com", "/%2F%2Fevil.example.com", "/%2F%5Cevil.example.com",
+                                  "/%09/evil.example.com"])
+def test_a_token_in_the_address_never_redirects_off_the_site(site: Site, admin_token: str, path: str) -> None:
+    reply = site.request(f"{path}?token={admin_token}")
+    assert reply.status == 303
+    assert reply.header("Location") == ["/"]
+    reply = site.request(f"/nodes?status=failed&token={admin_token}")  # a path on the site is kept
+    assert reply.status == 303 and reply.header("Location") == ["/nodes?status=failed"]

@@ -75,6 +75,8 @@ def test_language_format_widths_are_capped(tmp_path: Path, expr: str, message: s
      f"joining would build a string of {15_999_999 * 16_000_000} characters (at most {MAX_STRING_SIZE})"),
     ('{{ ("y" * 16000000).join(["a"] * 16000000) }}',
      f"joining would build a string of {15_999_999 * 16_000_000} characters (at most {MAX_STRING_SIZE})"),
+    ('{% set a = "x" * 9000000 %}{{ a + a }}', f"result too large (at most {MAX_STRING_SIZE} items)"),
+    ('{% set a = ["x"] * 9000000 %}{{ (a + a)|length }}', f"result too large (at most {MAX_STRING_SIZE} items)"),
     ('{{ ("x" * 16000000).replace("x", "yy") }}',
      f"replacing would build a string of 32000000 characters (at most {MAX_STRING_SIZE})"),
     ('{{ ("x" * 16000000)|replace("x", "yy") }}',

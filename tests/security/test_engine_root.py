@@ -5,6 +5,7 @@ subprocesses, a real ``bunraku apply`` process; the host paths they aim at are r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -222,3 +223,135 @@ def test_filebucket_restore_to_the_recorded_path_writes_into_the_image(tmp_path:
     assert restored.returncode == 0, restored.stderr
     assert (inside / "motd").read_text() == "old\n"
     assert list(host_dir.iterdir()) == []
+
+
+# -- a program that tries to leave the chroot ---------------------------------------------------------------
+_ESCAPE_C = r"""
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+int main(void) {
+  mkdir("/.inner", 0700);
+  if (chroot("/.inner") != 0) { perror("chroot"); return 3; }
+  for (int i = 0; i < 64; i++) chdir("..");
+  if (chroot(".") != 0) { perror("chroot out"); return 4; }
+  FILE *f = fopen(TARGET, "w");
+  if (!f) { perror("fopen"); return 5; }
+  fputs("written on the host by a program of the image\n", f);
+  fclose(f);
+  return 0;
+}
+"""
+
+
+def test_exec_cannot_chroot_out_of_the_image(tmp_path: Path, host_dir: Path) -> None:
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("building the escape program needs gcc")
+    target = host_dir / "escaped"
+    source = tmp_path / "escape.c"
+    source.write_text(_ESCAPE_C)
+    root = _image(tmp_path, shell=True)
+    built = subprocess.run([gcc, "-static", "-O0", f'-DTARGET="{target}"', "-o", str(root / "escape"), str(source)],
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.skip(f"gcc cannot build a static program here: {built.stderr.strip()[-300:]}")
+    manifest = tmp_path / "site.pp"
+    manifest.write_text("exec { 'escape': command => '/escape', logoutput => true }\n")
+    run = _bunraku("apply", str(manifest), "--root", str(root), "--detailed-exitcodes")
+    assert not target.exists(), "a program run under --root wrote a file on the host"
+    assert list(host_dir.iterdir()) == []
+    assert run.returncode == 4, run.stdout + run.stderr  # the exec failed, nothing else changed
+    assert "chroot: Operation not permitted" in run.stdout
+    assert "'/escape' returned 3 instead of one of [0]" in run.stdout
+
+
+# -- the state directory of an image ------------------------------------------------------------------------
+def test_state_dir_stays_in_the_image_when_the_run_links_var_to_the_host(tmp_path: Path, host_dir: Path) -> None:
+    root = _image(tmp_path)
+    (root / "var/lib").mkdir(parents=True)
+    (root / "etc/motd").write_text("old motd\n")
+    manifest = tmp_path / "site.pp"
+    manifest.write_text(f"""
+file {{ '/var': ensure => link, target => '{host_dir}', force => true }}
+file {{ '/etc/motd': content => "new motd\\n", backup => 'puppet', require => File['/var'] }}
+""")
+    run = _bunraku("apply", str(manifest), "--root", str(root), "--detailed-exitcodes")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert list(host_dir.iterdir()) == [], "the report or the filebucket followed the image's /var onto the host"
+    assert (root / "var").readlink() == host_dir
+    state = root / str(host_dir).lstrip("/") / "lib/bunraku"  # where /var/lib/bunraku is inside the image
+    report = json.loads((state / "last_run_report.json").read_text())
+    assert report["status"] == "changed"
+    assert len(list((state / "reports").rglob("*.json"))) == 1
+    [contents] = list((state / "clientbucket").rglob("contents"))
+    assert contents.read_text() == "old motd\n"
+    listing = _bunraku("filebucket", "--root", str(root), "list")
+    assert listing.returncode == 0 and listing.stdout.split()[-1] == "/etc/motd", listing.stdout + listing.stderr
+
+
+def test_filebucket_resolves_the_state_dir_inside_the_image_at_each_write(tmp_path: Path, host_dir: Path) -> None:
+    from engine.context import default_state_dir
+    from engine.filebucket import FileBucket
+
+    root = _image(tmp_path)
+    (root / "var/lib/bunraku").mkdir(parents=True)
+    bucket = FileBucket(default_state_dir(root), root=str(root))  # as `bunraku filebucket --root` makes it
+    bucket.backup(b"first\n", "/etc/a")
+    # The image's state directory becomes a link to the host's directory after the bucket found it.
+    shutil.rmtree(root / "var/lib/bunraku")
+    (root / "var/lib/bunraku").symlink_to(host_dir)
+    bucket.backup(b"second\n", "/etc/b")
+    assert list(host_dir.iterdir()) == []
+    [contents] = list((root / str(host_dir).lstrip("/") / "clientbucket").rglob("contents"))
+    assert contents.read_text() == "second\n"
+    assert [e.paths for e in bucket.entries()] == [("/etc/b",)]
+
+
+# -- sources --------------------------------------------------------------------------------------------------
+def test_local_source_under_root_is_the_images_file_not_the_hosts(tmp_path: Path, host_dir: Path) -> None:
+    root = _image(tmp_path)
+    (host_dir / "secret").write_text("host secret\n")
+    (host_dir / "only-on-host").write_text("host only\n")
+    inside = root / str(host_dir).lstrip("/")
+    inside.mkdir(parents=True)
+    (inside / "secret").write_text("the image's own\n")
+    manifest = tmp_path / "site.pp"
+    manifest.write_text(f"""
+file {{ '/copy': source => '{host_dir}/secret' }}
+file {{ '/copy2': source => 'file://{host_dir}/secret' }}
+file {{ '/copy3': source => '{host_dir}/only-on-host' }}
+""")
+    run = _bunraku("apply", str(manifest), "--root", str(root), "--detailed-exitcodes")
+    assert run.returncode == 6, run.stdout + run.stderr  # two copies made, /copy3 failed
+    assert (root / "copy").read_text() == "the image's own\n"
+    assert (root / "copy2").read_text() == "the image's own\n"
+    assert not (root / "copy3").exists()
+    assert f"could not retrieve information from source(s) {host_dir}/only-on-host" in run.stdout
+
+
+def test_puppet_source_cannot_leave_the_modules_files(tmp_path: Path) -> None:
+    from engine.sources import ModulepathFileSource
+
+    root = _image(tmp_path)
+    modules = tmp_path / "modules"
+    (modules / "m/files").mkdir(parents=True)
+    (modules / "m/files/ok").write_text("module file\n")
+    (tmp_path / "secret").write_text("outside the module\n")
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files/secret").write_text("outside every module\n")
+    (modules / "m/files/link").symlink_to(tmp_path / "secret")
+    cb = CatalogBuilder()
+    cb.add("File", "/ok", source="puppet:///modules/m/ok")
+    cb.add("File", "/up", source="puppet:///modules/m/../../../secret")
+    cb.add("File", "/module-up", source="puppet:///modules/../secret")
+    cb.add("File", "/link", source="puppet:///modules/m/link")
+    report = apply_catalog(cb.catalog, root=root, state_dir=tmp_path / "state",
+                           file_sources=ModulepathFileSource([modules]))
+    assert (root / "ok").read_text() == "module file\n"
+    assert sorted(failures(report)) == ["File[/link]", "File[/module-up]", "File[/up]"]
+    assert "the path leaves the module's files" in failures(report)["File[/up]"][0]
+    assert "the path leaves the module's files" in failures(report)["File[/module-up]"][0]
+    assert "resolves outside the module's files" in failures(report)["File[/link]"][0]
+    for name in ("up", "module-up", "link"):
+        assert not (root / name).exists()

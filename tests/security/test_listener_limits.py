@@ -161,3 +161,21 @@ def test_bad_connection_settings_are_one_line_errors(settings: dict, message: st
     with pytest.raises(ConfigError) as info:
         load_config(None, settings)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_many_addresses_of_one_network_cannot_fill_the_ca_port(tmp_path: Path) -> None:
+    from tests.e2e.harness import start_master
+    from tests.security.anonymous import AnonymousClient
+
+    server = start_master(tmp_path, None, rate_limit=False, handshake_timeout=60)  # the flood's are held
+    try:
+        per_network = server.config.ca_max_connections_per_network
+        sources = [f"127.0.1.{i}" for i in range(2, 36)]  # 34 addresses of one /24, 8 connections each
+        with idle_connections(server.ca_address, 8 * len(sources), sources=sources) as flood:
+            assert len(flood) > 256  # more than the certificate port's cap
+            wait_until(lambda: still_open(flood) <= per_network, 20, "the guard to refuse what is over its cap")
+            # an agent in another network enrols all the same
+            reply = AnonymousClient(server.ca_address).ask("new02.example.com")[0]
+            assert reply.status == pb.CertificateReply.PENDING
+    finally:
+        server.stop()

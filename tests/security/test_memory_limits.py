@@ -24,7 +24,7 @@ from tests.security.attacks import PeakSampler, big_facts, flood_large_facts, rs
 MB = 1_000_000
 HOG_PP = """\
 node 'hog.example.com' {
-  $numbers = range(1, 60000000)
+  $blocks = range(1, 100).map |$i| { sprintf('%10000000s', $i) }  # 1 GB of strings, 10 MB at a time
 }
 node default {
   include demo
@@ -120,7 +120,7 @@ def test_a_compile_over_the_worker_memory_limit_fails_for_its_node_and_a_new_wor
             client.call("GetCatalog", pb.CatalogRequest(facts_json=b"{}"), timeout=60)
     assert info.value.code == grpc.StatusCode.FAILED_PRECONDITION
     assert str(info.value).partition(": ")[2] == ("compile of hog.example.com exceeded the worker memory limit "
-                                                  "of 512 MiB at manifests/site.pp:2:14")
+                                                  "of 512 MiB at manifests/site.pp:2:38")
     with client_for(hog_master, issue_identity(hog_master, tmp, "web01.example.com")) as client:
         reply = client.call("GetCatalog", pb.CatalogRequest(facts_json=b'{"role": "web"}'), timeout=60)
     assert json.loads(reply.catalog_json)["name"] == "web01.example.com"

@@ -5,6 +5,7 @@ unless an option is given; and a group-limited operator learns nothing of other 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,5 +155,53 @@ def test_a_node_outside_the_operators_groups_answers_as_an_unknown_node(tmp: Pat
                                 str(diff.value).replace(node, "NODE")))
             assert answers[0] == answers[1]
             assert "db" not in answers[0][3].replace("NODE", "")
+    finally:
+        server.stop()
+
+
+def _report(host: str) -> pb.ReportRequest:
+    report = {"host": host, "transaction_uuid": str(uuid.uuid4()), "status": "failed", "time": "2024-01-01T00:00:00Z",
+              "environment": "production", "noop": False, "resource_statuses": {}, "metrics": {},
+              "logs": [{"level": "err", "message": "forged", "source": "x", "time": "2024-01-01T00:00:00Z"}]}
+    return pb.ReportRequest(report_json=json.dumps(report).encode())
+
+
+def test_an_admin_limited_to_groups_acts_for_no_node_outside_them(tmp: Path) -> None:
+    groups = tmp / "groups-acting.yaml"
+    groups.write_text("groups:\n  web:\n    nodes: ['web*']\n  db:\n    nodes: ['db*']\n")
+    make_site(tmp / "envs-acting")
+    server = start_master(tmp / "acting-master", tmp / "envs-acting", groups=groups)
+    ids = tmp / "acting-ids"
+    try:
+        with client_for(server, issue_identity(server, ids, "db01.example.com")) as db:
+            db.call("GetCatalog", pb.CatalogRequest(facts_json=b'{"role": "db", "owner": "db01"}'))
+        ssldir = Path(server.config.ssldir)
+        forged = b'{"role": "db", "owner": "web-admin"}'
+        calls = {"GetCatalog": lambda node: pb.CatalogRequest(node=node, facts_json=forged),
+                 "SubmitFacts": lambda node: pb.FactsRequest(node=node, facts_json=forged),
+                 "SubmitReport": _report}
+        web_admin = issue_identity_from_ca(ssldir, ids, "web-admin", role="role=admin;groups=web")
+        with client_for(server, web_admin) as admin:
+            for method, request in calls.items():
+                answers = []
+                for node in ("db01.example.com", "nosuch.example.com"):  # outside its groups / unknown
+                    with pytest.raises(ClientError) as err:
+                        admin.call(method, request(node))
+                    answers.append((err.value.code, str(err.value).replace(node, "NODE")))
+                assert answers[0] == answers[1], method
+                assert answers[0][0] == grpc.StatusCode.NOT_FOUND, answers[0]
+            # within its groups it acts as before
+            admin.call("SubmitFacts", pb.FactsRequest(node="web07.example.com", facts_json=b'{"role": "web"}'))
+            admin.call("SubmitReport", _report("web07.example.com"))
+        assert server.store.get_facts("db01.example.com")["owner"] == "db01"
+        assert server.store.reports("db01.example.com", last=10) == []
+        assert len(server.store.reports("web07.example.com", last=10)) == 1
+        # an operator steers runs but writes no node's report, even in its groups; an admin of every group may
+        web_operator = issue_identity_from_ca(ssldir, ids, "web-operator", role="role=operator;groups=web")
+        with client_for(server, web_operator) as operator:
+            assert "it takes the admin role" in _denied(operator, "SubmitReport", _report("web07.example.com"))
+        with client_for(server, issue_identity_from_ca(ssldir, ids, "all-admin", role="role=admin")) as admin:
+            admin.call("SubmitReport", _report("db01.example.com"))
+        assert len(server.store.reports("db01.example.com", last=10)) == 1
     finally:
         server.stop()

@@ -1,0 +1,8 @@
+# Deferred(...) values: a compile without rich data (puppet catalog find) writes their string form.
+$joined = Deferred('join', [['a', 'b'], ','])
+notify { 'deferred-join': message => $joined }
+file { '/tmp/deferred-content': content => Deferred('inline_epp', ['<%= 1 %>']) }
+notify { 'deferred-nested': message => { 'k' => [Deferred('lookup', ['x', undef, 1, true])] } }
+notify { 'deferred-no-args': message => Deferred('mymod::fn') }
+notify { 'deferred-from-hash': message => Deferred({ 'name' => 'join', 'arguments' => [[1, 2]] }) }
+notify { "deferred interpolated ${joined}": }

@@ -1,0 +1,9 @@
+gkv { '/etc/a.kv:size':
+  value => '1',
+}
+gkv { 'size again':
+  name  => '/etc/a.kv:size',
+  path  => '/etc/a.kv',
+  key   => 'size',
+  value => '2',
+}

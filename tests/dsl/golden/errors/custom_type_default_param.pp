@@ -1,0 +1,7 @@
+Sysctl {
+  value => '1',
+}
+notify { 'between': }
+sysctl { 'vm.swappiness':
+  val => '10',
+}

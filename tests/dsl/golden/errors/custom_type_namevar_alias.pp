@@ -1,0 +1,7 @@
+sysctl { 'vm.swappiness':
+  val => '10',
+}
+sysctl { 'swappiness':
+  name => 'vm.swappiness',
+  val  => '20',
+}

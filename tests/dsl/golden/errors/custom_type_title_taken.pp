@@ -1,0 +1,7 @@
+sysctl { 'swappiness':
+  name => 'vm.swappiness',
+  val  => '20',
+}
+sysctl { 'vm.swappiness':
+  val => '10',
+}

@@ -1,0 +1,5 @@
+notify { 'ok': }
+sysctl { 'vm.swappiness':
+  ensure => present,
+  value  => '10',
+}

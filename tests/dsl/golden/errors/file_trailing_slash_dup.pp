@@ -1,0 +1,6 @@
+file { '/tmp/golden/dup/':
+  ensure => directory,
+}
+file { '/tmp/golden/dup':
+  ensure => directory,
+}

@@ -1,0 +1,3 @@
+class gcallee {
+  notify { "gcallee module=${module_name} caller=${caller_module_name}": }
+}
