@@ -31,6 +31,8 @@
     inflight_wait_seconds: 1          # a large request waits this long for room, then is refused (at once
                                       # when its node is over its own share)
     max_connections: 4096             # open connections on the agent listener (lowered to fit the open-file limit)
+    max_connections_per_address: 0   # of those, from one client address (0: no such cap; see docs/SECURITY.md)
+    max_connections_per_network: 0   # of those, from one network (IPv4 /24, IPv6 /48; 0: no such cap)
     ca_max_connections: 256           # open connections on the certificate-request listener
     ca_max_connections_per_address: 8 # of those, from one client address (an IPv6 /64)
     ca_max_connections_per_network: 32  # of those, from one network (an IPv4 /24, an IPv6 /48)
@@ -112,6 +114,8 @@ class MasterConfig:
     inflight_bytes_per_node: int = 16 * 1024 * 1024
     inflight_wait_seconds: float = 1.0
     max_connections: int = 4096
+    max_connections_per_address: int = 0
+    max_connections_per_network: int = 0
     ca_max_connections: int = 256
     ca_max_connections_per_address: int = 8
     ca_max_connections_per_network: int = 32
@@ -171,6 +175,7 @@ _RESOURCE_LIMITS: dict[str, tuple[float, bool]] = {
     "max_connections": (1, True), "ca_max_connections": (1, True), "ca_max_connections_per_address": (1, True),
     "ca_max_connections_per_network": (1, True), "ca_max_pending": (1, True), "ca_max_pending_per_network": (1, True),
     "max_report_bytes": (4096, True), "reports_per_node": (0, True),
+    "max_connections_per_address": (0, True), "max_connections_per_network": (0, True),
     "handshake_timeout": (0.1, False), "idle_timeout": (0.1, False), "ca_idle_timeout": (0.1, False),
     "compile_memory_mb": (0, True), "compile_cpu_seconds": (0, False),
     "puppet_max_connections": (1, True), "puppet_max_connections_per_address": (1, True),

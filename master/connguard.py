@@ -105,7 +105,7 @@ class ConnectionGuard:
         self.port = self._listener.getsockname()[1]
         loop = self._loop = asyncio.new_event_loop()
         loop.add_reader(self._listener.fileno(), self._accept)
-        self._thread = threading.Thread(target=loop.run_forever, name="ca-guard", daemon=True)
+        self._thread = threading.Thread(target=loop.run_forever, name=f"connection-guard-{self.port}", daemon=True)
         self._thread.start()
         return self.port
 

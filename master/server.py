@@ -302,6 +302,7 @@ class MasterServer:
         self._server: grpc.Server | None = None
         self._ca_server: grpc.Server | None = None
         self._guard: ConnectionGuard | None = None
+        self._agent_guard: ConnectionGuard | None = None
         self._payload_threads: futures.ThreadPoolExecutor | None = None
         self.ctx: MasterContext | None = None
 
@@ -383,7 +384,18 @@ class MasterServer:
         key, chain = paths.key.read_bytes(), paths.cert.read_bytes()
         mtls = grpc.ssl_server_credentials([(key, chain)], root_certificates=ca.ca_pem(), require_client_auth=True)
         tls = grpc.ssl_server_credentials([(key, chain)], root_certificates=None, require_client_auth=False)
-        self.port = server.add_secure_port(cfg.listen, mtls)
+        per_address, per_network = cfg.max_connections_per_address, cfg.max_connections_per_network
+        if per_address or per_network:
+            # Per-address caps on the agent listener: gRPC has none, so the guard accepts and relays (it
+            # costs the master some CPU per byte of catalogs and files, hence off unless configured).
+            agent_guard = ConnectionGuard(*_host_port(cfg.listen), upstream=("127.0.0.1", 0),
+                                          max_connections=caps.agents, max_per_address=per_address or caps.agents,
+                                          max_per_network=per_network or caps.agents)
+            agent_guard.upstream = ("127.0.0.1", server.add_secure_port("127.0.0.1:0", mtls))
+            self.port = agent_guard.start() if agent_guard.upstream[1] else 0
+            self._agent_guard = agent_guard
+        else:
+            self.port = server.add_secure_port(cfg.listen, mtls)
         guard.upstream = ("127.0.0.1", ca_server.add_secure_port("127.0.0.1:0", tls))
         if not self.port or not guard.upstream[1]:
             raise OSError(f"cannot listen on {cfg.listen}")
@@ -494,6 +506,9 @@ class MasterServer:
         if self._guard is not None:
             self._guard.stop()
             self._guard = None
+        if self._agent_guard is not None:
+            self._agent_guard.stop()
+            self._agent_guard = None
         if self._ca_server is not None:
             self._ca_server.stop(grace).wait()
             self._ca_server = None
@@ -513,3 +528,8 @@ class MasterServer:
 
 def server_paths(config: MasterConfig) -> pki.SSLPaths:
     return pki.SSLPaths(Path(config.ssldir), config.certname)
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)

@@ -179,3 +179,21 @@ def test_many_addresses_of_one_network_cannot_fill_the_ca_port(tmp_path: Path) -
             assert reply.status == pb.CertificateReply.PENDING
     finally:
         server.stop()
+
+
+def test_the_agent_listener_can_cap_connections_per_address(base: Path) -> None:
+    """With ``max_connections_per_address`` set, one host's idle connections to the agent port are cut at
+    that many, and a node from another address is served while they sit there."""
+    make_site(base / "envs-per-address")
+    capped = LimitedMaster(base / "per-address", base / "envs-per-address", open_files=(512, OPEN_FILES),
+                           handshake_timeout=30, rate_limit=False, max_connections_per_address=8,
+                           max_connections_per_network=1000)
+    capped.start()
+    try:
+        node = issue(capped.ca(), base / "ids-per-address", "web01.example.com")
+        with idle_connections(capped.address, 40, sources=loopback(7)) as flood:
+            wait_until(lambda: still_open(flood) <= 8, 20, "the guard to cut what is over the per-address cap")
+            assert still_open(flood) == 8
+            assert _catalog(capped, node) == "web01.example.com"
+    finally:
+        capped.stop()
