@@ -468,5 +468,3 @@ class Lexer:
                 self.out[k] = tag_tok
 
 
-def tokenize(source: str, filename: str = "<string>") -> list[Token]:
-    return Lexer(source, filename).tokens()

@@ -190,12 +190,3 @@ class Autoloader:
         """Whether a module ships resource type ``type_name``."""
         return self.find_resource_type(type_name) is not None
 
-    def has_ruby_function(self, name: str) -> bool:
-        parts = name.lower().split("::")
-        for _, d in self.modules():
-            if (d / "lib" / "puppet" / "functions" / Path(*parts[:-1]) / f"{parts[-1]}.rb").is_file():
-                return True
-            if len(parts) == 1 and (d / "lib" / "puppet" / "parser" / "functions" / f"{name}.rb").is_file():
-                return True
-        return False
-

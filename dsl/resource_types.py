@@ -16,12 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .values import ruby_regex_to_python
+from engine.catalog import METAPARAMS
 
-METAPARAMS = frozenset({
-    "alias", "audit", "before", "consume", "export", "loglevel", "noop", "notify", "require",
-    "schedule", "stage", "subscribe", "tag",
-})
+from .values import ruby_regex_to_python
 
 RELATIONSHIP_METAPARAMS = ("before", "require", "notify", "subscribe")
 

@@ -47,16 +47,6 @@ class PType:
         return ()
 
 
-def _fmt_bound(v: float) -> str:
-    if v == INF:
-        return "default"
-    if v == -INF:
-        return "default"
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
-        return str(int(v)) if not isinstance(v, float) else repr(v)
-    return str(v)
-
-
 class PAny(PType):
     __slots__ = ()
     name = "Any"

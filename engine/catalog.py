@@ -29,6 +29,12 @@ CATALOG_FORMAT = 2
 
 #: Metaparameters that express ordering/refresh relationships between resources.
 RELATIONSHIP_PARAMS = ("before", "require", "notify", "subscribe")
+#: Puppet's metaparameters: every resource accepts them, whatever its type (the compiler checks
+#: attributes against them, the engine keeps them away from the types' own validation).
+METAPARAMS = frozenset({
+    "alias", "audit", "before", "consume", "export", "loglevel", "noop", "notify", "require",
+    "schedule", "stage", "subscribe", "tag",
+})
 
 #: A resource's ``kind`` as Puppet 7 writes it: built-in and custom (Ruby) types and stages are
 #: ``compilable_type``, instances of defined types ``defined_type``, classes and nodes ``unknown``

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from engine.catalog import METAPARAMS as CATALOG_METAPARAMS
 from engine.errors import ProviderError, RegistryError, ValidationError
 
 if TYPE_CHECKING:
@@ -20,11 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Metaparameters every resource accepts; types never see them in ``validate``.
-METAPARAMS = frozenset({
-    "before", "require", "notify", "subscribe", "tag", "alias", "noop", "loglevel", "schedule",
-    "stage", "audit", "provider",
-})
+#: What types never see in ``validate``: Puppet's metaparameters, and ``provider``, which the engine
+#: itself resolves before a type is involved.
+METAPARAMS = CATALOG_METAPARAMS | {"provider"}
 
 _TYPES: dict[str, ResourceType] = {}
 _PROVIDERS: dict[str, dict[str, type[Provider]]] = {}

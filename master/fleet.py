@@ -84,10 +84,6 @@ def list_rollouts(client: MasterClient) -> list[dict[str, Any]]:
     return list(json.loads(client.call("ListRollouts", pb.ListRolloutsRequest()).rollouts_json))
 
 
-def _short_time(value: str | None) -> str:
-    return (value or "-")[11:19] or "-"
-
-
 def rollout_lines(info: dict[str, Any]) -> list[str]:
     """``bunraku rollout status``: the rollout, its waves and nodes, then its timeline."""
     opts = info.get("options") or {}

@@ -526,10 +526,6 @@ class MasterServer:
             self._server.wait_for_termination()
 
 
-def server_paths(config: MasterConfig) -> pki.SSLPaths:
-    return pki.SSLPaths(Path(config.ssldir), config.certname)
-
-
 def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host, int(port)

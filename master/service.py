@@ -298,6 +298,7 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
                 *, use_cache: bool = True) -> tuple[bytes, str, str, bool]:
     """(catalog JSON, code_id, environment, cache hit) for the caller's own node."""
     node = _act_for(ctx, peer, node)
+    _count_facts(ctx, facts_json)
     facts_digest = _facts_digest(facts_json)
     facts: dict[str, Any] | None = None
     if not _facts_known(ctx, node, facts_digest):  # else checked and stored already: not parsed again
@@ -372,8 +373,14 @@ def _exported_version(ctx: MasterContext, environment: str) -> str:
     return f"{generation}:{cached[1]}"
 
 
+def _count_facts(ctx: MasterContext, facts_json: bytes) -> None:
+    if facts_json and ctx.metrics is not None:
+        ctx.metrics.facts_received()
+
+
 def submit_facts(ctx: MasterContext, peer: Peer, node: str, environment: str, facts_json: bytes) -> None:
     node = _act_for(ctx, peer, node)
+    _count_facts(ctx, facts_json)
     facts_digest = _facts_digest(facts_json)
     if _facts_known(ctx, node, facts_digest):
         return

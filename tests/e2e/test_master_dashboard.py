@@ -49,6 +49,7 @@ def test_master_serves_the_dashboard_and_metrics(tmp_path: Path) -> None:
         assert 'bunraku_reports_received_total{status="changed"} 1.0' in body or \
                'bunraku_reports_received_total{status="unchanged"} 1.0' in body
         assert "bunraku_catalog_compile_seconds_count 1.0" in body
+        assert "bunraku_facts_received_total 1.0" in body  # the agent's run sent its facts once
         op = issue_identity(server, tmp_path, "alice", operator=True)
         status, body = _get(f"{base}/node/web01.example.com", cert=(op.cert, op.key), cafile=ca)
         assert status == 200 and "<svg" in body
