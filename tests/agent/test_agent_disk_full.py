@@ -19,8 +19,6 @@ from agent.spool import ReportSpool
 from tests.e2e.harness import issue_identity, make_site, start_master
 from tests.reliability.fleet import bunraku, free_port, light_agent
 
-pytest.importorskip("master.store")
-
 NODE = "full.example.com"
 
 

@@ -15,8 +15,6 @@ from agent.run import run_once
 from master.live import Command
 from tests.e2e.harness import agent_settings, make_site, start_master, wait_for
 
-pytest.importorskip("master.store")
-
 
 def test_run_requests_merge_and_never_downgrade_a_full_run() -> None:
     stop = threading.Event()

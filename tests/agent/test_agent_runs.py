@@ -12,8 +12,6 @@ import pytest
 from agent.run import disable, enable, run_once
 from tests.e2e.harness import agent_settings, make_site, start_master
 
-pytest.importorskip("master.store")
-
 
 @pytest.fixture(scope="module")
 def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -25,8 +25,6 @@ from master.proto import bunraku_pb2_grpc as pb_grpc
 from tests.e2e.harness import make_site, start_master
 from tests.reliability.fleet import MasterProcess, bunraku, issue, light_agent
 
-pytest.importorskip("master.store")
-
 
 def _report(host: str, **fields: Any) -> dict[str, Any]:
     return {"host": host, "transaction_uuid": str(uuid.uuid4()), "status": "unchanged",

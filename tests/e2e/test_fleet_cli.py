@@ -14,7 +14,6 @@ import pytest
 
 from tests.e2e.harness import commit_change, git, make_git_site
 
-pytest.importorskip("master.store")
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("master.store")
 pytestmark = pytest.mark.skipif(shutil.which("puppet") is None,
                                 reason="Puppet's agent is not installed (Debian: apt-get install puppet-agent)")
 ROOT = Path(__file__).resolve().parents[2]

@@ -31,7 +31,6 @@ from tests.e2e.harness import (
     wait_for,
 )
 
-pytest.importorskip("master.store")
 ROOT = Path(__file__).resolve().parents[2]
 WEB = [f"web{i:02d}.example.com" for i in range(10)]
 DB = ["db01.example.com", "db02.example.com"]

@@ -18,8 +18,6 @@ from engine.summary import last_run_summary
 from tests.e2e.harness import agent_settings, make_site, start_master
 from tests.interop.oracle import PuppetTree
 
-pytest.importorskip("master.store")
-
 #: Puppet's own code on the agent's files: the summary as its YAML loader and its agent read it
 #: (``Configurer#last_server_specified_environment``), the report as its loader reads it.
 READ_STATE = r"""

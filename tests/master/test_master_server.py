@@ -25,8 +25,6 @@ from tests.e2e.harness import (
     start_master,
 )
 
-pytest.importorskip("master.store")
-
 FACTS = {"role": "web", "networking": {"fqdn": "web01.example.com"}}
 
 

@@ -36,8 +36,6 @@ from tests.reliability.fleet import (
 )
 from tests.reliability.proxy import CuttingProxy
 
-pytest.importorskip("master.store")
-
 
 def _all_stored(store: object, records: list) -> tuple[set[str], set[str], Counter[str]]:
     """(reports the runs produced, reports stored for their nodes, how many times each is stored)."""

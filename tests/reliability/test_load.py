@@ -25,8 +25,6 @@ from tests.reliability.fleet import (
     traced_calls,
 )
 
-pytest.importorskip("master.store")
-
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:

@@ -20,8 +20,6 @@ from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import record_figures
 
-pytest.importorskip("master.store")
-
 EVIL_PP = """\
 node default {
   file { '/etc/a': content => epp('demo/../../../../../../etc/passwd') }

@@ -26,8 +26,6 @@ from master.rpc.client import ClientError, MasterClient, MasterUnavailable
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import ROOT, MasterProcess, free_port, issue, pg_store_or_skip, record_figures
 
-pytest.importorskip("master.store")
-
 
 @pytest.fixture(scope="module")
 def tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -25,8 +25,6 @@ from tests.e2e.harness import make_site, start_master
 from tests.reliability.fleet import bunraku
 from tests.security.anonymous import AnonymousClient, public_key_der, raw_csr
 
-pytest.importorskip("master.store")
-
 PENDING, SIGNED, REJECTED = pb.CertificateReply.PENDING, pb.CertificateReply.SIGNED, pb.CertificateReply.REJECTED
 
 

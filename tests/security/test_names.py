@@ -19,8 +19,6 @@ from tests.e2e.harness import client_for, issue_identity, make_site, start_maste
 from tests.reliability.fleet import bunraku
 from tests.security.anonymous import AnonymousClient
 
-pytest.importorskip("master.store")
-
 SIGNED = pb.CertificateReply.SIGNED
 
 

@@ -19,8 +19,6 @@ from tests.e2e.harness import client_for, issue_identity, issue_identity_from_ca
 from tests.reliability.fleet import MasterProcess, bunraku
 from tests.security.anonymous import AnonymousClient
 
-pytest.importorskip("master.store")
-
 PENDING, SIGNED = pb.CertificateReply.PENDING, pb.CertificateReply.SIGNED
 ADVICE = "`bunraku cert generate NAME --operator --role ROLE --out-ssldir DIR` for admin"
 

@@ -23,8 +23,6 @@ from master.rpc.client import ClientError, MasterBusy
 from master.service import MAX_REPORTS_PER_CALL
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 
-pytest.importorskip("master.store")
-
 MAX_MESSAGE = 1024 * 1024
 MAX_REPORT = 64 * 1024
 KEEP = 20

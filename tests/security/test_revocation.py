@@ -18,8 +18,6 @@ from master.proto import bunraku_pb2_grpc as pb_grpc
 from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 
-pytest.importorskip("master.store")
-
 BIG_FILE = 8 * 1024 * 1024
 
 
