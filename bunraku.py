@@ -201,13 +201,17 @@ def lookup_cmd(key: str, node: str, facts_file: str | None, modulepath: str | No
 # -- facts ----------------------------------------------------------------------------------------
 @main.command("facts")
 @click.argument("queries", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (the default for the whole fact set).")
-@click.option("--yaml", "as_yaml", is_flag=True, help="Print YAML.")
+@click.option("--json", "-j", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--yaml", "-y", "as_yaml", is_flag=True, help="Print YAML.")
 @click.option("--external-dir", "external_dirs", multiple=True, type=click.Path(file_okay=False),
               help="A facts.d directory; repeatable; replaces the default directories.")
 @click.option("--custom-dir", "custom_dirs", multiple=True, type=click.Path(file_okay=False),
               help="A directory of Python custom facts (or a module, or a module path); repeatable.")
-@click.option("--no-legacy", is_flag=True, help="Leave out the legacy flat names ($::osfamily ...).")
+@click.option("--show-legacy", is_flag=True,
+              help="Show the legacy flat names ($::osfamily ...) with the whole fact set; queries find them anyway.")
+@click.option("--no-legacy", is_flag=True, help="Leave out the legacy flat names, even from queries.")
+@click.option("--puppet", "-p", "puppet", is_flag=True,
+              help="Also load the custom facts the agent synced from the master (as facter -p).")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds each collector, external executable and custom fact may take.")
 @click.option("--node", "node_name", help="The facts the master stored for NODE (operator certificate).")
@@ -218,49 +222,56 @@ def lookup_cmd(key: str, node: str, facts_file: str | None, modulepath: str | No
               help="With --node: the operator certificate's name.")
 def facts_cmd(queries: tuple[str, ...], as_json: bool, as_yaml: bool, external_dirs: tuple[str, ...],
               custom_dirs: tuple[str, ...], no_legacy: bool, timeout: float, node_name: str | None = None,
-              server: str = "", op_ssldir: str = "", op_certname: str = "") -> None:
+              server: str = "", op_ssldir: str = "", op_certname: str = "", show_legacy: bool = False,
+              puppet: bool = False) -> None:
     """This host's facts, as Facter prints them; QUERY is a dotted path such as os.release.major."""
     import json
     import logging
 
     from facts import collect_facts, query
+    from facts.render import facter_order, render_facts, render_value
 
     if as_json and as_yaml:
         _die("error: --json and --yaml are mutually exclusive")
     logging.basicConfig(level=logging.WARNING, format="bunraku facts: warning: %(message)s")
     facts = _node_facts(node_name, server, op_ssldir, op_certname) if node_name else collect_facts(
         external_dirs=[Path(d) for d in external_dirs] if external_dirs else None,
-        custom_dirs=[Path(d) for d in custom_dirs],
+        custom_dirs=[Path(d) for d in custom_dirs] + _puppet_fact_dirs(puppet),
         include_legacy=not no_legacy,
         timeout=timeout,
         include=[q.split(".")[0] for q in queries],
     )
-    missing = object()
+    facts = facter_order(facts)
     if queries:
-        found = {q: v for q in queries if (v := query(facts, q, missing)) is not missing}
-        data: Any = found
-    else:
+        # As Facter: a fact that does not resolve is null (JSON), "" (YAML), an empty value (text).
+        data: Any = {q: query(facts, q) for q in sorted(dict.fromkeys(queries))}
+    elif show_legacy or no_legacy or node_name:
         data = facts
+    else:
+        # As Facter: the whole fact set leaves the legacy names out unless --show-legacy.
+        from facts.legacy import legacy_facts
 
-    def render(value: Any) -> str:
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, indent=2, sort_keys=True)
+        hidden = {name for name, value in legacy_facts(facts).items() if facts.get(name) == value}
+        data = {name: value for name, value in facts.items() if name not in hidden}
 
     if as_yaml:
         import yaml
 
-        if data:
-            click.echo(yaml.safe_dump(data, default_flow_style=False, sort_keys=True).rstrip("\n"))
-    elif as_json or not queries:
-        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        shown = {k: "" if v is None and queries else v for k, v in data.items()}
+        if shown:
+            click.echo(yaml.safe_dump(shown, default_flow_style=False, sort_keys=False).rstrip("\n"))
+    elif as_json:
+        click.echo(json.dumps(data, indent=2))
     elif len(queries) == 1:
-        if queries[0] in found:
-            click.echo(render(found[queries[0]]))
+        click.echo(render_value(data[queries[0]]))
     else:
-        for name in queries:
-            if name in found:
-                click.echo(f"{name} => {render(found[name])}")
+        click.echo(render_facts(data))
+
+
+def _puppet_fact_dirs(puppet: bool) -> list[Path]:
+    """With ``facts -p``: the custom facts dir the agent fills by plugin sync, when there is one."""
+    synced = Path("/var/lib/bunraku/agent/lib/facts")
+    return [synced] if puppet and synced.is_dir() else []
 
 
 # -- the engine: apply, resource, filebucket --------------------------------------------------------
@@ -1147,19 +1158,22 @@ def _print_rollout(info: dict[str, Any], as_json: bool) -> None:
 @click.option("--pause-between", type=float, help="Seconds between waves. [0]")
 @click.option("--auto-rollback", is_flag=True, help="When halted, give the nodes their previous release back.")
 @click.option("--incremental", is_flag=True, help="Agents apply only what changed since their last good run.")
+@click.option("--force", is_flag=True, help="Start even if the release does not compile for some nodes.")
 @click.option("--json", "as_json", is_flag=True)
 @_operator_options
 def rollout_start(rev: str, environment: str, group: str | None, canary: str | None, batch: str | None,
                   max_concurrent: int | None, max_failures: str | None, health_timeout: float | None,
-                  pause_between: float | None, auto_rollback: bool, incremental: bool, as_json: bool,
+                  pause_between: float | None, auto_rollback: bool, incremental: bool, force: bool, as_json: bool,
                   server: str, op_ssldir: str, op_certname: str) -> None:
-    """Roll REV (a branch of the environment or a commit) out, wave by wave."""
+    """Roll REV (a branch of the environment or a commit) out, wave by wave. The master first compiles
+    REV for every node in scope and refuses, naming each node and its error, if any fails (--force)."""
     from master import fleet
 
     with _operator_client(server, op_ssldir, op_certname) as client:
         info = _fleet_call(fleet.start_rollout, client, rev, environment, group=group, canary=canary, batch=batch,
                            max_concurrent=max_concurrent, max_failures=max_failures, health_timeout=health_timeout,
-                           pause_between=pause_between, auto_rollback=auto_rollback, incremental=incremental)
+                           pause_between=pause_between, auto_rollback=auto_rollback, incremental=incremental,
+                           force=force)
     if as_json:
         _print_rollout(info, True)
         return

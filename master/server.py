@@ -251,7 +251,8 @@ class MasterServicer(pb_grpc.MasterServicer):
         options = {"canary": request.canary or None, "batch": request.batch or None,
                    "max_concurrent": request.max_concurrent or None, "max_failures": request.max_failures or None,
                    "health_timeout": request.health_timeout or None, "pause_between": request.pause_between or None,
-                   "auto_rollback": request.auto_rollback, "incremental": request.incremental}
+                   "auto_rollback": request.auto_rollback, "incremental": request.incremental,
+                   "force": request.force}
         info = self._call(context, service.start_rollout, _peer(context), request.rev, request.environment,
                           request.group or None, options)
         return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())

@@ -550,6 +550,54 @@ def get_facts(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | Non
     return _store(ctx, "get_facts", node)
 
 
+def _stored_facts(ctx: MasterContext, node: str) -> dict[str, Any] | None:
+    facts = _store(ctx, "get_facts", node)
+    if isinstance(facts, dict) and "values" in facts and isinstance(facts["values"], dict):
+        facts = facts["values"]
+    return facts if isinstance(facts, dict) else None
+
+
+def _compile_stored(ctx: MasterContext, node: str, facts: dict[str, Any], cls: Classification, name: str,
+                    env: Environment) -> bytes:
+    """``node``'s catalog from facts it sent earlier, at ``env`` (a commit): what a catalog diff and a
+    rollout's check before it starts compile. Raises CompileFailure."""
+    trusted: dict[str, Any] = {"authenticated": "remote", "certname": node, "domain": node.partition(".")[2] or None,
+                               "hostname": node.partition(".")[0], "extensions": {}, "external": {}}
+    job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=name, code_id=env.code_id,
+                     version=env.version, classes=cls.classes, parameters=cls.parameters, trusted=trusted)
+    data, _hit = ctx.pool.compile(job)
+    return data
+
+
+#: per-node compile errors shown when a rollout is refused (the rest are counted)
+PRECHECK_ERRORS_SHOWN = 10
+
+
+def check_release_compiles(ctx: MasterContext, nodes: list[str], environment: str, code_id: str) -> list[str]:
+    """Compile ``code_id`` for every node of a rollout that has sent facts, in the compile workers in
+    parallel; returns ``node: error`` for each node whose catalog does not compile. A release that fails
+    here would only fall back to cached catalogs on those nodes and time out the rollout's health gate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = ctx.environments.at_commit(environment, code_id)
+
+    def one(node: str) -> str | None:
+        facts = _stored_facts(ctx, node)
+        if facts is None:
+            return None  # never ran against a master: nothing to compile with (it is judged when it runs)
+        try:
+            _env, cls = classify(ctx, node, environment)
+            _compile_stored(ctx, node, facts, cls, environment, env)
+        except CompileFailure as exc:
+            return f"{node}: {exc}"
+        except ServiceError as exc:
+            return f"{node}: {exc}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, ctx.config.workers or 2) * 2, thread_name_prefix="precheck") as pool:
+        return [error for error in pool.map(one, nodes) if error is not None]
+
+
 def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_rev: str,
                  environment: str) -> tuple[dict[str, Any], str, str]:
     """Compile ``node`` with its stored facts at two revisions of its environment; diff resources."""
@@ -557,7 +605,7 @@ def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_re
     facts = get_facts(ctx, peer, node)
     if facts is None:
         raise ServiceError("not_found", f"no stored facts for {node}; it must run against this master once")
-    if isinstance(facts, dict) and "values" in facts and isinstance(facts["values"], dict):
+    if "values" in facts and isinstance(facts["values"], dict):
         facts = facts["values"]
     _env, cls = classify(ctx, node, environment)
     name = cls.environment or environment or "production"
@@ -567,12 +615,8 @@ def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_re
             env = ctx.environments.at_revision(name, rev)
         except EnvError as exc:
             raise ServiceError("not_found", str(exc)) from None
-        trusted: dict[str, Any] = {"authenticated": "remote", "certname": node, "domain": node.partition(".")[2] or None,
-                   "hostname": node.partition(".")[0], "extensions": {}, "external": {}}
-        job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=name, code_id=env.code_id,
-                         version=env.version, classes=cls.classes, parameters=cls.parameters, trusted=trusted)
         try:
-            data, _hit = ctx.pool.compile(job)
+            data = _compile_stored(ctx, node, facts, cls, name, env)
         except CompileFailure as exc:
             raise ServiceError("failed_precondition", f"at {rev}: {exc}") from None
         catalogs.append((json.loads(data), env.code_id or ""))
@@ -616,6 +660,8 @@ def start_rollout(ctx: MasterContext, peer: Peer, rev: str, environment: str, gr
     environment = environment or "production"
     require_role(peer, "operator", group, what="start a rollout")
     rollouts = _require_rollouts(ctx)
+    options = dict(options)
+    force = bool(options.pop("force", False))
     try:
         opts = RolloutOptions.parse(**options)
     except PlanError as exc:
@@ -625,8 +671,19 @@ def start_rollout(ctx: MasterContext, peer: Peer, rev: str, environment: str, gr
         ctx.environments.at_commit(environment, code_id)  # materialise now: fail here, not on every node
     except EnvError as exc:
         raise ServiceError("invalid_argument", str(exc)) from None
+    nodes = _rollouts(ctx, "nodes_in_scope", environment, group or None)
+    errors = check_release_compiles(ctx, nodes, environment, code_id)
+    if errors and not force:
+        shown = "; ".join(errors[:PRECHECK_ERRORS_SHOWN])
+        more = f" (and {len(errors) - PRECHECK_ERRORS_SHOWN} more)" if len(errors) > PRECHECK_ERRORS_SHOWN else ""
+        raise ServiceError("failed_precondition",
+                           f"{environment}@{code_id[:12]} does not compile for {len(errors)} of {len(nodes)} "
+                           f"node(s): {shown}{more}; fix the release, or start it anyway with --force")
+    if errors:
+        log.warning("rollout forced although the release does not compile for %d node(s)", len(errors),
+                    extra=_fields(code_id=code_id, env=environment, group=group, by=peer.certname))
     rid = _rollouts(ctx, "start", code_id, environment, options=opts, group=group or None,
-                    created_by=peer.certname)
+                    nodes=nodes, created_by=peer.certname)
     _kick(rollouts, rid)
     log.info("rollout started", extra=_fields(rollout=rid, code_id=code_id, env=environment, group=group,
                                               by=peer.certname))

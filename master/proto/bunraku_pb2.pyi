@@ -276,7 +276,7 @@ class HeartbeatReply(_message.Message):
     def __init__(self) -> None: ...
 
 class StartRolloutRequest(_message.Message):
-    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental")
+    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental", "force")
     REV_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -288,6 +288,7 @@ class StartRolloutRequest(_message.Message):
     PAUSE_BETWEEN_FIELD_NUMBER: _ClassVar[int]
     AUTO_ROLLBACK_FIELD_NUMBER: _ClassVar[int]
     INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     rev: str
     environment: str
     group: str
@@ -299,7 +300,8 @@ class StartRolloutRequest(_message.Message):
     pause_between: float
     auto_rollback: bool
     incremental: bool
-    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ...) -> None: ...
+    force: bool
+    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class RolloutStatusRequest(_message.Message):
     __slots__ = ("id",)

@@ -131,13 +131,17 @@ class Rollouts:
         return self.store._run("rollout timeline", work)
 
     # -- operator commands ---------------------------------------------------------------------------
+    def nodes_in_scope(self, environment: str, group: str | None = None) -> list[str]:
+        """The nodes a rollout of ``environment`` (and ``group``) covers: those last seen in it."""
+        return [s.name for s in self.store.node_statuses()
+                if s.environment in (environment, None) and (group is None or s.group == group)]
+
     def start(self, code_id: str, environment: str, *, options: RolloutOptions, group: str | None = None,
               nodes: list[str] | None = None, created_by: str | None = None) -> int:
         if not code_id:
             raise RolloutError("a rollout needs a release (a commit)")
         if nodes is None:
-            nodes = [s.name for s in self.store.node_statuses()
-                     if s.environment in (environment, None) and (group is None or s.group == group)]
+            nodes = self.nodes_in_scope(environment, group)
         waves = plan_waves(nodes, options)
         if not waves:
             where = f"group {group} of " if group else ""
