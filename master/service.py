@@ -321,6 +321,8 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
         log.warning("compile failed for %s: %s", node, exc, extra=_fields(node=node, env=env.name))
         if ctx.metrics is not None:
             ctx.metrics.compile_failed()
+        if ctx.rollouts is not None and env.code_id:
+            ctx.rollouts.note_compile_failure(node, env.code_id, str(exc))
         raise ServiceError("failed_precondition", str(exc)) from None
     seconds = time.perf_counter() - started
     if not hit and ctx.metrics is not None:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -68,6 +69,17 @@ class Rollouts:
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.lease = timedelta(seconds=lease_seconds)
+        #: (node, code_id) -> (when, error) of this master's failed compiles of a release: a node whose
+        #: catalog does not compile falls back to its cached catalog and would only time out the wave
+        self._compile_failures: dict[tuple[str, str], tuple[datetime, str]] = {}
+        self._failures_lock = threading.Lock()
+
+    def note_compile_failure(self, node: str, code_id: str, error: str) -> None:
+        """``node``'s catalog at ``code_id`` failed to compile (its rollout fails it at once)."""
+        with self._failures_lock:
+            if len(self._compile_failures) > 10000:
+                self._compile_failures.clear()
+            self._compile_failures[(node, code_id)] = (self.clock(), error)
 
     # -- queries -------------------------------------------------------------------------------------
     def assigned_release(self, node: str, environment: str) -> str | None:
@@ -319,6 +331,11 @@ class Rollouts:
         self.store._run("judge rollout nodes", work, write=True)
 
     def _verdict(self, node: str, code_id: str | None, since: datetime) -> tuple[bool, str | None, str] | None:
+        if code_id is not None:
+            with self._failures_lock:
+                failure = self._compile_failures.get((node, code_id))
+            if failure is not None and failure[0] >= since:
+                return False, None, f"its catalog does not compile: {failure[1]}"
         for report in self.store.reports(node, last=5):
             at = parse_time(report.get("time"))
             if at is None or at < since or report.get("noop"):
