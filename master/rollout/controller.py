@@ -343,10 +343,10 @@ class Rollouts:
             if code_id is not None and report.get("code_id") != code_id:
                 continue
             health = (report.get("health") or {}).get("status")
-            if report.get("status") == "failed":
-                return False, health, "the run failed"
             if health == "unhealthy":
-                return False, health, "health checks failed"
+                return False, health, _unhealthy_reason(report)
+            if report.get("status") == "failed":
+                return False, health, _failure_reason(report)
             return True, health, f"applied ({report.get('status')})"
         return None
 
@@ -480,3 +480,32 @@ def _describe(row: Any, nodes: Any) -> dict[str, Any]:
 
 
 __all__ = ["Rollouts", "RolloutError", "Dispatcher", "NoDispatcher", "PlanError"]
+
+
+#: longest reason kept in a rollout's node row (the report has the rest)
+REASON_CHARS = 300
+
+
+def _unhealthy_reason(report: dict[str, Any]) -> str:
+    """``health check web unhealthy after 3 attempts: connect to ...: connection refused``: what an
+    operator needs to see in ``rollout status`` without opening the report."""
+    checks = (report.get("health") or {}).get("checks") or {}
+    for name, check in checks.items():
+        if isinstance(check, dict) and check.get("status") == "unhealthy":
+            attempts = check.get("attempts")
+            tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
+            return f"health check {name} unhealthy{tries}: {check.get('message') or 'no detail'}"[:REASON_CHARS]
+    return "health checks failed"
+
+
+def _failure_reason(report: dict[str, Any]) -> str:
+    """The run failed: its first error, with the resource it concerns."""
+    for entry in report.get("logs") or []:
+        if isinstance(entry, dict) and entry.get("level") == "err":
+            source = entry.get("source") or ""
+            where = f"{source}: " if source and source not in ("Puppet", "bunraku") else ""
+            return f"the run failed: {where}{entry.get('message')}"[:REASON_CHARS]
+    for ref, status in (report.get("resource_statuses") or {}).items():
+        if isinstance(status, dict) and status.get("failed"):
+            return f"the run failed: {ref} failed"[:REASON_CHARS]
+    return "the run failed"

@@ -131,6 +131,8 @@ def test_unhealthy_release_stops_after_the_canary_and_rolls_it_back(fleet: dict[
     assert sum(1 for k, _ in kinds if k == "triggered") == 1  # nobody after the canary
     failed = next(e for e in info["timeline"] if e["kind"] == "failed")
     assert failed["detail"]["health"] == "unhealthy"
+    # the reason itself, not "the run failed": which check, how often it was tried, what it said
+    assert failed["detail"]["detail"].startswith("health check app unhealthy after 1 attempt: "), failed
     assert all(master.ctx.rollouts.assigned_release(n, "production") == v2 for n in WEB)
     last = ops.reports(admin, canary["name"], 2)
     assert last[0]["code_id"] == v2 and last[0]["status"] != "failed"
