@@ -16,7 +16,6 @@ starting services needs a running systemd, neither of which a sandbox directory 
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -96,7 +95,8 @@ def main() -> int:
     master = None
     try:
         master, server, ca = start_master(tmp)
-        print(f"master listening on {server} (certificate requests on {ca}); everything lives under {tmp}")
+        print(f"master listening on {server} (certificate requests on {ca}); everything lives under {tmp}, "
+              "which the demo keeps")
         for node in NODES:
             seed_root(tmp / "agents" / node / "root")
         run_agents(tmp, server, ca, "noop run: what would change (nothing is touched)", "--noop")
@@ -108,7 +108,8 @@ def main() -> int:
                                "--out-ssldir", str(tmp / "operator")), check=True, capture_output=True, cwd=REPO)
         print("\n== bunraku nodes")
         subprocess.run(bunraku("nodes", "--server", server, "--ssldir", str(tmp / "operator")), check=True, cwd=REPO)
-        print(f"\ndemo finished in {time.monotonic() - started:.1f} s")
+        print(f"\ndemo finished in {time.monotonic() - started:.1f} s; the master's and the agents' files are "
+              f"kept in {tmp} (the sandbox roots under agents/*/root); remove it with: rm -r {tmp}")
         return 0
     finally:
         if master is not None:
@@ -117,7 +118,6 @@ def main() -> int:
                 master.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 master.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

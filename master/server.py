@@ -458,7 +458,6 @@ class MasterServer:
         host, _, port = cfg.dashboard_listen.rpartition(":")
         self.dashboard = serve(app, host, int(port), certfile=paths.cert, keyfile=paths.key,
                                cafile=paths.ca, crlfile=ctx.ca.crl_path)
-        log.info("dashboard listening", extra={"fields": {"url": f"https://{host}:{self.dashboard.port}/"}})
 
     def _start_puppet_api(self, ctx: MasterContext, paths: Any) -> None:
         """Puppet's HTTP API for unmodified Puppet agents (:mod:`master.puppetapi`) when puppet_listen is set:
