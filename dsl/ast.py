@@ -146,10 +146,11 @@ class MethodCall(Node):
 
 @dataclass(frozen=True, slots=True)
 class TypeCall(Node):
-    """``Integer('42')``: a new value of a type."""
+    """``Integer('42')``: a new value of a type; ``Integer[0, 9]('5')`` has the parametrized type as target."""
 
     type_name: str
     args: tuple[Node, ...]
+    target: Node | None = None
 
 
 # -- statements -----------------------------------------------------------------------------------

@@ -115,7 +115,7 @@ class CResource:
 
     __slots__ = ("type", "title", "params", "span", "tags", "virtual", "exported", "scope",
                  "container", "kind", "evaluated", "definition", "sensitive", "param_spans",
-                 "positioned")
+                 "positioned", "keep_name")
 
     def __init__(self, type_: str, title: str, span: Span, scope: Scope | None, kind: str) -> None:
         self.type = type_
@@ -134,6 +134,9 @@ class CResource:
         self.sensitive: set[str] = set()
         # classes and nodes carry no file/line in the catalog unless declared like a resource
         self.positioned = kind not in ("class", "node")
+        # a title that was not a String (``create_resources`` with an Integer key): its string form
+        # stays in the catalog as ``name`` and is no tag
+        self.keep_name = False
 
     @property
     def ref(self) -> str:
@@ -432,7 +435,7 @@ class Compiler(Evaluator):
 
     def declare_resource(self, type_: str, kind: str, title: str, params: dict[str, Any],
                          node: ast.Node, span: Span, virtual: bool = False,
-                         exported: bool = False) -> CResource:
+                         exported: bool = False, string_title: bool = True) -> CResource:
         ref = f"{type_}[{title}]"
         old = self.resources.get(ref) or self.resources.get(self.aliases.get(ref, ""))
         if old is not None:
@@ -453,11 +456,16 @@ class Compiler(Evaluator):
             if v is None:
                 continue
             res.params[k] = v
-        self._apply_defaults(res, scope)
+        # an attribute given undef is still given: no default replaces it
+        self._apply_defaults(res, scope, set(params))
         container = self._container_for(scope)
         res.container = container.ref
         res.add_tags(_type_tags(type_))
-        res.add_tags(tag_segments(title))
+        if string_title:
+            res.add_tags(tag_segments(title))
+        elif kind in ("builtin", "define"):
+            res.keep_name = True
+            res.params.setdefault("name", title)
         res.add_tags(container.tags)
         extra = res.params.get("tag")
         if extra is not None:
@@ -533,7 +541,7 @@ class Compiler(Evaluator):
             if k not in allowed:
                 self.fail(node, f"{label}: has no parameter named '{k}'")
 
-    def _apply_defaults(self, res: CResource, scope: Scope) -> None:
+    def _apply_defaults(self, res: CResource, scope: Scope, given: set[str] | None = None) -> None:
         s: Scope | None = scope
         type_ = res.type
         params = res.params
@@ -543,7 +551,7 @@ class Compiler(Evaluator):
                 tdef = d.get(type_)
                 if tdef:
                     for k, (v, _op) in tdef.items():
-                        if k not in params and v is not None:
+                        if k not in params and v is not None and (given is None or k not in given):
                             params[k] = v
             s = s.parent
 
@@ -1151,6 +1159,8 @@ class Compiler(Evaluator):
             given = res.params
             if res.kind in ("builtin", "define"):
                 given = catalog_parameters(self.type_spec(res.type, res.kind), res.title, given)
+                if res.keep_name and "name" not in given and "name" in res.params:
+                    given = {"name": res.params["name"], **given}
             for k, v in given.items():
                 if v is None:
                     continue

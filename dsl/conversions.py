@@ -21,15 +21,21 @@ def new_value(ev: Evaluator, t: Any, args: list[Any], node: Any) -> Any:
     result: Any
     if isinstance(r, (T.PInteger, T.PFloat, T.PNumeric)):
         result = _to_num(ev, r, v, args[1:], node)
+    elif isinstance(r, (T.PUndef, T.PDefault)):
+        result = v  # Undef(undef), Default(default): the value itself (anything else fails the type check)
+    elif isinstance(r, (T.PEnum, T.PPattern)):
+        result = _to_string(v, args[1:])
     elif isinstance(r, T.PString):
         too_large = _format_error(args[1:])
         if too_large is not None:
             ev.fail(node, f"String.new: {too_large}")
-        result = _to_string(v, args[1:])
+        result = v.pattern if isinstance(v, RegexValue) and len(args) == 1 else _to_string(v, args[1:])
     elif isinstance(r, T.PBoolean):
         result = _to_bool(ev, v, node)
     elif isinstance(r, (T.PArray, T.PTuple)):
         wrap = len(args) > 1 and args[1] is True
+        if v is None and not wrap:
+            ev.fail(node, "Array.new: an Undef value cannot be converted to an Array")
         if isinstance(v, list):
             result = list(v)
         elif wrap:
@@ -82,6 +88,8 @@ def _to_num(ev: Evaluator, r: T.PType, v: Any, extra: list[Any], node: Any) -> A
         n = v
     elif isinstance(v, str):
         radix = extra[0] if extra and isinstance(extra[0], int) else None
+        if radix is not None and radix not in (2, 8, 10, 16):
+            ev.fail(node, f"illegal radix {radix}: expected 2, 8, 10 or 16")
         text = v.strip()
         try:
             if radix is not None:
@@ -92,7 +100,7 @@ def _to_num(ev: Evaluator, r: T.PType, v: Any, extra: list[Any], node: Any) -> A
                     n = int(text, 2)
         except ValueError:
             n = None
-        if n is None:
+        if n is None or (isinstance(r, T.PInteger) and isinstance(n, float)):
             ev.fail(node, f"the string '{v}' cannot be converted to {r.name}")
     else:
         ev.fail(node, f"cannot convert {T.generalized_name(v)} to {r.name}")
@@ -165,6 +173,6 @@ def _to_bool(ev: Evaluator, v: Any, node: Any) -> bool:
         s = v.strip().lower()
         if s in ("true", "yes", "y"):
             return True
-        if s in ("false", "no", "n", ""):
+        if s in ("false", "no", "n"):
             return False
     ev.fail(node, f"cannot convert '{to_str(v)}' to Boolean")

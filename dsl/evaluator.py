@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 # -- control flow ---------------------------------------------------------------------------------
 #: integers beyond this many bits are refused (Puppet's are 64-bit; this only stops runaway sizes)
 _MAX_INT_BITS = 4096
+#: Puppet's Integer is 64-bit: a literal or an arithmetic result outside of it is an error
+_INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 63 - 1
 
 class _Next(Exception):
     def __init__(self, value: Any) -> None:
@@ -210,7 +212,10 @@ class Evaluator:
 
     # -- literals ----------------------------------------------------------------------------------
     def _literal(self, node: ast.Literal) -> Any:
-        return node.value
+        value = node.value
+        if type(value) is int and not _INT_MIN <= value <= _INT_MAX:
+            self.fail(node, f"the Integer literal {value} is outside of the 64-bit Integer range")
+        return value
 
     def _default(self, node: ast.DefaultLit) -> Any:
         return DEFAULT
@@ -432,8 +437,8 @@ class Evaluator:
                 end = n + count + 1
             else:
                 end = start + count
-            start = max(start, 0)
-            return target[start:end]
+            # a start before the first element shortens the slice; an end before it selects nothing
+            return target[max(start, 0):max(end, 0)]
         self.fail(node, "access takes one or two Integer arguments")
 
     # -- operators ---------------------------------------------------------------------------------
@@ -509,7 +514,10 @@ class Evaluator:
             if isinstance(left, list):
                 return left + [right]
         if op in ("+", "-", "*", "/", "%", "<<", ">>"):
-            return self._arith(op, left, right, node)
+            result = self._arith(op, left, right, node)
+            if type(result) is int and not _INT_MIN <= result <= _INT_MAX:
+                self.fail(node, f"the result of '{op}' is outside of the 64-bit Integer range")
+            return result
         self.fail(node, f"unknown operator '{op}'")  # pragma: no cover
 
     def _arith(self, op: str, left: Any, right: Any, node: ast.BinOp) -> Any:
@@ -700,7 +708,12 @@ class Evaluator:
     def _type_call(self, node: ast.TypeCall) -> Any:
         if node.type_name.lower().lstrip(":") == "deferred":
             return self._deferred(self.eval_args(node.args), node)
-        t = self.resolve_type_name(node.type_name, node)
+        if node.target is not None:  # Integer[0, 9]('5')
+            t = self.eval(node.target)
+            if not isinstance(t, T.PType):
+                self.fail(node, f"only a Type can be called, got {T.generalized_name(t)}")
+        else:
+            t = self.resolve_type_name(node.type_name, node)
         args = self.eval_args(node.args)
         return self.call_function("new", [t] + args, None, node)
 

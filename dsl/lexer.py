@@ -218,11 +218,11 @@ class Lexer:
         prev = self._prev_type()
         self.pos += 1
         if c == "[":
-            type_ = "LBRACK" if (prev in _VALUE_END and not spaced) else "LISTSTART"
+            type_ = "LBRACK" if ((prev in _VALUE_END or prev == "RBRACE") and not spaced) else "LISTSTART"
         elif c == "(":
             same_line = not spaced or "\n" not in self.src[self.out[-1].end_pos:start] if self.out else False
             type_ = "CALL_LPAREN" if (prev in ("NAME", "STMT_NAME") and same_line
-                                      or prev == "CLASSREF" and not spaced) else "LPAREN"
+                                      or prev in ("CLASSREF", "RBRACK") and not spaced) else "LPAREN"
         else:
             type_ = "HASH_LBRACE" if prev in _HASH_AFTER or prev == "LBRACE" else "LBRACE"
         self._tok(type_, c, start, self.pos)

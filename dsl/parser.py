@@ -357,6 +357,10 @@ class _ToAst(Transformer):  # type: ignore[type-arg]
     def access(self, c: list[Any]) -> ast.Access:
         return ast.Access(self._span_of(c), c[0], tuple(c[1]))
 
+    def access_type_call(self, c: list[Any]) -> ast.TypeCall:
+        access = ast.Access(self._span_of(c[:2]), c[0], tuple(c[1]))
+        return ast.TypeCall(access.span, "", tuple(c[2]), access)
+
     def method_call(self, c: list[Any]) -> ast.MethodCall:
         target, name_tok = c[0], c[1]
         args: tuple[Any, ...] = ()

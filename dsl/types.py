@@ -140,6 +140,9 @@ class PFloat(_Ranged):
     __slots__ = ()
     name = "Float"
 
+    def __init__(self, lo: float = -INF, hi: float = INF) -> None:
+        super().__init__(float(lo), float(hi))  # Float[1, 2] is Float[1.0, 2.0]
+
     def instance(self, v: Any) -> bool:
         return isinstance(v, float) and self.lo <= v <= self.hi
 
@@ -531,6 +534,16 @@ class PCollection(PType):
 
     def instance(self, v: Any) -> bool:
         return isinstance(v, (list, dict)) and self.lo <= len(v) <= self.hi
+
+    def assignable(self, other: PType) -> bool:
+        other = resolve(other)
+        if isinstance(other, PVariant):
+            return all(self.assignable(t) for t in other.types)
+        if isinstance(other, (PCollection, PArray, PHash)):
+            return self.lo <= other.lo and other.hi <= self.hi
+        if isinstance(other, (PTuple, PStruct)):
+            return self.lo == 0 and self.hi == INF
+        return False
 
 
 class PIterable(PType):

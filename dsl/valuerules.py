@@ -90,15 +90,8 @@ def puppet_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         if len(a) != len(b):
             return False
-        for k, v in a.items():
-            if k in b:
-                if not puppet_equal(v, b[k]):
-                    return False
-            else:
-                match = [bk for bk in b if puppet_equal(k, bk)]
-                if not match or not puppet_equal(v, b[match[0]]):
-                    return False
-        return True
+        # keys match exactly (a Hash's keys are case-sensitive); values by Puppet's ``==``
+        return all(k in b and puppet_equal(v, b[k]) for k, v in a.items())
     if type(a) is not type(b) and not (isinstance(a, T.PType) and isinstance(b, T.PType)):
         return False
     return bool(a == b)

@@ -81,6 +81,15 @@ def legacy_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
                                 ("mtu", "mtu"), ("netmask", "netmask"), ("netmask6", "netmask6"),
                                 ("network", "network"), ("network6", "network6"), ("scope6", "scope6")):
                 _put(out, f"{legacy}_{suffix}", iface.get(key))
+        # Facter's dhcp_servers: "system" is the primary interface's DHCP server (null when it has
+        # none, which Facter prints too), then every interface that got its address from one.
+        dhcp: dict[str, Any] = {"system": net.get("dhcp")}
+        for ifname, iface in sorted(interfaces.items()):
+            if isinstance(iface, Mapping) and iface.get("dhcp"):
+                dhcp[ifname] = iface["dhcp"]
+        out["dhcp_servers"] = dhcp
+    # augeas
+    _put(out, "augeasversion", g(facts, "augeas", "version"))
     # disks, dmi
     disks = facts.get("disks") or {}
     if disks:

@@ -113,7 +113,7 @@ def create_resources(call: Call, tname: Any, instances: dict[Any, Any], defaults
             continue
         type_, kind = ev.normalize_type(tname, call.node)
         ev.declare_resource(type_, kind, to_str(title), merged, call.node, call.node.span, virtual=virtual or exported,
-                            exported=exported)
+                            exported=exported, string_title=isinstance(title, str))
 
 
 @function("defined", "Variant[String, Type[CatalogEntry], Type[Type[CatalogEntry]], Type] +$names")
@@ -199,7 +199,7 @@ for _level in ("debug", "info", "notice", "warning", "err", "crit", "alert", "em
 
 
 # -- stdlib: declaring resources once ------------------------------------------------------------------
-def ensure_one(call: Call, tname: str, title: str, params: dict[str, Any]) -> None:
+def ensure_one(call: Call, tname: str, title: str, params: dict[str, Any], string_title: bool = True) -> None:
     """Declare ``Type[title]`` unless it exists; if it does, its parameters must agree."""
     ev = call.ev
     type_, kind = ev.normalize_type(tname, call.node)
@@ -210,7 +210,7 @@ def ensure_one(call: Call, tname: str, title: str, params: dict[str, Any]) -> No
                 call.fail(f"{existing.ref} is already declared with {k} => {to_str(existing.params[k])}, "
                           f"not {to_str(v)}")
         return
-    ev.declare_resource(type_, kind, title, dict(params), call.node, call.node.span)
+    ev.declare_resource(type_, kind, title, dict(params), call.node, call.node.span, string_title=string_title)
 
 
 @function("ensure_packages",
@@ -231,7 +231,7 @@ def ensure_packages(call: Call, packages: Any, defaults: dict[str, Any] | None =
 @function("ensure_resource", "String[1] $type, Any $title, Optional[Hash] $params?")
 def ensure_resource(call: Call, tname: str, titles: Any, params: dict[str, Any] | None = None) -> None:
     for title in flat(titles if isinstance(titles, list) else [titles]):
-        ensure_one(call, tname, to_str(title), dict(params or {}))
+        ensure_one(call, tname, to_str(title), dict(params or {}), isinstance(title, str))
 
 
 @function("ensure_resources", "String[1] $type, Hash $titles, Optional[Hash] $params?")
@@ -240,7 +240,7 @@ def ensure_resources(call: Call, tname: str, instances: dict[Any, Any], params: 
     for title, attrs in instances.items():
         if attrs is not None and not isinstance(attrs, dict):
             call.type_error(f"the attributes of '{to_str(title)}' must be a Hash, got {T.generalized_name(attrs)}")
-        ensure_one(call, tname, to_str(title), {**(params or {}), **(attrs or {})})
+        ensure_one(call, tname, to_str(title), {**(params or {}), **(attrs or {})}, isinstance(title, str))
 
 
 def find_resource(call: Call, ref: Any) -> Any:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from facts.core._io import list_dir, read_line, read_text
+from facts.core._io import list_dir, read_line, read_text, run_command
 from facts.registry import collector
 from facts.units import bytes_to_human, hertz_to_human, memory_capacity
 
@@ -110,7 +110,19 @@ def collect_processors(_facts: Mapping[str, Any]) -> dict[str, Any]:
     if not cpus:
         count = os.cpu_count() or 0
         cpus = [{"processor": str(i)} for i in range(count)]
-    return {"processors": processors_fact(cpus, machine=os.uname().machine, package_ids=package_ids)}
+    result = processors_fact(cpus, machine=os.uname().machine, package_ids=package_ids)
+    result["isa"] = hardware_isa(run_command(["uname", "-p"]), os.uname().machine)
+    return {"processors": result}
+
+
+def hardware_isa(uname_p: str | None, machine: str) -> str:
+    """``processors.isa`` (legacy ``hardwareisa``): what ``uname -p`` prints, as Facter reports it on Linux.
+
+    GNU uname prints "unknown" for -p on most distributions (Debian, Ubuntu) and Facter passes that on
+    unchanged, so we do too; only when uname cannot run at all do we fall back to the machine name.
+    """
+    value = (uname_p or "").strip()
+    return value or machine
 
 
 @collector("memory")

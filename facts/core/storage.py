@@ -144,7 +144,8 @@ def collect_partitions(facts: Mapping[str, Any]) -> dict[str, Any]:
     mounted = {v.get("device"): path for path, v in (facts.get("mountpoints") or {}).items()}
     uuids, partuuids, labels = (_by_links(f"/dev/disk/{kind}") for kind in ("by-uuid", "by-partuuid", "by-label"))
     partitions: dict[str, Any] = {}
-    for disk in list_dir("/sys/block"):
+    disks = list_dir("/sys/block")
+    for disk in disks:
         if _VIRTUAL_BLOCK.match(disk) and not disk.startswith(("dm-", "md")):
             continue
         for part in list_dir(f"/sys/block/{disk}"):
@@ -160,4 +161,5 @@ def collect_partitions(facts: Mapping[str, Any]) -> dict[str, Any]:
                 if device in source:
                     entry[key] = source[device]
             partitions[device] = entry
-    return {"partitions": partitions} if partitions else {}
+    # Facter prints an empty ``partitions`` hash on a Linux host with whole disks only; none without sysfs.
+    return {"partitions": partitions} if partitions or disks else {}

@@ -123,10 +123,17 @@ def _bunraku_version() -> str | None:
         return None
 
 
+# ``facterversion`` is the Facter release whose fact names, layout and formats these collectors follow
+# (checked against ``facter --show-legacy`` 4.3.0), not a Facter we run: manifests and modules test it
+# (``versioncmp($facts['facterversion'], '4.0.0')``) to pick the Facter 4 layout, which is what we give them.
+FACTER_COMPATIBLE_VERSION = "4.3.0"
+
+
 @collector("versions")
 def collect_versions(_facts: Mapping[str, Any]) -> dict[str, Any]:
     info = sys.version_info
     result: dict[str, Any] = {
+        "facterversion": FACTER_COMPATIBLE_VERSION,
         "python_version": f"{info.major}.{info.minor}.{info.micro}",
         "python": {"version": f"{info.major}.{info.minor}.{info.micro}", "implementation":
                    sys.implementation.name, "executable": sys.executable},

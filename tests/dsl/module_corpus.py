@@ -9,7 +9,9 @@ committed here). A *case* is one manifest compiled for node ``corpus.example.com
 
 * ``<module>/include`` — ``include <module>``, for every module with ``manifests/init.pp``;
 * ``<module>/examples/<path>.pp`` — each example manifest the module ships, in its own
-  ``examples/`` or in Debian's ``/usr/share/doc/<package>/examples/`` (maybe gzipped).
+  ``examples/`` or in Debian's ``/usr/share/doc/<package>/examples/`` (maybe gzipped);
+* ``roles/<name>.pp`` — our own role manifests (``modules_corpus/roles/``) that declare the modules
+  with parameters, as sites do; their expectations are ``expected/roles.json.gz``.
 
 What Puppet made of each case is committed in ``modules_corpus/``:
 
@@ -40,6 +42,9 @@ ERRORS_FILE = CORPUS_DIR / "errors.yaml"
 FACTS_FILE = CORPUS_DIR / "facts.yaml"
 PASSING_FILE = CORPUS_DIR / "passing.txt"
 KNOWN_FAILURES_FILE = CORPUS_DIR / "known_failures.txt"
+ROLES_DIR = CORPUS_DIR / "roles"
+#: the pseudo-module of the role manifests (no module has this name)
+ROLES = "roles"
 NODE = "corpus.example.com"
 
 
@@ -113,6 +118,10 @@ def discover_cases(modules_dir: Path = MODULES_DIR) -> list[ModuleCase]:
                 if path.is_file() and (path.name.endswith(".pp") or path.name.endswith(".pp.gz")):
                     name = _example_name(module, path.relative_to(examples))
                     cases.setdefault(name, ModuleCase(name, module, path))
+    if modules_dir.is_dir() and ROLES_DIR.is_dir():
+        for path in sorted(ROLES_DIR.glob("*.pp")):
+            name = f"{ROLES}/{path.name}"
+            cases[name] = ModuleCase(name, ROLES, path)
     return [cases[k] for k in sorted(cases)]
 
 

@@ -34,20 +34,20 @@ def test_single_query_prints_the_bare_value(ext_dir: Path) -> None:
     assert run("greeting", "--external-dir", str(ext_dir)) == (0, "hello world\n")
     assert run("count", "--external-dir", str(ext_dir)) == (0, "3\n")
     code, out = run("site", "--external-dir", str(ext_dir))
-    assert code == 0 and json.loads(out) == {"name": "ams1", "racks": ["r1", "r2"]}
+    assert code == 0 and out == '{\n  name => "ams1",\n  racks => [\n    "r1",\n    "r2"\n  ]\n}\n'
     assert run("site.racks.1", "--external-dir", str(ext_dir)) == (0, "r2\n")
 
 
-def test_missing_query_prints_nothing(ext_dir: Path) -> None:
-    assert run("no.such.fact", "--external-dir", str(ext_dir)) == (0, "")
-    code, out = run("kernel", "nope", "site.name", "--external-dir", str(ext_dir))
+def test_missing_query_prints_an_empty_value(ext_dir: Path) -> None:
+    assert run("no.such.fact", "--external-dir", str(ext_dir)) == (0, "\n")
+    code, out = run("site.name", "nope", "kernel", "--external-dir", str(ext_dir))
     assert code == 0
-    assert out == "kernel => Linux\nsite.name => ams1\n"
+    assert out == "kernel => Linux\nnope => \nsite.name => ams1\n"
 
 
 def test_json_and_yaml_outputs(ext_dir: Path) -> None:
     code, out = run("--json", "os.family", "site.name", "nope", "--external-dir", str(ext_dir))
-    assert code == 0 and json.loads(out) == {"os.family": "Debian", "site.name": "ams1"}
+    assert code == 0 and json.loads(out) == {"nope": None, "os.family": "Debian", "site.name": "ams1"}
     code, out = run("--yaml", "os.family", "--external-dir", str(ext_dir))
     assert code == 0 and yaml.safe_load(out) == {"os.family": "Debian"}
     code, out = run("--yaml", "--external-dir", str(ext_dir))
@@ -56,14 +56,36 @@ def test_json_and_yaml_outputs(ext_dir: Path) -> None:
     assert code == 1 and "mutually exclusive" in out
 
 
-def test_whole_fact_set_is_json_with_legacy_unless_disabled(ext_dir: Path) -> None:
-    code, out = run("--external-dir", str(ext_dir))
+def test_whole_fact_set_hides_legacy_names_unless_shown(ext_dir: Path) -> None:
+    code, out = run("--json", "--external-dir", str(ext_dir))
     facts = json.loads(out)
-    assert code == 0 and facts["osfamily"] == "Debian" and facts["greeting"] == "hello world"
+    assert code == 0 and "osfamily" not in facts and facts["greeting"] == "hello world"
     assert list(facts) == sorted(facts)
-    code, out = run("--json", "--no-legacy", "--external-dir", str(ext_dir))
+    code, out = run("--json", "--show-legacy", "--external-dir", str(ext_dir))
     facts = json.loads(out)
-    assert "osfamily" not in facts and facts["os"]["family"] == "Debian"
+    assert code == 0 and facts["osfamily"] == "Debian" and facts["os"]["family"] == "Debian"
+    code, out = run("--json", "--no-legacy", "--external-dir", str(ext_dir))
+    assert code == 0 and "osfamily" not in json.loads(out)
+    # A query finds a legacy name without --show-legacy, as with Facter.
+    assert run("osfamily", "--external-dir", str(ext_dir)) == (0, "Debian\n")
+
+
+def test_whole_fact_set_prints_facters_human_format(ext_dir: Path) -> None:
+    code, out = run("--external-dir", str(ext_dir))
+    assert code == 0
+    lines = out.splitlines()
+    assert "greeting => hello world" in lines and "kernel => Linux" in lines and "count => 3" in lines
+    assert "facterversion => 4.3.0" in lines and not any(line.startswith("osfamily =>") for line in lines)
+    start = lines.index("site => {")
+    assert lines[start:start + 7] == ["site => {", '  name => "ams1",', "  racks => [", '    "r1",', '    "r2"',
+                                      "  ]", "}"]
+    top = [line.split(" => ")[0] for line in lines if line and not line[0].isspace() and " => " in line]
+    assert top == sorted(top)
+
+
+def test_puppet_flag_is_accepted(ext_dir: Path) -> None:
+    assert run("-p", "greeting", "--external-dir", str(ext_dir)) == (0, "hello world\n")
+    assert run("--puppet", "-j", "count", "--external-dir", str(ext_dir)) == (0, '{\n  "count": 3\n}\n')
 
 
 def test_custom_dir_and_expensive_fact_on_request(tmp_path: Path) -> None:

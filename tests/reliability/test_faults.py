@@ -625,8 +625,9 @@ def test_postgresql_restarted_under_load_loses_nothing_acknowledged(tmp_path: Pa
         "problems": dict(Counter(re.sub(r"\d+", "N", line)[:160] for r in records for line in r.problems)),
         "pg_restart_s": round(ended - began, 2)})
     assert waiting, "no store call was waiting when the restart began"
-    # a statement started before the restart and ended by it: the restart overlapped a store call
-    assert cut, f"no store statement was in flight across the restart ({len(across)} running at its start)"
+    # a statement started before the restart and still running when it began: the restart overlapped a
+    # store call (whether the restart or the blocker's death ends it first is a race: both are recorded)
+    assert across, "no store statement was in flight when the restart began"
     assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged report(s) lost"
     assert produced <= stored, f"{len(produced - stored)} report(s) never arrived"
     assert all(n == 1 for n in copies.values()), "a report was stored twice"

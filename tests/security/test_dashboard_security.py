@@ -301,6 +301,17 @@ def _connect(port: int, source: str = "127.0.0.1") -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(source, 0))
 
 
+def _flood(port: int, sources: list[str]) -> list[socket.socket]:
+    """A connection from each of ``sources``; those the server resets at once (over a cap) are dropped."""
+    held = []
+    for source in sources:
+        try:
+            held.append(_connect(port, source))
+        except OSError:
+            continue
+    return held
+
+
 def test_an_idle_flood_from_one_address_does_not_lock_out_other_viewers(site: Site) -> None:
     admin = site.identity("grace-ops", operator=True)
     flood = [_connect(site.port) for _ in range(dashboard_server.MAX_CONNECTIONS_PER_ADDRESS)]
@@ -387,7 +398,7 @@ def test_many_addresses_of_one_network_do_not_lock_out_other_viewers(site: Site)
     admin = site.identity("ivan-ops", operator=True)
     per_address = dashboard_server.MAX_CONNECTIONS_PER_ADDRESS
     # 9 addresses of one /24, each at its own limit: more than the dashboard's connections in all
-    flood = [_connect(site.port, f"127.0.1.{2 + i // per_address}") for i in range(9 * per_address)]
+    flood = _flood(site.port, [f"127.0.1.{2 + i // per_address}" for i in range(9 * per_address)])
     try:
         with pytest.raises((ssl.SSLError, ConnectionError)):  # one more address of that network: refused
             site.request("/api/whoami", identity=admin, source="127.0.1.200")

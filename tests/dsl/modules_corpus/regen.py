@@ -5,6 +5,7 @@ Usage (needs ``/usr/bin/puppet`` and Debian's ``puppet-module-*`` packages)::
 
     .venv/bin/python tests/dsl/modules_corpus/regen.py                 # every case
     .venv/bin/python tests/dsl/modules_corpus/regen.py apache ntp/include   # these modules / cases
+    .venv/bin/python tests/dsl/modules_corpus/regen.py roles           # only the role manifests (roles/)
     .venv/bin/python tests/dsl/modules_corpus/regen.py -j 2            # parallel Puppet runs (default 2)
 
 Each case is compiled as the golden suite's cases are (``tests/dsl/golden/regen.py``: a private Puppet
