@@ -14,6 +14,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = [
     ("bench_facts.py", []),
     ("bench_compile.py", ["--write"]),
+    ("bench_corpus.py", ["--write"]),
     ("bench_apply.py", []),
     ("bench_master.py", ["--write"]),
     ("bench_store.py", []),
