@@ -547,6 +547,12 @@ def ruby_to_i(v: Any) -> int:
 
 _RANGE_TEXT = re.compile(r"\A(\w+)(\.\.\.?|-)(\w+)\Z")
 _MAX_RANGE = 1_000_000
+#: a larger range is an error, never a silently shortened list (the catalog would differ from Puppet's)
+_RANGE_MESSAGE = f"the range has more than {_MAX_RANGE} elements; build it in parts or use Integer[a, b].each"
+
+
+class _RangeTooLarge(Exception):
+    pass
 
 
 def _ruby_upto(start: str, stop: str, exclusive: bool) -> list[str]:
@@ -560,14 +566,18 @@ def _ruby_upto(start: str, stop: str, exclusive: bool) -> list[str]:
     if start.isascii() and stop.isascii() and start.isdigit() and stop.isdigit():
         width = len(start)
         lo, hi = int(start), int(stop)
-        return [str(n).zfill(width) for n in range(lo, hi if exclusive else hi + 1)][:_MAX_RANGE]
+        if (hi if exclusive else hi + 1) - lo > _MAX_RANGE:
+            raise _RangeTooLarge
+        return [str(n).zfill(width) for n in range(lo, hi if exclusive else hi + 1)]
     ea, eb = start.encode(), stop.encode()
     if ea > eb or (exclusive and ea == eb):
         return []
     after_end = _succ(stop)
     out: list[str] = []
     current = start
-    while current != after_end and len(out) < _MAX_RANGE:
+    while current != after_end:
+        if len(out) >= _MAX_RANGE:
+            raise _RangeTooLarge
         following = _succ(current) if exclusive or current != stop else None
         out.append(current)
         if following is None:
@@ -599,9 +609,12 @@ def range_(call: Call, start: Any, stop: Any = None, step: Any = None) -> list[A
         b = ruby_to_i(stop)
         end = b if exclusive else b + 1
         if (end - a) // by > _MAX_RANGE:
-            end = a + _MAX_RANGE * by
+            call.fail(_RANGE_MESSAGE)
         return list(range(a, end, by))
-    return _ruby_upto(ruby_to_s(start), ruby_to_s(stop), exclusive)[::by]
+    try:
+        return _ruby_upto(ruby_to_s(start), ruby_to_s(stop), exclusive)[::by]
+    except _RangeTooLarge:
+        call.fail(_RANGE_MESSAGE)
 
 
 @function("any2array", "Any *$values", legacy=True)

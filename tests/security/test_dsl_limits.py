@@ -105,3 +105,9 @@ def test_ordinary_template_formatting_is_unchanged(tmp_path: Path) -> None:
     text = ('{{ "%-4s|" % "ab" }}{{ "{:>4}|{:.2f}".format(1, 2) }}|{{ "x"|center(5) }}|{{ "%s-%s"|format(1, 2) }}|'
             '{{ [1, 2]|join(",") }}|{{ "aa"|replace("a", "b") }}|{{ "{n}".format_map({"n": 3}) }}')
     assert _compile(tmp_path, "template('demo/t.j2')", {"t.j2": text}) == "ab  |   1|2.00|  x  |1-2|1,2|bb|3"
+
+
+def test_a_range_too_large_is_an_error_never_a_shortened_list(tmp_path: Path) -> None:
+    assert _error(tmp_path, "String(range(1, 100000000).length)").endswith(
+        "error: range(): the range has more than 1000000 elements; build it in parts or use Integer[a, b].each")
+    assert _compile(tmp_path, "String(range('a01', 'a03'))") == "['a01', 'a02', 'a03']"
