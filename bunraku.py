@@ -1090,12 +1090,12 @@ def report_show(node: str, last: int, as_json: bool, server: str, op_ssldir: str
         reports = _fleet_call(fleet.reports, client, node, last)
     if not reports:
         _die(f"error: no reports for {node}")
+    if as_json:  # one document: a JSON array, newest first
+        click.echo(json.dumps(list(reports), indent=2))
+        return
     for report in reports:
-        if as_json:
-            click.echo(json.dumps(report, indent=2))
-        else:
-            for line in fleet.report_summary(report):
-                click.echo(line)
+        for line in fleet.report_summary(report):
+            click.echo(line)
 
 
 @main.group("catalog")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -82,6 +83,9 @@ def test_agent_waits_for_signing_then_converges_and_operators_see_it(site: dict)
     assert "unchanged" in line and head[:12] in line
     shown = bunraku("report", "show", "web01.example.com", "--last", "2", *site["op"])
     assert shown.returncode == 0 and shown.stdout.count("web01.example.com  ") == 2
+    as_json = bunraku("report", "show", "web01.example.com", "--last", "2", "--json", *site["op"])
+    documents = json.loads(as_json.stdout)  # one array, not one document per report
+    assert [d["host"] for d in documents] == ["web01.example.com"] * 2
     facts = bunraku("facts", "--node", "web01.example.com", *site["op"], "role")
     assert facts.returncode == 0 and facts.stdout.strip() == "web"
 

@@ -168,13 +168,7 @@ def _reports(site: dict[str, Any], node: str, last: int = 10) -> list[dict[str, 
     if shown.returncode != 0:
         assert "no reports" in shown.stderr, shown.stderr
         return []
-    decoder, text, out = json.JSONDecoder(), shown.stdout, []
-    index = 0
-    while index < len(text.rstrip()):
-        document, index = decoder.raw_decode(text, index)
-        out.append(document)
-        while index < len(text) and text[index].isspace():
-            index += 1
+    out: list[dict[str, Any]] = json.loads(shown.stdout)  # one JSON array
     return out
 
 
