@@ -890,14 +890,32 @@ def agent_status(obj: dict[str, Any], as_json: bool) -> None:
 @click.pass_context
 def cert_group(ctx: click.Context, ssldir: str | None, config_file: str | None) -> None:
     """The master's certificate authority (run on the master, like `puppetserver ca`)."""
-    from master.ca import CertificateAuthority
-    from master.config import ConfigError, load_config
+    ctx.obj = {"ssldir": ssldir, "config": config_file}
 
-    try:
-        config = load_config(config_file, {"ssldir": ssldir})
-    except ConfigError as exc:
-        _die(str(exc))
-    ctx.obj = CertificateAuthority(config.ssldir)
+
+def _pass_ca(func: Any) -> Any:
+    """Give a `cert` subcommand the CA, from --ssldir/--config given before or after the subcommand
+    (`bunraku cert --ssldir X list` and `bunraku cert list --ssldir X` alike)."""
+    import functools
+
+    @click.option("--ssldir", "sub_ssldir", type=click.Path(file_okay=False),
+                  help="The master's ssldir (also accepted before the subcommand).")
+    @click.option("--config", "sub_config", type=click.Path(dir_okay=False), help="The master's YAML settings.")
+    @click.pass_context
+    @functools.wraps(func)
+    def with_ca(ctx: click.Context, *args: Any, sub_ssldir: str | None = None, sub_config: str | None = None,
+                **kw: Any) -> Any:
+        from master.ca import CertificateAuthority
+        from master.config import ConfigError, load_config
+
+        given = ctx.obj or {}
+        try:
+            config = load_config(sub_config or given.get("config"), {"ssldir": sub_ssldir or given.get("ssldir")})
+        except ConfigError as exc:
+            _die(str(exc))
+        return func(CertificateAuthority(config.ssldir), *args, **kw)
+
+    return with_ca
 
 
 def _ca_call(func: Any, *args: Any, **kw: Any) -> Any:
@@ -914,7 +932,7 @@ def _ca_call(func: Any, *args: Any, **kw: Any) -> Any:
 
 @cert_group.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Signed and revoked certificates too.")
-@click.pass_obj
+@_pass_ca
 def cert_list(ca: Any, show_all: bool) -> None:
     """Pending requests (and with --all, every certificate)."""
     from master.rpc.pki import fingerprint
@@ -937,7 +955,7 @@ def cert_list(ca: Any, show_all: bool) -> None:
 @click.option("--all", "sign_all", is_flag=True, help="Sign every pending request.")
 @click.option("--allow-authorization-extensions", "allow_authorization", is_flag=True,
               help="Also sign requests carrying authorization extensions (pp_auth_role ...), granting them.")
-@click.pass_obj
+@_pass_ca
 def cert_sign(ca: Any, certnames: tuple[str, ...], sign_all: bool, allow_authorization: bool) -> None:
     """Sign pending certificate requests (compare their fingerprints, `bunraku cert list`, with the agents')."""
     from master.ca import CAError
@@ -964,7 +982,7 @@ def cert_sign(ca: Any, certnames: tuple[str, ...], sign_all: bool, allow_authori
 
 @cert_group.command("revoke")
 @click.argument("certnames", nargs=-1, required=True)
-@click.pass_obj
+@_pass_ca
 def cert_revoke(ca: Any, certnames: tuple[str, ...]) -> None:
     """Revoke certificates (the master refuses them from the next call on)."""
     for name in certnames:
@@ -974,7 +992,7 @@ def cert_revoke(ca: Any, certnames: tuple[str, ...]) -> None:
 
 @cert_group.command("clean")
 @click.argument("certnames", nargs=-1, required=True)
-@click.pass_obj
+@_pass_ca
 def cert_clean(ca: Any, certnames: tuple[str, ...]) -> None:
     """Revoke and remove certificates and requests, so the nodes can ask again."""
     for name in certnames:
@@ -990,7 +1008,7 @@ def cert_clean(ca: Any, certnames: tuple[str, ...]) -> None:
 @click.option("--groups", "role_groups", help="With --role: the node groups it may act on, comma-separated. [all]")
 @click.option("--out-ssldir", type=click.Path(file_okay=False), required=True,
               help="Where to write the key, certificate and CA (an ssldir for --ssldir of the client).")
-@click.pass_obj
+@_pass_ca
 def cert_generate(ca: Any, certname: str, operator: bool, out_ssldir: str, role: str | None = None,
                   role_groups: str | None = None) -> None:
     """Make a key and certificate here (e.g. an operator's) and write them as an ssldir."""

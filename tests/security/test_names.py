@@ -177,3 +177,13 @@ def test_a_dashboard_route_must_match_whole(master) -> None:  # noqa: ANN001
     ca = Path(master.config.ssldir) / "certs" / "ca.pem"
     assert _get(f"{base}/api/nodes", token, ca) == 200
     assert _get(f"{base}/api/nodes%0A", token, ca) == 404
+
+
+def test_cert_options_work_after_the_subcommand_too(tmp_path: Path) -> None:
+    from master.ca import CertificateAuthority
+
+    CertificateAuthority(tmp_path / "ssl").setup("master.test")
+    before = bunraku("cert", "--ssldir", str(tmp_path / "ssl"), "list", "--all")
+    after = bunraku("cert", "list", "--all", "--ssldir", str(tmp_path / "ssl"))
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout and "master.test" in after.stdout
