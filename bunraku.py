@@ -1166,7 +1166,7 @@ def _print_rollout(info: dict[str, Any], as_json: bool) -> None:
 
 @rollout_group.command("start")
 @click.argument("rev")
-@click.option("--env", "environment", default="production", show_default=True, help="The git environment.")
+@click.option("--environment", "--env", "environment", default="production", show_default=True, help="The git environment.")
 @click.option("--group", help="Only the nodes of this group (product line).")
 @click.option("--canary", help="Nodes of the first wave: N or N%. [1]")
 @click.option("--batch", help="Nodes of each later wave: N or N%. [10%]")
