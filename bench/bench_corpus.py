@@ -93,14 +93,15 @@ def measure(cases: list[ModuleCase]) -> list[dict[str, Any]]:
     return rows
 
 
-def render(rows: list[dict[str, Any]]) -> str:
+def render(rows: list[dict[str, Any]], load: tuple[float, float]) -> str:
     ratios = [r["puppet_cpu"] / max(r["cpu"], 1e-6) for r in rows]
     total_puppet, total_ours = sum(r["puppet_cpu"] for r in rows), sum(r["cpu"] for r in rows)
     lines = [
         SECTION, "",
         f"`python bench/bench_corpus.py --write`: every case of the module corpus "
         f"(tests/dsl/test_modules_corpus.py), whole process, compiled once by each tool in turn on "
-        f"{os.cpu_count()} cores; CPU seconds (user + system) of the process, wall beside it.",
+        f"{os.cpu_count()} cores; CPU seconds (user + system) of the process, wall beside it. Load average "
+        f"(1 min) {load[0]:.2f} before the run, {load[1]:.2f} after.",
         "",
         "| cases | Puppet CPU, total | Bunraku CPU, total | ratio of totals | median ratio per case | "
         "slowest ratio | fastest ratio |",
@@ -141,7 +142,10 @@ def main() -> int:
     if opts.limit:
         step = max(1, len(cases) // opts.limit)
         cases = cases[::step][: opts.limit]
-    text = render(measure(cases))
+    before = os.getloadavg()[0]
+    print(f"load average before: {before:.2f} (run nothing else meanwhile)", flush=True)
+    rows = measure(cases)
+    text = render(rows, (before, os.getloadavg()[0]))
     print(text)
     if opts.write:
         write_section(text)
