@@ -510,17 +510,9 @@ class Interp:
             args = self.eval_args(target.args, env) if target.name == "[]" else []
             getter, setter = (("[]", "[]=") if target.name == "[]" else (target.name, target.name + "="))
             current = self.send(recv, getter, list(args), None, target.line)
-            if node.op == "||":
-                if truthy(current):
-                    return current
-                value = self.eval(node.value, env)
-            elif node.op == "&&":
-                if not truthy(current):
-                    return current
-                value = self.eval(node.value, env)
-            else:
-                value = self.send(current, node.op, [self.eval(node.value, env)], None, node.line)
-            self.send(recv, setter, list(args) + [value], None, target.line)
+            assign, value = self._op_value(node, current, env)
+            if assign:
+                self.send(recv, setter, list(args) + [value], None, target.line)
             return value
         if isinstance(target, A.LVar):
             current = env.lookup(target.name)
@@ -528,18 +520,19 @@ class Interp:
             current = self.ivar(target.name)
         else:
             raise Unsupported("operator assignment to this target", node.line)
-        if node.op == "||":
-            if truthy(current):
-                return current
-            value = self.eval(node.value, env)
-        elif node.op == "&&":
-            if not truthy(current):
-                return current
-            value = self.eval(node.value, env)
-        else:
-            value = self.send(current, node.op, [self.eval(node.value, env)], None, node.line)
-        self.assign_to(target, value, env)
+        assign, value = self._op_value(node, current, env)
+        if assign:
+            self.assign_to(target, value, env)
         return value
+
+    def _op_value(self, node: Any, current: Any, env: Env) -> tuple[bool, Any]:
+        """``x op= value`` given x's current value: (whether to assign, the result). ``||=`` and
+        ``&&=`` short-circuit without evaluating the value."""
+        if node.op == "||" and truthy(current) or node.op == "&&" and not truthy(current):
+            return False, current
+        if node.op in ("||", "&&"):
+            return True, self.eval(node.value, env)
+        return True, self.send(current, node.op, [self.eval(node.value, env)], None, node.line)
 
     def _multi_assign(self, node: A.MultiAssign, env: Env) -> Any:
         value = self.eval(node.value, env)

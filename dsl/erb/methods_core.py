@@ -514,20 +514,22 @@ def _float_round(it: Interp, recv: Any, args: list[Any], blk: Blk | None) -> Any
     return int(r)
 
 
-@rmethod("Float", "floor")
-def _float_floor(it: Interp, recv: Any, args: list[Any], blk: Blk | None) -> Any:
+def _float_to_digits(recv: float, args: list[Any], rounding: Any) -> Any:
+    """Float#floor / Float#ceil: to an Integer, or to ``args[0]`` decimal digits."""
     if args and is_int(args[0]) and args[0] > 0:
         p = 10.0 ** args[0]
-        return math.floor(recv * p) / p
-    return math.floor(recv) if recv == recv and abs(recv) != float("inf") else _float_int(recv)
+        return rounding(recv * p) / p
+    return rounding(recv) if recv == recv and abs(recv) != float("inf") else _float_int(recv)
+
+
+@rmethod("Float", "floor")
+def _float_floor(it: Interp, recv: Any, args: list[Any], blk: Blk | None) -> Any:
+    return _float_to_digits(recv, args, math.floor)
 
 
 @rmethod("Float", "ceil")
 def _float_ceil(it: Interp, recv: Any, args: list[Any], blk: Blk | None) -> Any:
-    if args and is_int(args[0]) and args[0] > 0:
-        p = 10.0 ** args[0]
-        return math.ceil(recv * p) / p
-    return math.ceil(recv) if recv == recv and abs(recv) != float("inf") else _float_int(recv)
+    return _float_to_digits(recv, args, math.ceil)
 
 
 @rmethod("Float", "nan?")
@@ -1132,18 +1134,7 @@ def kernel_float(v: Any) -> Any:
 
 def _k_array(it: Interp, recv: Any, args: list[Any], blk: Blk | None) -> Any:
     argc(args, 1)
-    v = args[0]
-    if v is None:
-        return []
-    if isinstance(v, list):
-        return v
-    if isinstance(v, dict):
-        return [[k, x] for k, x in v.items()]
-    if isinstance(v, RRange):
-        from .methods_enum import range_values
-
-        return range_values(v)
-    return [v]
+    return it.splat_values(args[0])  # Kernel#Array converts as a splat does
 
 
 def _k_integer(it: Interp, recv: Any, args: list[Any], blk: Blk | None) -> Any:

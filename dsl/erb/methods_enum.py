@@ -9,7 +9,18 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from .registry import MAX_ELEMENTS, Method, argc, check_count, check_size, need_block, rmethod, type_error
+from .registry import (
+    MAX_ELEMENTS,
+    Method,
+    argc,
+    check_count,
+    check_size,
+    need_block,
+    range_slice,
+    rmethod,
+    type_error,
+)
+from .registry import int_arg as _int
 from .rvalues import (
     RRange,
     RubyError,
@@ -112,14 +123,6 @@ _KEY = functools.cmp_to_key(compare_or_fail)
 
 def sort_values(values: list[Any]) -> list[Any]:
     return sorted(values, key=_KEY)
-
-
-def _int(v: Any) -> int:
-    if is_int(v):
-        return int(v)
-    if isinstance(v, float):
-        return int(v)
-    raise type_error(v, "Integer")
 
 
 def _ary(v: Any) -> list[Any]:
@@ -785,17 +788,7 @@ def array_slice(recv: list[Any], args: list[Any]) -> Any:
             return None
         return recv[start:start + length]
     if isinstance(a, RRange):
-        start = 0 if a.low is None else _int(a.low)
-        stop = n if a.high is None else _int(a.high)
-        if start < 0:
-            start += n
-        if start < 0 or start > n:
-            return None
-        if stop < 0:
-            stop += n
-        if a.high is not None and not a.exclusive:
-            stop += 1
-        return recv[start:max(stop, start)]
+        return range_slice(recv, a)
     i = _index_of(recv, _int(a))
     return recv[i] if i is not None else None
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from ..values import RegexValue
 from . import fmt
 from .methods_core import kernel_float, regex_match, regexp_of
-from .registry import Method, argc, check_size, rmethod, type_error
+from .registry import Method, argc, check_size, range_slice, rmethod, type_error
+from .registry import int_arg as _int
 from .rvalues import (
     RMatch,
     RRange,
@@ -36,14 +37,6 @@ def _str(v: Any) -> str:
     if isinstance(v, str):
         return v
     raise type_error(v, "String")
-
-
-def _int(v: Any) -> int:
-    if is_int(v):
-        return int(v)
-    if isinstance(v, float):
-        return int(v)
-    raise type_error(v, "Integer")
 
 
 def _pattern(v: Any) -> re.Pattern[str]:
@@ -518,17 +511,7 @@ def _slice(it: Interp, recv: str, args: list[Any]) -> str | None:
             i += n
         return recv[i] if 0 <= i < n else None
     if isinstance(a, RRange):
-        start = 0 if a.low is None else _int(a.low)
-        stop = n if a.high is None else _int(a.high)
-        if start < 0:
-            start += n
-        if start < 0 or start > n:
-            return None
-        if stop < 0:
-            stop += n
-        if a.high is not None and not a.exclusive:
-            stop += 1
-        return recv[start:max(stop, start)]
+        return range_slice(recv, a)
     if isinstance(a, str):
         return a if a in recv else None
     if isinstance(a, (RRegexp, RegexValue)):

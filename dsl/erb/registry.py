@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..formatlimits import MAX_STRING_SIZE, size_error
 from .ruby_names import RUBY_METHODS
-from .rvalues import ANCESTORS, RubyError, Unsupported, class_name, inspect
+from .rvalues import ANCESTORS, RRange, RubyError, Unsupported, class_name, inspect, is_int
 
 if TYPE_CHECKING:
     from .interp import Interp
@@ -124,3 +124,28 @@ def check_size(n: int, what: str = "this") -> None:
 def check_count(n: int) -> None:
     if n > MAX_ELEMENTS:
         raise RubyError("ArgumentError", f"this would build an Array of {n} elements (at most {MAX_ELEMENTS})")
+
+
+def int_arg(v: Any) -> int:
+    """An Integer argument as Ruby takes one (a Float is truncated)."""
+    if is_int(v):
+        return int(v)
+    if isinstance(v, float):
+        return int(v)
+    raise type_error(v, "Integer")
+
+
+def range_slice(seq: Any, rng: RRange) -> Any:
+    """``seq[a..b]`` / ``seq[a...b]`` for an Array or a String: None when the start is out of range."""
+    n = len(seq)
+    start = 0 if rng.low is None else int_arg(rng.low)
+    stop = n if rng.high is None else int_arg(rng.high)
+    if start < 0:
+        start += n
+    if start < 0 or start > n:
+        return None
+    if stop < 0:
+        stop += n
+    if rng.high is not None and not rng.exclusive:
+        stop += 1
+    return seq[start:max(stop, start)]
