@@ -17,13 +17,13 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check bunraku.py engine dsl master agent facts tests bench examples
-	$(BIN)/mypy engine dsl facts master agent
+	$(BIN)/ruff check bunraku.py cli engine dsl master agent facts tests bench examples
+	$(BIN)/mypy engine dsl facts master agent cli
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bunraku.py engine dsl master agent facts tests bench examples
-	$(BIN)/mypy engine dsl facts master agent
+	$(BIN)/ruff check bunraku.py cli engine dsl master agent facts tests bench examples
+	$(BIN)/mypy engine dsl facts master agent cli
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from engine.catalog import Catalog, CatalogError
 from engine.fsutil import atomic_write
@@ -14,11 +16,24 @@ from engine.fsutil import atomic_write
 log = logging.getLogger(__name__)
 
 
-def parse_catalog(data: bytes, certname: str | None = None) -> Catalog:
-    """A catalog from JSON, or CatalogError (never another exception) if it is malformed, is not
-    valid UTF-8, or names another node."""
+def unwrap_catalog(data: Any) -> Any:
+    """The catalog in a document: Puppet's catalog JSON as it is, or wrapped in ``{"data": {...}}``
+    as some tools and older APIs write it."""
+    if isinstance(data, dict) and "resources" not in data and isinstance(data.get("data"), dict):
+        return data["data"]
+    return data
+
+
+def parse_catalog(data: bytes | str, certname: str | None = None) -> Catalog:
+    """A catalog from JSON (see :func:`unwrap_catalog`), or CatalogError (never another exception) if
+    it is malformed, is not valid UTF-8, or names another node. ``bunraku apply --catalog`` reads its
+    file with this too."""
     try:
-        catalog = Catalog.from_json(data)
+        try:
+            document = json.loads(data)
+        except ValueError as exc:
+            raise CatalogError(f"catalog is not valid JSON: {exc}") from None
+        catalog = Catalog.from_dict(unwrap_catalog(document))
     except CatalogError:
         raise
     except RecursionError:

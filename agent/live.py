@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from agent.run import AgentSettings, RunResult, run_once, wait_for_next_run, wait_for_stop
+from agent.run import AgentSettings, RunResult, disabled_reason, run_once, wait_for_next_run, wait_for_stop
 from master.proto import bunraku_pb2 as pb
 from master.rpc import pki
 from master.rpc.client import ClientError, MasterClient
@@ -70,6 +70,8 @@ class LiveChannel:
         self._call: object | None = None
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        #: send a heartbeat now (it says whether the agent is disabled) rather than at the next beat
+        self.beat_now = threading.Event()
 
     def start(self) -> None:
         for target, name in ((self._listen, "live"), (self._beat, "live-heartbeat")):
@@ -79,6 +81,7 @@ class LiveChannel:
 
     def join(self, timeout: float = 5.0) -> None:
         self._cancel()
+        self.beat_now.set()  # the heartbeat thread sees ``stop`` at once
         for thread in self._threads:
             thread.join(timeout)
 
@@ -100,8 +103,10 @@ class LiveChannel:
                 continue
             client = self._client()
             try:
+                reason = disabled_reason(self.settings)
                 server, call, first = client.open_stream("Live", pb.LiveHello(
-                    environment=self.settings.environment))
+                    environment=self.settings.environment, disabled=reason is not None,
+                    disabled_reason=reason or ""))
                 with self._lock:
                     self._call = call
                 self._on_message(first)
@@ -137,12 +142,18 @@ class LiveChannel:
             mode = message.mode if message.mode in ("full", "incremental") else "full"
             log.info("the master asks for a run now (%s%s)", mode,
                      f", rollout {message.rollout_id}" if message.rollout_id else "")
+            if disabled_reason(self.settings) is not None:
+                self.beat_now.set()  # the run will be skipped: tell the master why at once
             self.requests.request(mode)
 
     def _beat(self) -> None:
         client: MasterClient | None = None
         try:
-            while not self.stop.wait(self.heartbeat_seconds if self.connected.is_set() else 0.2):
+            while not self.stop.is_set():
+                self.beat_now.wait(self.heartbeat_seconds if self.connected.is_set() else 0.2)
+                self.beat_now.clear()
+                if self.stop.is_set():
+                    break
                 if not self.connected.is_set():
                     continue
                 if time.monotonic() - self._last_message > 3 * self.heartbeat_seconds:
@@ -152,8 +163,11 @@ class LiveChannel:
                 try:
                     if client is None:
                         client = self._client()
+                    reason = disabled_reason(self.settings)
                     client.call("Heartbeat", pb.HeartbeatRequest(environment=self.settings.environment,
-                                                                 running=self.running()),
+                                                                 running=self.running(),
+                                                                 disabled=reason is not None,
+                                                                 disabled_reason=reason or ""),
                                 timeout=max(1.0, self.heartbeat_seconds))
                 except ClientError as exc:
                     log.info("heartbeat failed: %s", exc)

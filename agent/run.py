@@ -31,6 +31,7 @@ from agent.spool import ReportSpool
 from agent.status import AgentStatus
 from engine.apply import apply_catalog
 from engine.catalog import Catalog, CatalogError
+from engine.deferred import FunctionCaller
 from engine.errors import EngineError
 from engine.fsutil import atomic_write
 from engine.report import Report
@@ -79,6 +80,8 @@ class AgentSettings:
     state_dir: Path | None = None  # the engine's (reports, filebucket); default ROOT/var/lib/bunraku
     live: bool = False  # daemon mode: keep the live channel open and run when the master says so
     apply_mode: str = "full"  # this run: full | incremental (only what changed since the last good catalog)
+    #: resolves the catalog's Deferred values (engine.deferred); the CLI gives the language's functions
+    functions: FunctionCaller | None = None
 
     # -- where things live under vardir --------------------------------------------------------------
     @property
@@ -156,13 +159,9 @@ def _load_facts(settings: AgentSettings) -> dict[str, Any]:
     if settings.facts is not None:
         return dict(settings.facts)
     if settings.facts_file is not None:
-        import yaml
+        from facts.files import load_facts_file
 
-        text = settings.facts_file.read_text(encoding="utf-8")
-        data = json.loads(text) if settings.facts_file.suffix == ".json" else yaml.safe_load(text)
-        if not isinstance(data, dict):
-            raise ValueError(f"{settings.facts_file}: facts must be a mapping")
-        return data
+        return load_facts_file(settings.facts_file)  # FactsFileError is a ValueError
     from facts import collect_facts
 
     custom = [settings.plugin_facts_dir] if settings.plugin_facts_dir.is_dir() else []
@@ -422,7 +421,8 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
     try:
         report = apply_catalog(catalog, root=s.root, noop=s.noop, tags=s.tags, show_diff=s.show_diff,
                                state_dir=s.state_dir, facts=facts, file_sources=sources,
-                               incremental_from=_last_good(s) if s.apply_mode == "incremental" else None)
+                               incremental_from=_last_good(s) if s.apply_mode == "incremental" else None,
+                               functions=s.functions)
     except EngineError as exc:
         report = _failed_report(s, str(exc))
         lines.append(("err", f"Error: {exc}"))

@@ -5,8 +5,11 @@ is interpolated:
   - loop:     the instances come from an iteration (`Integer[1, 10000].each`)
   - explicit: 10,000 declarations written out (a 10,000-line manifest: parsing dominates)
 
-Usage: python bench/bench_compile.py [--runs N] [--instances N] [--no-puppet] [--write]
-``--write`` replaces the "## Compile" section of bench/RESULTS.md.
+Each tool runs alternately (one warm-up run of each first); wall time, CPU time (user + system of the process
+and the children it reaped, from wait4) and peak RSS of the whole process, medians (see bench/harness.py).
+
+Usage: python bench/bench_compile.py [--runs N] [--instances N] [--no-puppet] [--write] [--allow-busy]
+``--write`` replaces the "## Compile" section of bench/RESULTS.md (only on a quiet machine).
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 DEFINE = """define app::conf(String $owner = 'root', Integer $port = 8080) {
   file { "/etc/app/${title}.conf":
     ensure  => file,
@@ -42,16 +45,8 @@ def write_manifests(base: Path, n: int) -> dict[str, Path]:
     return {"loop": loop, "explicit": explicit}
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one whole process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0 or b'"resources"' not in out:
-        raise SystemExit(f"command failed: {' '.join(cmd)}")
-    return wall, usage.ru_maxrss / 1024
+def has_catalog(sample: harness.Sample) -> str | None:
+    return None if b'"resources"' in sample.stdout else "printed no catalog"
 
 
 def puppet_cmd(manifest: Path, tmp: Path) -> list[str]:
@@ -67,13 +62,14 @@ def bunraku_cmd(manifest: Path, facts: Path) -> list[str]:
             "bench.example.com", "--facts", str(facts)]
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--instances", type=int, default=10000)
     ap.add_argument("--no-puppet", action="store_true")
-    ap.add_argument("--write", action="store_true")
+    harness.add_arguments(ap)
     args = ap.parse_args()
+    bench = harness.Bench(args)
     have_puppet = not args.no_puppet and shutil.which("puppet") is not None
     rows = []
     with tempfile.TemporaryDirectory(prefix="bunraku-bench-") as d:
@@ -82,48 +78,36 @@ def main() -> None:
         facts = tmp / "facts.yaml"
         facts.write_text("networking: {fqdn: bench.example.com, hostname: bench}\nos: {family: Debian}\n")
         env = dict(os.environ)
-        env.pop("BUNRAKU_PARSE_CACHE", None)
+        runs = iter(range(10**6))
         for name, manifest in manifests.items():
-            results: dict[str, list[tuple[float, float]]] = {"bunraku": [], "puppet": []}
-            for _ in range(args.runs):
-                results["bunraku"].append(run(bunraku_cmd(manifest, facts), tmp, env))
-                if have_puppet:
-                    results["puppet"].append(run(puppet_cmd(manifest, tmp), tmp, env))
-            for tool, samples in results.items():
-                if samples:
-                    rows.append((name, tool, statistics.median(s[0] for s in samples),
-                                 max(s[1] for s in samples)))
-    lines = ["| manifest | tool | wall s (median) | peak RSS MiB |", "|---|---|---:|---:|"]
-    for name, tool, wall, rss in rows:
-        lines.append(f"| {name} | {tool} | {wall:.3f} | {rss:.0f} |")
+            def cold(name: str = name) -> None:
+                # cold: the parse cache (on by default) starts empty on every run, and is written
+                env["BUNRAKU_PARSE_CACHE"] = str(tmp / f"parse-cache-{name}-{next(runs)}")
+
+            commands = [harness.Command("bunraku", bunraku_cmd(manifest, facts), env=env, cwd=tmp, capture=True,
+                                        prepare=cold, check=has_catalog, label=f"{name}: bunraku compile")]
+            if have_puppet:
+                commands.append(harness.Command("puppet", puppet_cmd(manifest, tmp), env=env, cwd=tmp, capture=True,
+                                                check=has_catalog, label=f"{name}: puppet catalog find"))
+            for tool, samples in bench.alternate(commands, args.runs).items():
+                rows.append((name, tool, harness.summarize(samples)))
+    table = harness.table(["manifest", "tool", "wall s (median)", "CPU s (median)", "peak RSS MiB"],
+                          [[name, tool, f"{st.wall:.3f}", f"{st.cpu:.3f}", f"{st.rss_max_mib:.0f}"]
+                           for name, tool, st in rows], align="llrrr")
     summary = []
     for name in ("loop", "explicit"):
-        b = [r for r in rows if r[0] == name and r[1] == "bunraku"]
-        p = [r for r in rows if r[0] == name and r[1] == "puppet"]
+        b = [st for n, tool, st in rows if n == name and tool == "bunraku"]
+        p = [st for n, tool, st in rows if n == name and tool == "puppet"]
         if b and p:
-            summary.append(f"- {name}: Bunraku is **{p[0][2] / b[0][2]:.1f}x** faster than `puppet catalog find` "
-                           f"(target ≥5x) with {b[0][3]:.0f} MiB peak memory against Puppet's {p[0][3]:.0f} MiB")
-    text = "\n".join(lines + [""] + summary)
-    print(text)
-    if args.write:
-        write_section(text, args)
-
-
-def write_section(text: str, args: argparse.Namespace) -> None:
-    results = ROOT / "bench" / "RESULTS.md"
-    header = (f"## Compile\n\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; one defined type "
-              f"instantiated {args.instances} times, each a file with interpolated content; whole process, "
-              f"cold (no parse cache on disk), medians of {args.runs}; Puppet 7.23 `puppet catalog find "
-              f"--terminus compiler`; Bunraku `bunraku compile`. Machine: {os.cpu_count()} cores.\n\n")
-    section = header + text + "\n"
-    old = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    if "## Compile" in old:
-        before, _, rest = old.partition("## Compile")
-        after = rest[rest.find("\n## ") + 1:] if "\n## " in rest else ""
-        new = before + section + ("\n" + after if after else "")
-    else:
-        new = old.rstrip("\n") + "\n\n" + section
-    results.write_text(new, encoding="utf-8")
+            summary.append(f"- {name}: Bunraku is **{harness.ratio(p[0].wall, b[0].wall)}** faster than "
+                           f"`puppet catalog find` in wall time (target ≥5x), {harness.ratio(p[0].cpu, b[0].cpu)} "
+                           f"in CPU time, with {b[0].rss_max_mib:.0f} MiB peak memory against Puppet's "
+                           f"{p[0].rss_max_mib:.0f} MiB")
+    text = "\n".join([f"One defined type instantiated {args.instances} times, each a file with interpolated "
+                      f"content; whole process, cold (an empty parse cache), {args.runs} runs of each tool, "
+                      "alternating, after one warm-up each; medians; Puppet 7.23 `puppet catalog find --terminus "
+                      "compiler`; Bunraku `bunraku compile`.", "", table, "", *summary])
+    return bench.finish("Compile", text)
 
 
 if __name__ == "__main__":

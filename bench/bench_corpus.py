@@ -2,37 +2,37 @@
 
 The cases are those of tests/dsl/test_modules_corpus.py: each Debian-packaged module's examples,
 `include <module>` for every module with a main class, and our role manifests, compiled for the
-corpus node with the corpus facts against /usr/share/puppet/modules. Each case runs once with each
-tool, the two alternating (Puppet first on even cases, Bunraku first on odd ones); the figure is the
-CPU time (user + system) of the whole process, beside its wall time. A case that one tool refuses is
-still timed (an error is a compile too).
+corpus node with the corpus facts against /usr/share/puppet/modules. After one untimed warm-up of each tool
+(the first case), each case runs once with each tool, the two alternating (Puppet first on even cases,
+Bunraku first on odd ones); the figure is the CPU time (user + system) of the whole process and the children
+it reaped (wait4), beside its wall time. A case that one tool refuses is still timed (an error is a compile
+too).
 
-Usage: python bench/bench_corpus.py [--limit N] [--write]
-``--write`` replaces the "## Module corpus" section of bench/RESULTS.md.
+Usage: python bench/bench_corpus.py [--limit N] [--write] [--allow-busy]
+``--write`` replaces the "## Module corpus" section of bench/RESULTS.md (only on a quiet machine; see
+bench/harness.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 sys.path.insert(0, str(ROOT / "tests" / "dsl"))
 
 from module_corpus import FACTS_FILE, MODULES_DIR, NODE, ModuleCase, discover_cases  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-SECTION = "## Module corpus"
+SECTION = "Module corpus"
 
 
 def _golden_regen() -> Any:
@@ -43,49 +43,52 @@ def _golden_regen() -> Any:
     return module
 
 
-def _timed(run: Any) -> tuple[float, float, bool]:
-    """(CPU seconds of the children run started, wall seconds, whether it compiled)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    ok = run()
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, wall, ok
-
-
-def _puppet(regen: Any, facts: dict[str, Any], manifest: Path) -> tuple[float, float, bool]:
+def _puppet(bench: harness.Bench, regen: Any, facts: dict[str, Any], manifest: Path, label: str
+            ) -> tuple[float, float, bool]:
+    """`puppet catalog find` in a private Puppet tree (the golden files' own setup), as one whole process."""
     run = regen.PuppetRun(NODE, facts)
     try:
-        return _timed(lambda: run.compile(manifest, [MODULES_DIR], None)[0] is not None)
+        args = [regen.PUPPET, "catalog", "find", run.node, "--terminus", "compiler", "--render-as", "json",
+                "--facts_terminus", "yaml", "--confdir", str(run.root / "confdir"),
+                "--vardir", str(run.root / "vardir"), "--codedir", str(run.root / "codedir"),
+                "--environmentpath", str(run.root / "envs"), "--environment", "production",
+                "--basemodulepath", str(MODULES_DIR), "--vendormoduledir", str(run.root / "vendor"),
+                "--color", "false", "--manifest", str(manifest)]
+        sample = harness.measure(args, cwd=run.root, capture=True, load=bench.before(f"puppet   {label}"))
+        ok = any(line.startswith(b"{") for line in sample.stdout.splitlines())
+        return sample.cpu, sample.wall, ok
     finally:
         run.cleanup()
 
 
-def _bunraku(manifest: Path) -> tuple[float, float, bool]:
+def _bunraku(bench: harness.Bench, manifest: Path, label: str) -> tuple[float, float, bool]:
     args = [sys.executable, str(ROOT / "bunraku.py"), "compile", str(manifest), "--node", NODE,
             "--facts", str(FACTS_FILE), "--modulepath", str(MODULES_DIR)]
-    return _timed(lambda: subprocess.run(args, capture_output=True, cwd=ROOT, check=False).returncode == 0)
+    sample = harness.measure(args, cwd=ROOT, load=bench.before(f"bunraku  {label}"))
+    return sample.cpu, sample.wall, sample.status == 0
 
 
-def measure(cases: list[ModuleCase]) -> list[dict[str, Any]]:
+def measure(bench: harness.Bench, cases: list[ModuleCase]) -> list[dict[str, Any]]:
     regen = _golden_regen()
     from catalog_compare import load_facts
 
     facts = load_facts(FACTS_FILE)
     rows = []
-    for i, case in enumerate(cases):
+    for i, case in enumerate([cases[0], *cases]):
         scratch = Path(tempfile.mkdtemp(prefix="bunraku-bench-corpus-"))
+        label = case.name if i else f"{case.name} (warm-up)"
         try:
             manifest = case.write_manifest(scratch)
-            if i % 2 == 0:
-                puppet = _puppet(regen, facts, manifest)
-                ours = _bunraku(manifest)
+            if i % 2 == 1:
+                puppet = _puppet(bench, regen, facts, manifest, label)
+                ours = _bunraku(bench, manifest, label)
             else:
-                ours = _bunraku(manifest)
-                puppet = _puppet(regen, facts, manifest)
+                ours = _bunraku(bench, manifest, label)
+                puppet = _puppet(bench, regen, facts, manifest, label)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        if i == 0:
+            continue
         rows.append({"case": case.name, "puppet_cpu": puppet[0], "puppet_wall": puppet[1], "puppet_ok": puppet[2],
                      "cpu": ours[0], "wall": ours[1], "ok": ours[2]})
         print(f"{case.name:60} puppet {puppet[0]:6.2f} s  bunraku {ours[0]:5.2f} s  "
@@ -93,47 +96,37 @@ def measure(cases: list[ModuleCase]) -> list[dict[str, Any]]:
     return rows
 
 
-def render(rows: list[dict[str, Any]], load: tuple[float, float]) -> str:
+def render(rows: list[dict[str, Any]]) -> str:
     ratios = [r["puppet_cpu"] / max(r["cpu"], 1e-6) for r in rows]
+    wall_ratios = [r["puppet_wall"] / max(r["wall"], 1e-6) for r in rows]
     total_puppet, total_ours = sum(r["puppet_cpu"] for r in rows), sum(r["cpu"] for r in rows)
+    wall_puppet, wall_ours = sum(r["puppet_wall"] for r in rows), sum(r["wall"] for r in rows)
     lines = [
-        SECTION, "",
-        f"`python bench/bench_corpus.py --write`: every case of the module corpus "
-        f"(tests/dsl/test_modules_corpus.py), whole process, compiled once by each tool in turn on "
-        f"{os.cpu_count()} cores; CPU seconds (user + system) of the process, wall beside it. Load average "
-        f"(1 min) {load[0]:.2f} before the run, {load[1]:.2f} after.",
+        "Every case of the module corpus (tests/dsl/test_modules_corpus.py), whole process, compiled once by each "
+        "tool in turn after one warm-up of each; CPU seconds (user + system of the process and the children it "
+        "reaped), wall beside it.",
         "",
-        "| cases | Puppet CPU, total | Bunraku CPU, total | ratio of totals | median ratio per case | "
-        "slowest ratio | fastest ratio |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {len(rows)} | {total_puppet:.1f} s | {total_ours:.1f} s | {total_puppet / max(total_ours, 1e-6):.1f}x | "
-        f"{statistics.median(ratios):.1f}x | {min(ratios):.1f}x | {max(ratios):.1f}x |",
+        "| cases | Puppet CPU, total | Bunraku CPU, total | ratio of CPU totals | median CPU ratio per case | "
+        "slowest | fastest | Puppet wall, total | Bunraku wall, total | ratio of wall totals | median wall ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {len(rows)} | {total_puppet:.1f} s | {total_ours:.1f} s | {harness.ratio(total_puppet, total_ours)} | "
+        f"{statistics.median(ratios):.1f}x | {min(ratios):.1f}x | {max(ratios):.1f}x | {wall_puppet:.1f} s | "
+        f"{wall_ours:.1f} s | {harness.ratio(wall_puppet, wall_ours)} | {statistics.median(wall_ratios):.1f}x |",
         "",
-        "| case | Puppet CPU | Puppet wall | Bunraku CPU | Bunraku wall | ratio (CPU) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| case | Puppet CPU | Puppet wall | Bunraku CPU | Bunraku wall | ratio (CPU) | ratio (wall) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r, ratio in zip(rows, ratios, strict=True):
+    for r, ratio, wall_ratio in zip(rows, ratios, wall_ratios, strict=True):
         mark = "" if r["ok"] == r["puppet_ok"] else " (one tool refused)"
         lines.append(f"| {r['case']}{mark} | {r['puppet_cpu']:.2f} s | {r['puppet_wall']:.2f} s | {r['cpu']:.2f} s | "
-                     f"{r['wall']:.2f} s | {ratio:.1f}x |")
+                     f"{r['wall']:.2f} s | {ratio:.1f}x | {wall_ratio:.1f}x |")
     return "\n".join(lines) + "\n"
-
-
-def write_section(text: str) -> None:
-    current = RESULTS.read_text(encoding="utf-8")
-    start = current.find(SECTION)
-    if start < 0:
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-        return
-    end = current.find("\n## ", start + len(SECTION))
-    rest = current[end + 1:] if end >= 0 else ""
-    RESULTS.write_text(current[:start] + text + ("\n" + rest if rest else ""), encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, help="only this many cases, spread over the corpus")
-    parser.add_argument("--write", action="store_true", help="replace the section in bench/RESULTS.md")
+    harness.add_arguments(parser)
     opts = parser.parse_args()
     if shutil.which("puppet") is None or not MODULES_DIR.is_dir():
         print("needs Puppet 7.23 and Debian's puppet-module-* packages (apt-get install puppet-agent ...)")
@@ -142,14 +135,9 @@ def main() -> int:
     if opts.limit:
         step = max(1, len(cases) // opts.limit)
         cases = cases[::step][: opts.limit]
-    before = os.getloadavg()[0]
-    print(f"load average before: {before:.2f} (run nothing else meanwhile)", flush=True)
-    rows = measure(cases)
-    text = render(rows, (before, os.getloadavg()[0]))
-    print(text)
-    if opts.write:
-        write_section(text)
-    return 0
+    bench = harness.Bench(opts)
+    rows = measure(bench, cases)
+    return bench.finish(SECTION, render(rows))
 
 
 if __name__ == "__main__":

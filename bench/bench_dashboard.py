@@ -9,10 +9,12 @@ time-range queries a month of rows to aggregate. Seeding writes the store's tabl
 shapes Store.save_report writes, built with the store's own summarize_report/report_events), because a
 transaction per report would take most of an hour here.
 
-Prints a Markdown table; does not write bench/RESULTS.md.
+Prints a Markdown table, wall time with this process's CPU time beside it; ``--write`` replaces the
+"## Dashboard" section of bench/RESULTS.md (only on a quiet machine; see bench/harness.py).
 
     .venv/bin/python bench/bench_dashboard.py [--nodes 10000] [--history-nodes 200] [--days 30]
                                               [--runs-per-day 24] [--repeat 5] [--url STORE_URL]
+                                              [--write] [--allow-busy]
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import argparse
 import io
 import logging
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -32,14 +33,25 @@ from typing import Any
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 sys.path.insert(0, str(ROOT))
 
 from master.dashboard import TokenStore, create_app  # noqa: E402
 from master.dashboard.sample import GROUPS, make_report, pick_kind, sample_catalog, sample_facts  # noqa: E402
 from master.store import Store  # noqa: E402
 from master.store.documents import catalog_digest, report_events, summarize_report  # noqa: E402
-from master.store.schema import catalog_history, catalogs, events, facts, nodes, reports  # noqa: E402
+from master.store.schema import (  # noqa: E402
+    catalog_documents,
+    catalog_history,
+    catalogs,
+    events,
+    facts,
+    nodes,
+    reports,
+)
 
 log = logging.getLogger("bench_dashboard")
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -56,7 +68,7 @@ def seed(store: Store, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     names = [node_name(i) for i in range(args.nodes)]
     with engine.begin() as conn:
-        rows, fact_rows, catalog_rows, history_rows = [], [], [], []
+        rows, fact_rows, catalog_rows, history_rows, document_rows = [], [], [], [], []
         for i, name in enumerate(names):
             group = GROUPS[i % len(GROUPS)]
             # a few nodes have gone quiet (unresponsive); the rest were seen a few minutes ago
@@ -69,12 +81,12 @@ def seed(store: Store, args: argparse.Namespace) -> dict[str, Any]:
             catalog = sample_catalog(name, group, "c0ffee1")
             digest = catalog_digest(catalog)
             catalog_rows.append({"node": name, "digest": digest, "code_id": "c0ffee1", "environment": "production",
-                                 "compiled_at": seen, "compile_seconds": round(rng.uniform(0.2, 2.5), 3),
-                                 "catalog": catalog})
+                                 "compiled_at": seen, "compile_seconds": round(rng.uniform(0.2, 2.5), 3)})
+            document_rows.append({"digest": digest, "stored_at": seen, "catalog": catalog})
             history_rows.append({"node": name, "digest": digest, "code_id": "c0ffee1", "first_seen": seen,
                                  "last_seen": seen})
         for table, batch in ((nodes, rows), (facts, fact_rows), (catalogs, catalog_rows),
-                             (catalog_history, history_rows)):
+                             (catalog_history, history_rows), (catalog_documents, document_rows)):
             for start in range(0, len(batch), CHUNK):
                 conn.execute(sa.insert(table), batch[start:start + CHUNK])
     next_id = 1
@@ -145,16 +157,13 @@ class Caller:
         return status[0], len(body)
 
 
-def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    samples, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), max(samples), result
+def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float, float, Any]:
+    """Median and max wall, median CPU (this process), in ms, and the last result."""
+    wall, worst, cpu, result = harness.timed(call, repeat)
+    return wall * 1000, worst * 1000, cpu * 1000, result
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--history-nodes", type=int, default=200)
@@ -162,11 +171,14 @@ def main() -> None:
     parser.add_argument("--runs-per-day", type=int, default=24)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file in a temporary directory)")
+    harness.add_arguments(parser)
     args = parser.parse_args()
+    bench = harness.Bench(args)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         with Store.open(url) as store:
+            bench.before(f"seeding {args.nodes:,} nodes")
             seeded = seed(store, args)
             size = (Path(tmp) / "bench.db").stat().st_size / 2**20 if not args.url else float("nan")
             tokens = TokenStore(Path(tmp) / "tokens.json")
@@ -181,7 +193,9 @@ def main() -> None:
                     {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/reports", "QUERY_STRING": deep.partition("?")[2],
                      "wsgi.input": io.BytesIO(), "wsgi.url_scheme": "https",
                      "HTTP_AUTHORIZATION": f"Bearer {token}"}, lambda s, h: None)
-                cursor = __import__("json").loads(b"".join(body))["next"]
+                cursor = __import__("json").loads(b"".join(body)).get("next")
+                if not cursor:  # a small data set has fewer pages
+                    break
                 deep = f"/reports?before={cursor}"
             pages = [
                 ("overview", "/"), ("nodes, page 1", "/nodes"), ("nodes, page 150", "/nodes?page=150"),
@@ -203,15 +217,19 @@ def main() -> None:
                    f"({args.history_nodes} nodes x {args.days} days x {args.runs_per_day}/day + 1 each for the rest), "
                    f"{seeded['events']:,} events in {seeded['seconds']:.1f} s; store {store.url.split(':')[0]}"
                    + (f", {size:.0f} MiB" if size == size else ""), "",
-                   "| page | status | KiB | uncached median ms | uncached max ms | cached median ms |",
-                   "|---|---:|---:|---:|---:|---:|"]
+                   "Rendered in process (the WSGI app called directly); CPU is this process's.", "",
+                   "| page | status | KiB | uncached median ms | uncached CPU ms | uncached max ms | cached median ms "
+                   "| cached CPU ms |",
+                   "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            bench.before("pages")
             for label, url in pages:
-                median, worst, (status, length) = timed(lambda u=url: cold.get(u), args.repeat)  # type: ignore[misc]
+                median, worst, cpu, (status, length) = timed(lambda u=url: cold.get(u), args.repeat)  # type: ignore[misc]
                 warm.get(url)
-                cached, _, _ = timed(lambda u=url: warm.get(u), args.repeat)  # type: ignore[misc]
-                out.append(f"| {label} | {status} | {length / 1024:.0f} | {median:.1f} | {worst:.1f} | {cached:.1f} |")
-            sys.stdout.write("\n".join(out) + "\n")
+                cached, _, cached_cpu, _ = timed(lambda u=url: warm.get(u), args.repeat)  # type: ignore[misc]
+                out.append(f"| {label} | {status} | {length / 1024:.0f} | {median:.1f} | {cpu:.1f} | {worst:.1f} "
+                           f"| {cached:.1f} | {cached_cpu:.1f} |")
+    return bench.finish("Dashboard", "\n".join(out))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -6,8 +6,12 @@ The master runs as its own process (`bunraku master`, 2 compile workers); the ag
 in this process (grpc.aio, one channel and one certificate each). Throughput = catalogs served / wall
 time of the burst; latency per request, p50/p99.
 
-Usage: python bench/bench_master.py [--agents 200] [--requests 5] [--no-puppet] [--write]
-``--write`` appends/replaces the "## Master" section of bench/RESULTS.md.
+The master's CPU time (user + system of its whole process tree, workers included, from /proc) is taken over
+each burst, and the summed RSS of the tree is sampled every 0.2 s for its peak; `puppet catalog find` is
+measured as a whole process (wall, CPU of it and the children it reaped, peak RSS; see bench/harness.py).
+
+Usage: python bench/bench_master.py [--agents 200] [--requests 5] [--no-puppet] [--write] [--allow-busy]
+``--write`` replaces the "## Master" section of bench/RESULTS.md (only on a quiet machine).
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 sys.path.insert(0, str(ROOT))
 
 MANIFEST = """\
@@ -97,7 +105,7 @@ def identities(base: Path, n: int) -> list[tuple[str, bytes, bytes, bytes]]:
 
 
 async def burst(address: str, ids: list[tuple[str, bytes, bytes, bytes]], warmup: int,
-                requests: int) -> tuple[float, list[float], int, int]:
+                requests: int, mark: Callable[[], None] | None = None) -> tuple[float, list[float], int, int]:
     import grpc
 
     from master.proto import bunraku_pb2 as pb
@@ -123,6 +131,8 @@ async def burst(address: str, ids: list[tuple[str, bytes, bytes, bytes]], warmup
 
     if warmup:
         await asyncio.gather(*(agent(i, warmup, False) for i in range(len(ids))))
+    if mark is not None:
+        mark()
     t0 = time.perf_counter()
     await asyncio.gather(*(agent(i, requests, True) for i in range(len(ids))))
     wall = time.perf_counter() - t0
@@ -131,35 +141,49 @@ async def burst(address: str, ids: list[tuple[str, bytes, bytes, bytes]], warmup
     return wall, latencies, sizes[0], hits[0]
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+def measured_burst(bench: harness.Bench, label: str, proc: subprocess.Popen[bytes], address: str,
+                   ids: list[tuple[str, bytes, bytes, bytes]], warmup: int, requests: int) -> tuple:
+    """A burst with the master's CPU time (whole tree, over the measured part) and peak RSS (whole tree)."""
+    tree = harness.ProcessTree(proc.pid)
+    cpu0 = [0.0]
+
+    def mark() -> None:   # after the warm-up, on the same channels
+        bench.before(label)
+        cpu0[0] = tree.cpu_seconds()
+
+    with harness.TreeSampler(tree) as sampler:
+        wall, lat, size, hits = asyncio.run(burst(address, ids, warmup=warmup, requests=requests, mark=mark))
+        cpu = tree.cpu_seconds() - cpu0[0]
+    return (label, len(lat), wall, lat, size, hits, cpu, sampler.peak / 2**20)
 
 
-def puppet_compile(base: Path, runs: int) -> tuple[float, float] | None:
-    """(median wall s of `puppet catalog find`, median compile s Puppet reports) for the same manifest."""
+def puppet_compile(bench: harness.Bench, base: Path, runs: int) -> tuple[float, float, float, float] | None:
+    """(median wall s, median CPU s, median compile s Puppet reports, max peak RSS MiB) of
+    `puppet catalog find` for the same manifest, one whole process per catalog."""
     if not shutil.which("puppet"):
         return None
     env_dir = base / "environments" / "production"
     pdir = base / "puppet"
     (pdir / "facts.d").mkdir(parents=True, exist_ok=True)
-    walls, compiles = [], []
-    for _ in range(runs):
-        cmd = ["puppet", "catalog", "find", "agent000.bench.example.com", "--terminus", "compiler",
-               "--render-as", "json", "--manifest", str(env_dir / "manifests" / "site.pp"),
-               "--confdir", str(pdir / "conf"), "--vardir", str(pdir / "var"), "--codedir", str(pdir / "code"),
-               "--logdir", str(pdir / "log"), "--rundir", str(pdir / "run"), "--modulepath", str(env_dir / "modules"),
-               "--log_level", "info", "--logdest", "console"]
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        walls.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            print("puppet failed:", proc.stderr[-500:], file=sys.stderr)
-            return None
-        m = re.search(r"Compiled catalog for \S+ in environment \S+ in ([0-9.]+) seconds", proc.stdout + proc.stderr)
+    cmd = ["puppet", "catalog", "find", "agent000.bench.example.com", "--terminus", "compiler",
+           "--render-as", "json", "--manifest", str(env_dir / "manifests" / "site.pp"),
+           "--confdir", str(pdir / "conf"), "--vardir", str(pdir / "var"), "--codedir", str(pdir / "code"),
+           "--logdir", str(pdir / "log"), "--rundir", str(pdir / "run"), "--modulepath", str(env_dir / "modules"),
+           "--log_level", "info", "--logdest", "console"]
+    command = harness.Command("puppet", cmd, capture=True, label="puppet catalog find")
+    try:
+        samples = [bench.run(command) for _ in range(runs)]
+    except harness.BenchError as exc:
+        print("puppet failed:", str(exc)[-500:], file=sys.stderr)
+        return None
+    compiles = []
+    for sample in samples:
+        said = (sample.stdout + sample.stderr).decode(errors="replace")
+        m = re.search(r"Compiled catalog for \S+ in environment \S+ in ([0-9.]+) seconds", said)
         if m:
             compiles.append(float(m.group(1)))
-    return statistics.median(walls), (statistics.median(compiles) if compiles else float("nan"))
+    return (statistics.median(s.wall for s in samples), statistics.median(s.cpu for s in samples),
+            statistics.median(compiles) if compiles else float("nan"), max(s.rss_mib for s in samples))
 
 
 def main() -> int:
@@ -168,70 +192,65 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=5, help="Measured requests per agent with the cache.")
     parser.add_argument("--puppet-runs", type=int, default=3)
     parser.add_argument("--no-puppet", action="store_true")
-    parser.add_argument("--write", action="store_true")
+    harness.add_arguments(parser)
     args = parser.parse_args()
+    bench = harness.Bench(args)
     base = Path(tempfile.mkdtemp(prefix="bench-master-"))
     rows = []
     try:
         make_env(base)
+        # Puppet's compile first: the master's bursts load the machine more than one process does
+        puppet = None if args.no_puppet else puppet_compile(bench, base, args.puppet_runs)
         proc, address = start_master(base, 0)  # creates the CA too
         try:
             ids = identities(base, args.agents)
             # without the cache: every request compiles (one request per agent, all at once)
-            wall, lat, size, hits = asyncio.run(burst(address, ids, warmup=0, requests=1))
-            rows.append(("no catalog cache", len(lat), wall, lat, size, hits))
+            rows.append(measured_burst(bench, "no catalog cache", proc, address, ids, warmup=0, requests=1))
         finally:
             stop(proc)
         proc, address = start_master(base, 5000)
         try:
-            wall, lat, size, hits = asyncio.run(burst(address, ids, warmup=1, requests=args.requests))
-            rows.append(("catalog cache (warm)", len(lat), wall, lat, size, hits))
+            rows.append(measured_burst(bench, "catalog cache (warm)", proc, address, ids, warmup=1,
+                                       requests=args.requests))
         finally:
             stop(proc)
-        puppet = None if args.no_puppet else puppet_compile(base, args.puppet_runs)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
-    lines = [f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `python bench/bench_master.py --agents "
-             f"{args.agents} --requests {args.requests}`; {os.cpu_count()} cores shared with other work. "
-             "The master is its own process (`bunraku master`, 2 compile worker processes, SQLite store); "
+    lines = [f"The master is its own process (`bunraku master`, 2 compile worker processes, SQLite store); "
              f"{args.agents} agents are grpc.aio clients in the bench process, one mTLS channel and certificate "
              "each, all requesting at once. Manifest: one class declaring 1,000 `file` resources with "
-             "fact-interpolated content.", "",
-             "| case | catalogs | wall s | catalogs/s | p50 ms | p99 ms | catalog KiB | cache hits |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, n, wall, lat, size, hits in rows:
-        lines.append(f"| {name} | {n} | {wall:.2f} | {n / wall:.1f} | {pct(lat, 50) * 1000:.0f} | "
-                     f"{pct(lat, 99) * 1000:.0f} | {size / 1024:.0f} | {hits} |")
-    nocache_tput = rows[0][1] / rows[0][2]
+             "fact-interpolated content. Master CPU: user + system of its whole process tree over the burst "
+             "(from /proc); peak RSS: the tree's summed RSS, sampled every 0.2 s.", ""]
+    table_rows = []
+    for name, n, wall, lat, size, hits, cpu, rss in rows:
+        table_rows.append([name, n, f"{wall:.2f}", f"{n / wall:.1f}", f"{harness.percentile(lat, 50) * 1000:.0f}",
+                           f"{harness.percentile(lat, 99) * 1000:.0f}", f"{cpu:.2f}", f"{cpu / n * 1000:.0f}",
+                           f"{rss:.0f}", f"{size / 1024:.0f}", hits])
     if puppet is not None:
-        p_wall, p_compile = puppet
-        lines.append(f"| puppet catalog find (one process per catalog) | 1 | {p_wall:.2f} | {1 / p_wall:.2f} | "
-                     f"{p_wall * 1000:.0f} | - | - | - |")
-        lines.append("")
-        lines.append(f"- Puppet 7.23 `puppet catalog find --terminus compiler`: {p_wall:.2f} s per catalog "
-                     f"(median of {args.puppet_runs}), of which Puppet reports {p_compile:.2f} s compiling.")
+        p_wall, p_cpu, p_compile, p_rss = puppet
+        table_rows.append(["puppet catalog find (one process per catalog)", 1, f"{p_wall:.2f}", f"{1 / p_wall:.2f}",
+                           f"{p_wall * 1000:.0f}", "-", f"{p_cpu:.2f}", f"{p_cpu * 1000:.0f}", f"{p_rss:.0f}", "-",
+                           "-"])
+    lines.append(harness.table(["case", "catalogs", "wall s", "catalogs/s", "p50 ms", "p99 ms", "CPU s",
+                                "CPU ms/catalog", "peak RSS MiB", "catalog KiB", "cache hits"], table_rows))
+    lines.append("")
+    nocache = rows[0]
+    nocache_tput = nocache[1] / nocache[2]
+    nocache_cpu = nocache[6] / nocache[1]
+    if puppet is not None:
+        lines.append(f"- Puppet 7.23 `puppet catalog find --terminus compiler`: {p_wall:.2f} s wall, {p_cpu:.2f} s CPU "
+                     f"per catalog (median of {args.puppet_runs}), of which Puppet reports {p_compile:.2f} s "
+                     "compiling.")
         lines.append(f"- Without the cache the master serves **{nocache_tput:.1f} catalogs/s** = "
                      f"**{nocache_tput * p_wall:.0f}x** Puppet's compile throughput by wall time per catalog "
                      f"(1/{p_wall:.2f} s), {nocache_tput * p_compile:.0f}x by Puppet's own compile time alone "
-                     "(target ≥10x). The second figure is the fairer one against a long-running Puppet server "
-                     "(no process start per catalog): a server with 2 JRuby instances on these 2 cores would "
-                     f"compile about {2 / p_compile:.1f} catalogs/s.")
+                     f"(target ≥10x); CPU per catalog: {nocache_cpu * 1000:.0f} ms against Puppet's "
+                     f"{p_cpu * 1000:.0f} ms ({harness.ratio(p_cpu, nocache_cpu)} less). The compile-time figure "
+                     "is the fairer one against a long-running Puppet server (no process start per catalog); "
+                     "bench_puppetserver.py measures the real one.")
     lines.append(f"- With the cache: **{rows[1][1] / rows[1][2]:.0f} catalogs/s** (target ≥50/s).")
-    text = "\n".join(lines)
-    print(text)
-    if args.write:
-        results = ROOT / "bench" / "RESULTS.md"
-        current = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-        section = "## Master\n\n" + text + "\n"
-        if "## Master" in current:
-            before, _, rest = current.partition("## Master")
-            after = rest[rest.find("\n## "):] if "\n## " in rest else ""
-            current = before + section + after
-        else:
-            current = current.rstrip("\n") + "\n\n" + section
-        results.write_text(current, encoding="utf-8")
-    return 0
+    return bench.finish("Master", "\n".join(lines))
 
 
 if __name__ == "__main__":

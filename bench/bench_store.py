@@ -3,13 +3,16 @@
 Saves NODES x REPORTS reports of about EVENTS events each through ``Store.save_report`` (one transaction
 per report, as the master does), plus one facts document and one heartbeat per node, then times the
 dashboard's reads: ``node_statuses()`` (the whole fleet), ``reports(node)``, ``report_summaries()`` and
-``stats()``. Prints a Markdown table; does not write bench/RESULTS.md.
+``stats()``. Prints a Markdown table: wall time and, beside it, the CPU time of this process (every thread;
+for PostgreSQL the server's own CPU is not in it); ``--write`` replaces the "## Store" section of
+bench/RESULTS.md (only on a quiet machine; see bench/harness.py).
 
 PostgreSQL runs in a schema of its own (``bunraku_bench_<random>``) of the given database, dropped at the
 end.
 
     .venv/bin/python bench/bench_store.py [--nodes 10000] [--reports 3] [--events 5] [--writers 1]
                                           [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test | --no-pg]
+                                          [--write] [--allow-busy]
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import argparse
 import random
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -30,7 +32,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+ROOT = harness.ROOT
 sys.path.insert(0, str(ROOT))
 
 from master.store import Store  # noqa: E402
@@ -62,21 +67,19 @@ def make_report(node: str, run: int, events: int, rng: random.Random) -> dict[st
     }
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Median and max wall time of ``repeat`` calls, in milliseconds."""
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), max(samples)
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, float]:
+    """Median and max wall time and median CPU time (this process) of ``repeat`` calls, in milliseconds."""
+    wall, worst, cpu, _ = harness.timed(fn, repeat)
+    return wall * 1000, worst * 1000, cpu * 1000
 
 
-def run(label: str, url: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
+def run(bench: harness.Bench, label: str, url: str, args: argparse.Namespace) -> list[tuple[str, ...]]:
     rng = random.Random(42)
     nodes = [f"node{i:05}.example.com" for i in range(args.nodes)]
-    rows: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, ...]] = []
+    bench.before(f"{label}: {args.nodes:,} nodes")
     with Store.open(url) as store:
+        cpu0 = time.process_time()
         started = time.perf_counter()
         for node in nodes:
             store.save_facts(node, {"os": {"family": "Debian", "release": {"major": "12"}},
@@ -84,11 +87,12 @@ def run(label: str, url: str, args: argparse.Namespace) -> list[tuple[str, str, 
             store.heartbeat(node, at=START, group=f"g{rng.randrange(10)}")
         facts_seconds = time.perf_counter() - started
         rows.append(("facts + heartbeat", f"{2 * len(nodes) / facts_seconds:,.0f} writes/s",
-                     f"{facts_seconds:.1f} s for {2 * len(nodes):,}"))
+                     f"{time.process_time() - cpu0:.1f} s", f"{facts_seconds:.1f} s for {2 * len(nodes):,}"))
 
         batches = [[make_report(node, run, args.events, rng) for node in nodes] for run in range(args.reports)]
         flat = [report for batch in batches for report in batch]
         total_events = sum(len(r["resource_statuses"]) for r in flat)
+        cpu0 = time.process_time()
         started = time.perf_counter()
         chunks = [flat[i::args.writers] for i in range(args.writers)]
         threads = [threading.Thread(target=lambda c=chunk: [store.save_report(r) for r in c]) for chunk in chunks]
@@ -98,24 +102,24 @@ def run(label: str, url: str, args: argparse.Namespace) -> list[tuple[str, str, 
             thread.join()
         seconds = time.perf_counter() - started
         rows.append((f"save_report ({args.writers} writer{'s' if args.writers > 1 else ''})",
-                     f"{len(flat) / seconds:,.0f} reports/s",
+                     f"{len(flat) / seconds:,.0f} reports/s", f"{time.process_time() - cpu0:.1f} s",
                      f"{seconds:.1f} s for {len(flat):,} reports, {total_events:,} events"))
 
         now = START + timedelta(hours=args.reports)
         statuses = store.node_statuses(now=now)
         assert len(statuses) == len(nodes), len(statuses)
-        med, worst = timed(lambda: store.node_statuses(now=now), 5)
-        rows.append((f"node_statuses() ({len(nodes):,} nodes)", f"{med:.0f} ms", f"max {worst:.0f} ms"))
-        med, worst = timed(lambda: store.reports(rng.choice(nodes)), 200)
-        rows.append(("reports(node) (last 10)", f"{med:.2f} ms", f"max {worst:.1f} ms"))
-        med, worst = timed(lambda: store.report_summaries(last=50, status="failed"), 20)
-        rows.append(("report_summaries(last=50, status=failed)", f"{med:.2f} ms", f"max {worst:.1f} ms"))
-        med, worst = timed(lambda: store.report_events(rng.randint(1, len(flat))), 200)
-        rows.append(("report_events(id)", f"{med:.2f} ms", f"max {worst:.1f} ms"))
-        med, worst = timed(lambda: store.stats(since=now - timedelta(hours=1), now=now), 5)
-        rows.append(("stats(since=1 h)", f"{med:.0f} ms", f"max {worst:.0f} ms"))
-        med, worst = timed(lambda: store.nodes_with_fact("os.release.major", "12"), 3)
-        rows.append(("nodes_with_fact(os.release.major=12)", f"{med:.0f} ms", f"max {worst:.0f} ms"))
+        med, worst, cpu = timed(lambda: store.node_statuses(now=now), 5)
+        rows.append((f"node_statuses() ({len(nodes):,} nodes)", f"{med:.0f} ms", f"{cpu:.0f} ms", f"max {worst:.0f} ms"))
+        med, worst, cpu = timed(lambda: store.reports(rng.choice(nodes)), 200)
+        rows.append(("reports(node) (last 10)", f"{med:.2f} ms", f"{cpu:.2f} ms", f"max {worst:.1f} ms"))
+        med, worst, cpu = timed(lambda: store.report_summaries(last=50, status="failed"), 20)
+        rows.append(("report_summaries(last=50, status=failed)", f"{med:.2f} ms", f"{cpu:.2f} ms", f"max {worst:.1f} ms"))
+        med, worst, cpu = timed(lambda: store.report_events(rng.randint(1, len(flat))), 200)
+        rows.append(("report_events(id)", f"{med:.2f} ms", f"{cpu:.2f} ms", f"max {worst:.1f} ms"))
+        med, worst, cpu = timed(lambda: store.stats(since=now - timedelta(hours=1), now=now), 5)
+        rows.append(("stats(since=1 h)", f"{med:.0f} ms", f"{cpu:.0f} ms", f"max {worst:.0f} ms"))
+        med, worst, cpu = timed(lambda: store.nodes_with_fact("os.release.major", "12"), 3)
+        rows.append(("nodes_with_fact(os.release.major=12)", f"{med:.0f} ms", f"{cpu:.0f} ms", f"max {worst:.0f} ms"))
     return [(label, *row) for row in rows]
 
 
@@ -140,7 +144,7 @@ def pg_schema(url: str) -> tuple[str, Callable[[], None]] | None:
     return f"{url}{separator}options=-csearch_path%3D{name}", drop
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=10_000)
     ap.add_argument("--reports", type=int, default=3, help="reports per node")
@@ -148,27 +152,30 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=1, help="threads calling save_report")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     ap.add_argument("--no-pg", action="store_true")
+    harness.add_arguments(ap)
     args = ap.parse_args()
+    bench = harness.Bench(args)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows += run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", args)
+        rows += run(bench, "SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", args)
     if not args.no_pg:
         found = pg_schema(args.pg_url)
         if found is None:
-            rows.append(("PostgreSQL", "skipped", "not reachable", ""))
+            rows.append(("PostgreSQL", "skipped", "not reachable", "", ""))
         else:
             url, drop = found
             try:
-                rows += run("PostgreSQL", url, args)
+                rows += run(bench, "PostgreSQL", url, args)
             finally:
                 drop()
 
-    lines = [f"{args.nodes:,} nodes x {args.reports} reports x ~{args.events} events",
-             "", "| backend | operation | rate / latency (median) | detail |", "|---|---|---|---|"]
-    lines += [f"| {' | '.join(row)} |" for row in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
+    lines = [f"{args.nodes:,} nodes x {args.reports} reports x ~{args.events} events, {args.writers} writer thread(s); "
+             "in process; CPU = this process's (every thread), a PostgreSQL server's own CPU not included.",
+             "", harness.table(["backend", "operation", "rate / latency (median)", "CPU (median)", "detail"], rows,
+                               align="llrrl")]
+    return bench.finish("Store", "\n".join(lines))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

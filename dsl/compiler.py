@@ -36,6 +36,7 @@ from .resource_types import (
     show_key,
     uniqueness_key,
 )
+from .trusted import trusted_data
 from .valuerules import puppet_equal, tag_segments, to_str, truthy
 from .valuerules import to_data as _to_data
 from .values import RegexValue, Sensitive
@@ -249,11 +250,7 @@ class Compiler(Evaluator):
             if isinstance(k, str) and k.isidentifier() and k not in ("facts", "trusted"):
                 top[k] = v
         certname = req.node
-        trusted = req.trusted or {
-            "authenticated": "local", "certname": certname,
-            "domain": certname.partition(".")[2] or None, "extensions": {},
-            "hostname": certname.partition(".")[0], "external": {},
-        }
+        trusted = req.trusted or trusted_data(certname, "local")  # a masterless run, as ``puppet apply``
         top["facts"] = facts
         top["trusted"] = trusted
         # Puppet's server facts are also top-scope variables; modules gate features on
@@ -898,11 +895,13 @@ class Compiler(Evaluator):
         for p in declared:
             found = False
             value: Any = None
+            origins: list[Path] = []
             if given.get(p.name) is not None:
                 found, value = True, given[p.name]
             elif is_class:  # a class parameter given as undef is looked up in Hiera too, as Puppet does
-                found, value = self.hiera_class_param(f"{res.title.lower()}::{p.name}", node)
+                found, value = self.hiera_class_param(f"{res.title.lower()}::{p.name}", node, origins)
             if not found or value is None:  # undef, given or bound, does not trump a default
+                origins.clear()
                 if p.default is not None:
                     saved = self.scope
                     self.scope = scope
@@ -923,7 +922,8 @@ class Compiler(Evaluator):
             if p.type_expr is not None:
                 t = self._eval_type_in(p.type_expr, scope)
                 if not t.instance(value):
-                    self.fail(node, f"{label}: parameter '{p.name}' {T.mismatch_message(t, value)}",
+                    source = f" (the value is Hiera data from {', '.join(map(str, origins))})" if origins else ""
+                    self.fail(node, f"{label}: parameter '{p.name}' {T.mismatch_message(t, value)}{source}",
                               DslTypeError)
             if isinstance(value, Sensitive):
                 res.sensitive.add(p.name)
@@ -939,11 +939,11 @@ class Compiler(Evaluator):
         finally:
             self.scope = saved
 
-    def hiera_class_param(self, key: str, node: ast.Node) -> tuple[bool, Any]:
+    def hiera_class_param(self, key: str, node: ast.Node, origins: list[Path] | None = None) -> tuple[bool, Any]:
         hiera = self.hiera()
         if hiera is None:
             return False, None
-        return hiera.lookup(key, self.hiera_scope_lookup, None)
+        return hiera.lookup(key, self.hiera_scope_lookup, None, origins=origins)
 
     def hiera(self) -> Any:
         if self._hiera is None:
@@ -1175,6 +1175,8 @@ class Compiler(Evaluator):
                 if isinstance(v, Sensitive):
                     sensitive.append(k)
                     v = v.value
+                elif isinstance(v, (list, dict)) and _holds_sensitive(v):
+                    sensitive.append(k)  # the catalog holds the value unwrapped: the whole parameter is secret
                 params[k] = _to_data(v)
             resource = Resource(
                 type=res.type, title=res.title, parameters=params, tags=list(res.tags),
@@ -1195,6 +1197,13 @@ class Compiler(Evaluator):
 
 class _SpanNode(ast.Node):
     __slots__ = ()
+
+
+def _holds_sensitive(v: Any) -> bool:
+    """Whether an array or hash holds a Sensitive at any depth (not inside a Deferred's arguments,
+    which the catalog keeps wrapped)."""
+    items = v.values() if isinstance(v, dict) else v
+    return any(isinstance(x, Sensitive) or (isinstance(x, (list, dict)) and _holds_sensitive(x)) for x in items)
 
 
 def _top_level_code(block: ast.Block) -> ast.Block:
@@ -1245,14 +1254,18 @@ def compile_catalog(request: CompileRequest) -> Catalog:
                               ) from None
 
 
-def lookup_for_node(request: CompileRequest, key: str, merge: str | None = None) -> tuple[bool, Any]:
-    """A Hiera lookup with the node's facts in scope, as the compiler would do it."""
+def lookup_for_node(request: CompileRequest, key: str, merge: str | None = None,
+                    explain: list[str] | None = None) -> tuple[bool, Any]:
+    """A Hiera lookup with the node's facts in scope, as the compiler would do it; ``explain`` receives
+    the lines of ``lookup --explain``."""
     compiler = Compiler(request)
     compiler._setup_top_scope()
     hiera = compiler.hiera()
     if hiera is None:
+        if explain is not None:
+            explain.append("No Hiera configuration: no hiera.yaml in the environment, none given, no modules")
         return False, None
-    return hiera.lookup(key, compiler.hiera_scope_lookup, merge)
+    return hiera.lookup(key, compiler.hiera_scope_lookup, merge, explain=explain)
 
 
 __all__ = ["CompileRequest", "compile_catalog", "lookup_for_node", "DslError", "truthy"]

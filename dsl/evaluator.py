@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 from . import ast
 from . import types as T
 from .errors import DslTypeError, EvaluationError, Span
+from .semver import Version, VersionError, VersionRange
+from .timevalues import TimeError, Timespan, Timestamp, time_arith
 from .valuerules import (  # noqa: F401 - re-exported: the evaluator's public value rules
     compare,
     deep_copy_value,
@@ -86,8 +88,9 @@ class Scope:
 class DeferredValue:
     """``Deferred('fn', [args])``: a function call the agent makes when it applies the catalog.
 
-    Compiled the way ``puppet catalog find`` writes it, the catalog holds its string form
-    ``Deferred({'name' => 'fn', 'arguments' => [...]})``."""
+    The catalog holds it as Puppet's rich data writes it, ``{"__ptype": "Deferred", "name": "fn",
+    "arguments": [...]}`` (:func:`dsl.deferred.catalog_form`); the agent resolves it
+    (:mod:`engine.deferred`). Its string form is ``Deferred({'name' => 'fn', 'arguments' => [...]})``."""
 
     __slots__ = ("name", "arguments")
     NAME_RE = re.compile(r"\A\$?[a-z][a-z0-9_]*(?:::[a-z][a-z0-9_]*)*\Z")
@@ -453,6 +456,8 @@ class Evaluator:
 
     def _neg(self, node: ast.Neg) -> Any:
         v = self.eval(node.operand)
+        if isinstance(v, Timespan):
+            return Timespan(-v.nsecs)
         n = to_number(v)
         if n is None:
             self.fail(node, f"operator unary '-' is not applicable to {_a(T.generalized_name(v))} value")
@@ -513,6 +518,12 @@ class Evaluator:
         if op == "<<":
             if isinstance(left, list):
                 return left + [right]
+        if op in ("+", "-", "*", "/", "%", "<<", ">>") and (
+                isinstance(left, (Timespan, Timestamp)) or isinstance(right, (Timespan, Timestamp))):
+            try:
+                return time_arith(op, left, right, to_number)
+            except TimeError as exc:
+                self.fail(node, str(exc))
         if op in ("+", "-", "*", "/", "%", "<<", ">>"):
             result = self._arith(op, left, right, node)
             if type(result) is int and not _INT_MIN <= result <= _INT_MAX:
@@ -578,6 +589,13 @@ class Evaluator:
     def match(self, left: Any, right: Any, node: ast.Node, capture: bool = True) -> bool:
         if isinstance(right, T.PType):
             return right.instance(left)
+        if isinstance(right, VersionRange):  # a version (or a string that is one) in a range
+            if isinstance(left, str):
+                try:
+                    left = Version.parse(left)
+                except VersionError:
+                    return False
+            return isinstance(left, Version) and right.include(left)
         if isinstance(right, str):
             try:
                 right = RegexValue(right)
@@ -644,6 +662,8 @@ class Evaluator:
             return False
         if isinstance(option, T.PType) and not isinstance(subject, T.PType):
             return option.instance(subject)
+        if isinstance(option, VersionRange) and isinstance(subject, Version):
+            return option.include(subject)
         if isinstance(option, list) and isinstance(subject, list) and len(option) == len(subject):
             return all(self.case_matches(s, o, node) for s, o in zip(subject, option))
         if isinstance(option, dict) and isinstance(subject, dict):

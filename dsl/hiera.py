@@ -811,13 +811,22 @@ class _Layer:
 class _Invocation:
     """One top-level lookup: the scope and the stack of keys being looked up, for recursion detection."""
 
-    __slots__ = ("interpolations", "resolved", "scope", "stack")
+    __slots__ = ("depth", "interpolations", "origins", "resolved", "scope", "stack", "trace")
 
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, trace: list[str] | None = None, origins: list[Path] | None = None) -> None:
         self.scope = scope
         self.stack: list[str] = []
         self.interpolations = 0
         self.resolved: dict[tuple[_Layer, bool], _Resolved] = {}  # the scope does not change within a lookup
+        #: ``lookup --explain``: lines of what was searched, indented by ``depth``
+        self.trace = trace
+        self.depth = 0
+        #: the data files the value came from
+        self.origins = origins
+
+    def say(self, text: str) -> None:
+        if self.trace is not None:
+            self.trace.append("  " * self.depth + text)
 
     def push(self, name: str) -> None:
         if name in self.stack:
@@ -905,9 +914,13 @@ class Hiera:
 
     # ---- public
 
-    def lookup(self, key: str, scope: Scope, merge: None | str | dict[str, Any] = None) -> tuple[bool, Any]:
-        """``(True, value)`` for a found key (the value may be None: found, undef), else ``(False, None)``."""
-        value = self._lookup(_Invocation(scope), key, merge)
+    def lookup(self, key: str, scope: Scope, merge: None | str | dict[str, Any] = None, *,
+               explain: list[str] | None = None, origins: list[Path] | None = None) -> tuple[bool, Any]:
+        """``(True, value)`` for a found key (the value may be None: found, undef), else ``(False, None)``.
+
+        ``explain`` receives the lines of ``lookup --explain`` (each level and path searched, and what was
+        found there); ``origins`` the data files the value came from."""
+        value = self._lookup(_Invocation(scope, explain, origins), key, merge)
         return (False, None) if value is MISSING else (True, value)
 
     # ---- LookupAdapter#lookup
@@ -925,22 +938,36 @@ class Hiera:
             return MISSING  # reserved: never found as data
         k = self._key(key)
         mod_layer = self._module_layer(k.module) if k.module else None
-        options = self._options_for(inv, mod_layer).for_key(k.root)
+        trace, inv.trace = inv.trace, None  # the lookup of lookup_options is not part of the explanation
+        try:
+            options = self._options_for(inv, mod_layer).for_key(k.root)
+        finally:
+            inv.trace = trace
         if options is not None and not isinstance(options, dict):
             raise HieraError(f"lookup_options for key '{k.root}' must be a hash, got {_puppet_type_name(options)}")
         if merge is None and options:
             merge = options.get("merge")
         strategy = merge_strategy(merge)
+        inv.say(f'Searching for "{k.text}"')
+        inv.depth += 1
+        if not isinstance(strategy, _First):
+            inv.say(f"Merge strategy {strategy.describe()}")
         # Puppet's provider stack (global, environment, module) is always searched as several variants.
         value = strategy.reduce(
             (self.env_layer, mod_layer),
-            lambda layer: MISSING if layer is None else self._layer_lookup(inv, layer, k.root, k.text, strategy),
+            lambda layer: MISSING if layer is None else self._explained_layer(inv, layer, k, strategy),
         )
         if value is not MISSING:
             value = _dig(value, k.segments, k.text)
         if value is MISSING and mod_layer is not None:
+            if inv.trace is not None and self._config(mod_layer).default_levels is not None:
+                inv.say(f'Module "{mod_layer.module}" default hierarchy')
             value = self._default_hierarchy_lookup(inv, mod_layer, k)
+        if not isinstance(strategy, _First) and value is not MISSING:
+            inv.say(f"Merged result: {_rb_inspect(value)}")
+        inv.depth -= 1
         if value is MISSING:
+            inv.say(f'Not found: "{k.text}"')
             return MISSING
         if options and options.get("convert_to") is not None:
             value = self._convert(k.text, options["convert_to"], value)
@@ -1081,19 +1108,41 @@ class Hiera:
                              "a value interpolated into a data path may not contain '..' or start with '/'",
                              _span(layer.config_path or layer.root))
 
+    def _explained_layer(self, inv: _Invocation, layer: _Layer, k: _Key, strategy: _Strategy) -> Any:
+        if inv.trace is not None:
+            what = f'Module "{layer.module}" Data Provider' if layer.kind == "module" else "Environment Data Provider"
+            inv.say(f"{what} (hiera configuration version 5)" + (f": {layer.config_path}" if layer.config_path
+                                                                   else " (default hierarchy)"))
+        inv.depth += 1
+        try:
+            return self._layer_lookup(inv, layer, k.root, k.text, strategy)
+        finally:
+            inv.depth -= 1
+
     def _layer_lookup(self, inv: _Invocation, layer: _Layer, root: str, name: str, strategy: _Strategy) -> Any:
         """ConfiguredDataProvider#key_lookup: the levels of one layer, then the paths of each level."""
         inv.push(name)
         try:
             resolved = self._resolve(inv, layer)
             if not resolved.levels:
+                inv.say("No hierarchy levels")
                 return MISSING
-            return strategy.lookup(
-                resolved.levels,
-                lambda lv: strategy.lookup(lv.locations, lambda loc: self._data_value(inv, layer, lv, loc, root)),
-            )
+            return strategy.lookup(resolved.levels, lambda lv: self._level_value(inv, layer, lv, root, strategy))
         finally:
             inv.stack.pop()
+
+    def _level_value(self, inv: _Invocation, layer: _Layer, lv: _ResolvedLevel, root: str,
+                     strategy: _Strategy) -> Any:
+        if inv.trace is None:
+            return strategy.lookup(lv.locations, lambda loc: self._data_value(inv, layer, lv, loc, root))
+        inv.say(f'Hierarchy entry "{lv.name}"')
+        inv.depth += 1
+        try:
+            if not lv.locations:
+                inv.say("No paths")
+            return strategy.lookup(lv.locations, lambda loc: self._data_value(inv, layer, lv, loc, root))
+        finally:
+            inv.depth -= 1
 
     def _default_hierarchy_lookup(self, inv: _Invocation, layer: _Layer, k: _Key) -> Any:
         """LookupAdapter#lookup_default_in_module: a module's default_hierarchy, with its own lookup_options."""
@@ -1120,10 +1169,7 @@ class Hiera:
             return MISSING
         inv.push(name)
         try:
-            return strategy.lookup(
-                resolved.levels,
-                lambda lv: strategy.lookup(lv.locations, lambda loc: self._data_value(inv, layer, lv, loc, root)),
-            )
+            return strategy.lookup(resolved.levels, lambda lv: self._level_value(inv, layer, lv, root, strategy))
         finally:
             inv.stack.pop()
 
@@ -1153,13 +1199,22 @@ class Hiera:
     def _data_value(self, inv: _Invocation, layer: _Layer, level: _ResolvedLevel, location: tuple[Path, bool],
                     root: str) -> Any:
         path, exists = location
+        if inv.trace is not None:
+            inv.say(f'Path "{path}"')
         if not exists:
+            inv.say("  Path not found")
             return MISSING
         data = self._data_hash(layer, level.fmt, path)
         if root not in data:
+            inv.say(f'  No such key: "{root}"')
             return MISSING
         try:
-            return self._interpolate(data[root], inv, True, None)
+            value = self._interpolate(data[root], inv, True, None)
+            if inv.trace is not None:
+                inv.say(f'  Found key: "{root}" value: {_rb_inspect(value)}')
+            if inv.origins is not None and root != LOOKUP_OPTIONS:
+                inv.origins.append(path)
+            return value
         except HieraError as exc:
             if exc.span is None:
                 line, col = _yaml_position(path, (root,)) if level.fmt == "yaml" else (0, 0)

@@ -1,18 +1,17 @@
-"""The Puppet-language lexer: source text to a list of Lark tokens.
+"""The Puppet-language lexer: source text to a list of tokens (:class:`Tok`).
 
 Hand-written because Puppet's lexical rules depend on context a regular lexer cannot see:
 ``/`` is a regex or a division by what precedes it, ``[`` is an access or a list by whether
 whitespace precedes it, ``{`` opens a hash, a selector or a block by the token before it,
 double-quoted strings and heredocs embed expression tokens, and a heredoc's body starts on the
-line after its tag. The LALR grammar (``grammar.lark``) consumes the token types named here.
+line after its tag. The parser (``dsl.rdparser``, and the LALR grammar ``grammar.lark`` it is held
+to) consumes the token types named here.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
-
-from lark import Token
+from bisect import bisect_right
 
 from .errors import DslSyntaxError, Span
 
@@ -62,9 +61,12 @@ _PUNCT = [
     ("*", "TIMES"), ("%", "MODULO"), ("?", "QMARK"), (":", "COLON"), (",", "COMMA"), (";", "SEMIC"),
     (".", "DOT"), ("|", "PIPE"), ("@", "AT"), (")", "RPAREN"), ("]", "RBRACK"), ("}", "RBRACE"),
 ]
-_PUNCT_BY_CHAR: dict[str, list[tuple[str, str]]] = {}
-for _text, _type in _PUNCT:
-    _PUNCT_BY_CHAR.setdefault(_text[0], []).append((_text, _type))
+# One match finds the longest punctuation at a position (alternatives longest first).
+_PUNCT_RE = re.compile("|".join(re.escape(text) for text, _ in sorted(_PUNCT, key=lambda p: -len(p[0]))))
+_PUNCT_TYPE = dict(_PUNCT)
+# A whole single-quoted string; inside it only \\ and \' are escapes.
+_SQ_RE = re.compile(r"'([^'\\]*(?:\\[\s\S][^'\\]*)*)'")
+_SQ_ESCAPE = re.compile(r"\\([\\'])")
 
 # Punctuation the grammar drops from the tree (Lark filters terminals named with a leading "_").
 _FILTERED = {name: "_" + name for name in (
@@ -72,11 +74,37 @@ _FILTERED = {name: "_" + name for name in (
     "LPAREN", "CALL_LPAREN", "RPAREN", "QMARK", "COLON", "COMMA", "SEMIC", "DOT", "PIPE",
     "LCOLLECT", "RCOLLECT", "LLCOLLECT", "RRCOLLECT")}
 
+
+class Tok:
+    """One token: its type, its text (or decoded value), and where it stands (one-based lines and
+    columns, zero-based offsets). The attribute names are those of Lark's tokens, which the
+    reference parser is fed (``dsl.larkparser``)."""
+
+    __slots__ = ("type", "value", "start_pos", "line", "column", "end_line", "end_column", "end_pos")
+
+    def __init__(self, type_: str, value: str, start_pos: int, line: int, column: int, end_line: int,
+                 end_column: int, end_pos: int) -> None:
+        self.type = type_
+        self.value = value
+        self.start_pos = start_pos
+        self.line = line
+        self.column = column
+        self.end_line = end_line
+        self.end_column = end_column
+        self.end_pos = end_pos
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Tok({self.type!r}, {self.value!r}, {self.line}:{self.column})"
+
+
 _DQ_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "s": " ", "$": "$", '"': '"', "'": "'", "\\": "\\"}
 
 
 class Lexer:
-    """Tokenizes one source text. ``tokens()`` returns the whole list (the grammar is LALR)."""
+    """Tokenizes one source text, whole: ``arrays()`` for the parser, ``tokens()`` as objects."""
 
     def __init__(self, source: str, filename: str = "<string>", line_offset: int = 0) -> None:
         self.src = source
@@ -85,13 +113,18 @@ class Lexer:
         self.n = len(source)
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
         self.line_offset = line_offset
-        self.out: list[Token] = []
+        # The tokens, as parallel lists (cheaper to build than objects): type, value, start, end.
+        self.types: list[str] = []
+        self.values: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self._lexed: tuple[list[str], list[str], list[int], list[int]] | None = None
         # Heredoc bodies claimed by tags on the current line: skip them at the next newline.
         self._heredoc_resume: int | None = None
 
     # -- positions -------------------------------------------------------------------------------
     def linecol(self, pos: int) -> tuple[int, int]:
-        idx = bisect.bisect_right(self.line_starts, pos) - 1
+        idx = bisect_right(self.line_starts, pos) - 1
         return idx + 1 + self.line_offset, pos - self.line_starts[idx] + 1
 
     def span(self, start: int, end: int | None = None) -> Span:
@@ -102,24 +135,32 @@ class Lexer:
     def fail(self, message: str, pos: int) -> DslSyntaxError:
         return DslSyntaxError(message, self.span(pos), self.src)
 
-    def _tok(self, type_: str, value: object, start: int, end: int) -> Token:
-        line, col = self.linecol(start)
-        eline, ecol = self.linecol(end)
-        tok = Token(type_, value, start, line, col, eline, ecol, end)  # type: ignore[arg-type]
-        self.out.append(tok)
-        return tok
+    def _tok(self, type_: str, value: str, start: int, end: int) -> None:
+        self.types.append(type_)
+        self.values.append(value)
+        self.starts.append(start)
+        self.ends.append(end)
 
     def _prev_type(self) -> str | None:
-        return self.out[-1].type if self.out else None
+        return self.types[-1] if self.types else None
 
     # -- driver ----------------------------------------------------------------------------------
-    def tokens(self) -> list[Token]:
-        self._lex_until(None)
-        for tok in self.out:
-            renamed = _FILTERED.get(tok.type)
-            if renamed is not None:
-                tok.type = renamed
-        return self.out
+    def tokens(self) -> list[Tok]:
+        types, values, starts, ends = self.arrays()
+        linecol = self.linecol
+        out = []
+        for k, type_ in enumerate(types):
+            start, end = starts[k], ends[k]
+            out.append(Tok(type_, values[k], start, *linecol(start), *linecol(end), end))
+        return out
+
+    def arrays(self) -> tuple[list[str], list[str], list[int], list[int]]:
+        """Lex the whole text: the token types (punctuation named with a leading '_'), values, start
+        and end offsets, as parallel lists."""
+        if self._lexed is None:
+            self._lex_until(None)
+            self._lexed = ([_FILTERED.get(t, t) for t in self.types], self.values, self.starts, self.ends)
+        return self._lexed
 
     def _skip_space(self) -> bool:
         """Skip whitespace and comments; return True when anything was skipped."""
@@ -206,13 +247,12 @@ class Lexer:
             if c == "@" and src.startswith("@(", self.pos):
                 self._heredoc(start)
                 continue
-            for text, type_ in _PUNCT_BY_CHAR.get(c, ()):
-                if src.startswith(text, self.pos):
-                    self.pos += len(text)
-                    self._tok(type_, text, start, self.pos)
-                    break
-            else:
+            m = _PUNCT_RE.match(src, start)
+            if m is None:
                 raise self.fail(f"unexpected character {c!r}", start)
+            text = m.group(0)
+            self.pos = m.end()
+            self._tok(_PUNCT_TYPE[text], text, start, self.pos)
 
     def _open_bracket(self, c: str, start: int, spaced: bool) -> None:
         prev = self._prev_type()
@@ -220,7 +260,7 @@ class Lexer:
         if c == "[":
             type_ = "LBRACK" if ((prev in _VALUE_END or prev == "RBRACE") and not spaced) else "LISTSTART"
         elif c == "(":
-            same_line = not spaced or "\n" not in self.src[self.out[-1].end_pos:start] if self.out else False
+            same_line = not spaced or "\n" not in self.src[self.ends[-1]:start] if self.types else False
             type_ = "CALL_LPAREN" if (prev in ("NAME", "STMT_NAME") and same_line
                                       or prev in ("CLASSREF", "RBRACK") and not spaced) else "LPAREN"
         else:
@@ -229,8 +269,10 @@ class Lexer:
 
     def _word(self, start: int) -> None:
         src = self.src
-        m = _NAME_RE.match(src, start)
-        cm = _CLASSREF_RE.match(src, start)
+        c = src[start]
+        # A name starts lower-case, a type name upper-case; either may start with '::'.
+        m = _NAME_RE.match(src, start) if not c.isupper() else None
+        cm = _CLASSREF_RE.match(src, start) if c.isupper() or c == ":" else None
         if cm and (not m or cm.end() > m.end()):
             self.pos = cm.end()
             # Capitalised words may have lower-case segments after '::' (e.g. Foo::bar) - rare; keep simple.
@@ -240,11 +282,12 @@ class Lexer:
             raise self.fail(f"unexpected character {src[start]!r}", start)
         end = m.end()
         word = m.group(0)
-        wm = _WORD_RE.match(src, start)
-        if wm is not None and wm.end() > end and "::" not in word:
-            self.pos = wm.end()
-            self._tok("NAME", wm.group(0), start, self.pos)
-            return
+        if end < self.n and src[end] == "-" and "::" not in word:
+            wm = _WORD_RE.match(src, start)
+            if wm is not None and wm.end() > end:
+                self.pos = wm.end()
+                self._tok("NAME", wm.group(0), start, self.pos)
+                return
         # Bare words may contain hyphens in a few places (e.g. node names, resource titles); Puppet
         # lexes them as NAME only in a node definition, which the grammar handles with DOT and MINUS.
         self.pos = end
@@ -252,15 +295,16 @@ class Lexer:
         if kw is not None:
             self._tok(kw, word, start, end)
             return
-        nxt = self._peek_nonspace(end)
-        if word == "type" and _CLASSREF_RE.match(src, nxt) and nxt > end:
-            self._tok("TYPE_ALIAS", word, start, end)
-            return
-        if word in STATEMENT_FUNCTIONS and not src.startswith("=>", nxt) and not (
-            nxt < self.n and src[nxt] == "("
-        ):
-            self._tok("STMT_NAME", word, start, end)
-            return
+        if word == "type" or word in STATEMENT_FUNCTIONS:
+            nxt = self._peek_nonspace(end)
+            if word == "type" and _CLASSREF_RE.match(src, nxt) and nxt > end:
+                self._tok("TYPE_ALIAS", word, start, end)
+                return
+            if word in STATEMENT_FUNCTIONS and not src.startswith("=>", nxt) and not (
+                nxt < self.n and src[nxt] == "("
+            ):
+                self._tok("STMT_NAME", word, start, end)
+                return
         self._tok("NAME", word, start, end)
 
     def _peek_nonspace(self, pos: int) -> int:
@@ -294,6 +338,12 @@ class Lexer:
         raise self.fail("unterminated regular expression", start)
 
     def _single_quoted(self, start: int) -> None:
+        m = _SQ_RE.match(self.src, start)
+        if m is not None:
+            text = m.group(1)
+            self.pos = m.end()
+            self._tok("STRING", _SQ_ESCAPE.sub(r"\1", text) if "\\" in text else text, start, self.pos)
+            return
         src = self.src
         i = start + 1
         buf = []
@@ -452,7 +502,7 @@ class Lexer:
             limit -= 1
             if limit > body_start and src[limit - 1] == "\r":
                 limit -= 1
-        first_tok = len(self.out)
+        first_tok = len(self.types)
         saved_pos = self.pos
         saved_resume = self._heredoc_resume
         self._heredoc_resume = None
@@ -461,10 +511,8 @@ class Lexer:
         self._heredoc_resume = saved_resume
         self.pos = saved_pos
         # Positions of the text tokens point at the tag so errors land on the heredoc expression.
-        for k in range(first_tok, len(self.out)):
-            t = self.out[k]
-            if t.type in ("STRING", "DQPRE") and k == first_tok:
-                tag_tok = Token(t.type, t.value, start, *self.linecol(start), *self.linecol(m.end()), m.end())
-                self.out[k] = tag_tok
+        if first_tok < len(self.types) and self.types[first_tok] in ("STRING", "DQPRE"):
+            self.starts[first_tok] = start
+            self.ends[first_tok] = m.end()
 
 

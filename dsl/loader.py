@@ -6,6 +6,7 @@ and the resource types modules ship (``<module>/lib/puppet/type/<name>.rb``, or 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from .resource_types import TypeSpec
 from .rubytypes import load_type
 
 log = logging.getLogger(__name__)
+
+_MODULE_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
 class Definitions:
@@ -81,6 +84,7 @@ class Autoloader:
         self._module_dirs: dict[str, Path | None] = {}
         self._module_list: list[tuple[str, Path]] | None = None
         self._resource_types: dict[str, TypeSpec | None] = {}
+        self._roots: set[Path] | None = None  # the module path's directories, resolved
 
     def module_dir(self, module: str) -> Path | None:
         if module in self._module_dirs:
@@ -116,8 +120,36 @@ class Autoloader:
         self._loaded.add(path)
         if not path.is_file():
             return False
-        self.definitions.register_program(parse_file(path))
+        program = parse_file(path)
+        self._check_location(program, path)
+        self.definitions.register_program(program)
         return True
+
+    def _check_location(self, program: ast.Program, path: Path) -> None:
+        """A module's ``manifests/a/b.pp`` may only define names in ``<module>::a::b`` (``init.pp``:
+        ``<module>``), as Puppet's autoloader requires; anything else fails at the definition."""
+        manifests = path.parent
+        rel: list[str] = []
+        while manifests.name != "manifests":
+            if manifests.parent == manifests:
+                return
+            rel.insert(0, manifests.name)
+            manifests = manifests.parent
+        module_dir = manifests.parent
+        if self._roots is None:
+            self._roots = {p.resolve() for p in self.modulepath}
+        if not _MODULE_NAME.match(module_dir.name) or module_dir.parent.resolve() not in self._roots:
+            return  # not a module Puppet would load a class from (e.g. 'saz-rsyslog')
+        stem = path.stem.lower()
+        namespace = "::".join([module_dir.name.lower(), *(r.lower() for r in rel)]
+                              + ([] if not rel and stem == "init" else [stem]))
+        for stmt in program.body.statements:
+            if isinstance(stmt, (ast.ClassDef, ast.DefineDef)):
+                name = stmt.name.lower().lstrip(":")
+                if name != namespace and not name.startswith(namespace + "::"):
+                    shown = Path(module_dir.parent.name, module_dir.name, "manifests", *rel, path.name)
+                    raise DslSyntaxError(f"Unacceptable location. The name '{name}' is unacceptable in file "
+                                         f"'{shown}'", stmt.span)
 
     def _candidates(self, name: str, subdir: str, init_for_module: bool) -> list[Path]:
         parts = name.lower().lstrip(":").split("::")

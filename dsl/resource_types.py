@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine.catalog import METAPARAMS
+from engine.catalog import HEALTHCHECK_ATTRIBUTES, METAPARAMS
 
 from .values import ruby_regex_to_python
 
@@ -53,8 +53,7 @@ _TYPES: dict[str, str] = {
     "mount": "name ensure device fstype options pass dump atboot remounts target blockdevice provider",
     "ssh_authorized_key": "name ensure key type user target options drop_private_keys provider",
     "sshkey": "name ensure key type host_aliases target provider",
-    "healthcheck": "name check url host port command path environment expect_status expect_body retries "
-                   "interval timeout",
+    "healthcheck": " ".join(HEALTHCHECK_ATTRIBUTES),  # Bunraku's own type: defined with the engine's
     "whit": "name",
     "component": "name",
 }

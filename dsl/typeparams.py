@@ -166,6 +166,10 @@ def parametrize(ev: Evaluator, base: T.PType, args: list[Any], node: ast.Node) -
         return _resource_refs(ev, base, args, node)
     if isinstance(base, T.PTypeAlias):
         return parametrize(ev, T.resolve(base), args, node)
+    if isinstance(base, (T.PSemVer, T.PTimespan, T.PTimestamp)) and base == T.SIMPLE_TYPES[base.name]:
+        from .richparams import parametrize_rich
+
+        return parametrize_rich(ev, base, args, node)
     ev.fail(node, f"{base} cannot be parametrized")
 
 

@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .semver import Version, VersionRange
+from .timevalues import Timespan, Timestamp
 from .values import DEFAULT, Default, RegexValue, Sensitive
 
 INF = math.inf
@@ -479,12 +481,12 @@ class PScalar(PType):
     name = "Scalar"
 
     def instance(self, v: Any) -> bool:
-        return isinstance(v, (str, int, float, bool, RegexValue))
+        return isinstance(v, (str, int, float, bool, RegexValue, Version, VersionRange, Timespan, Timestamp))
 
     def assignable(self, other: PType) -> bool:
         other = resolve(other)
         return isinstance(other, (PScalar, PScalarData, PString, PInteger, PFloat, PNumeric, PBoolean,
-                                  PEnum, PPattern, PRegexp))
+                                  PEnum, PPattern, PRegexp, PSemVer, PSemVerRange, PTimespan, PTimestamp))
 
 
 class PScalarData(PType):
@@ -510,7 +512,8 @@ class PData(PType):
 
     def assignable(self, other: PType) -> bool:
         other = resolve(other)
-        return not isinstance(other, (PRegexp, PTypeType, PSensitive, PCallable, PDefault))
+        return not isinstance(other, (PRegexp, PTypeType, PSensitive, PCallable, PDefault, PSemVer, PSemVerRange,
+                                      PTimespan, PTimestamp))
 
 
 class PRichData(PType):
@@ -674,6 +677,110 @@ class PClass(PType):
         return f"Class[{title}]"
 
 
+class PSemVer(PType):
+    """``SemVer`` and ``SemVer['>=1.0.0', ...]``: versions within any of the ranges."""
+
+    __slots__ = ("ranges",)
+    name = "SemVer"
+
+    def __init__(self, ranges: Sequence[VersionRange] = ()) -> None:
+        # ranges that overlap or meet are one range, as Puppet merges them: the last range takes in
+        # each earlier one it touches, in order; the rest are merged the same way
+        merged: list[VersionRange] = []
+        pending = list(ranges)
+        while pending:
+            memo = pending.pop()
+            rest = []
+            for r in pending:
+                if memo.touches(r):
+                    memo = r.merge(memo)
+                else:
+                    rest.append(r)
+            merged.append(memo)
+            pending = rest
+        self.ranges = tuple(reversed(merged))
+
+    def _key(self) -> tuple[Any, ...]:
+        return self.ranges
+
+    def instance(self, v: Any) -> bool:
+        return isinstance(v, Version) and (not self.ranges or any(r.include(v) for r in self.ranges))
+
+    def assignable(self, other: PType) -> bool:
+        other = resolve(other)
+        if isinstance(other, PVariant):
+            return all(self.assignable(t) for t in other.types)
+        if not isinstance(other, PSemVer):
+            return False
+        if not self.ranges:
+            return True
+        return bool(other.ranges) and all(any(r.contains_range(o) for r in self.ranges) for o in other.ranges)
+
+    def __str__(self) -> str:
+        if not self.ranges:
+            return "SemVer"
+        return "SemVer[" + ", ".join(f"'{r}'" for r in self.ranges) + "]"
+
+
+class PSemVerRange(PType):
+    __slots__ = ()
+    name = "SemVerRange"
+
+    def instance(self, v: Any) -> bool:
+        return isinstance(v, VersionRange)
+
+
+class _TimeType(PType):
+    """``Timespan[from, to]`` / ``Timestamp[from, to]``; an absent end is open."""
+
+    __slots__ = ("lo", "hi")
+    value_class: type = object
+
+    def __init__(self, lo: Any = None, hi: Any = None) -> None:
+        self.lo = lo
+        self.hi = hi
+
+    def _key(self) -> tuple[Any, ...]:
+        return (None if self.lo is None else self.lo.nsecs, None if self.hi is None else self.hi.nsecs)
+
+    def instance(self, v: Any) -> bool:
+        if type(v) is not self.value_class:
+            return False
+        assert isinstance(v, (Timespan, Timestamp))
+        return (self.lo is None or v.nsecs >= self.lo.nsecs) and (self.hi is None or v.nsecs <= self.hi.nsecs)
+
+    def assignable(self, other: PType) -> bool:
+        other = resolve(other)
+        if isinstance(other, PVariant):
+            return all(self.assignable(t) for t in other.types)
+        if type(other) is not type(self):
+            return False
+        assert isinstance(other, _TimeType)
+        lo_ok = self.lo is None or (other.lo is not None and other.lo.nsecs >= self.lo.nsecs)
+        hi_ok = self.hi is None or (other.hi is not None and other.hi.nsecs <= self.hi.nsecs)
+        return lo_ok and hi_ok
+
+    def __str__(self) -> str:
+        if self.lo is None and self.hi is None:
+            return self.name
+        lo = "default" if self.lo is None else f"'{self.lo}'"
+        if self.hi is None or (self.lo is not None and self.hi.nsecs == self.lo.nsecs):
+            return f"{self.name}[{lo}]"
+        return f"{self.name}[{lo}, '{self.hi}']"
+
+
+class PTimespan(_TimeType):
+    __slots__ = ()
+    name = "Timespan"
+    value_class = Timespan
+
+
+class PTimestamp(_TimeType):
+    __slots__ = ()
+    name = "Timestamp"
+    value_class = Timestamp
+
+
 class PTypeAlias(PType):
     """A named alias (``type Port = Integer[1, 65535]``), resolved on first use."""
 
@@ -731,8 +838,8 @@ SIMPLE_TYPES: dict[str, PType] = {
     "Data": PData(), "RichData": PRichData(), "Collection": PCollection(), "Iterable": PIterable(),
     "Iterator": PIterable(), "Type": PTypeType(), "Callable": PCallable(), "Sensitive": PSensitive(),
     "CatalogEntry": PCatalogEntry(), "Resource": PResource(), "Class": PClass(), "Runtime": PRuntime(),
-    "Object": ANY, "Init": ANY, "SemVer": PString(), "SemVerRange": PString(), "Timespan": PNumeric(),
-    "Timestamp": PNumeric(), "Binary": PString(), "URI": PString(), "Error": ANY, "TypeSet": ANY,
+    "Object": ANY, "Init": ANY, "SemVer": PSemVer(), "SemVerRange": PSemVerRange(), "Timespan": PTimespan(),
+    "Timestamp": PTimestamp(), "Binary": PString(), "URI": PString(), "Error": ANY, "TypeSet": ANY,
 }
 
 
@@ -756,6 +863,14 @@ def type_of(v: Any) -> PType:
         return PSensitive(type_of(v.value))
     if isinstance(v, PType):
         return PTypeType(v)
+    if isinstance(v, Version):
+        return PSemVer([VersionRange.between(v, v)])
+    if isinstance(v, VersionRange):
+        return PSemVerRange()
+    if isinstance(v, Timespan):
+        return PTimespan(v, v)
+    if isinstance(v, Timestamp):
+        return PTimestamp(v, v)
     if isinstance(v, list):
         if not v:
             return PArray(ANY, 0, 0)
@@ -778,6 +893,8 @@ def generalize(t: PType) -> PType:
         return PString()
     if isinstance(t, PBoolean):
         return PBoolean()
+    if isinstance(t, (PSemVer, PTimespan, PTimestamp)):
+        return type(t)()
     if isinstance(t, PTuple):
         return PArray(common_type([generalize(x) for x in t.types]))
     if isinstance(t, PStruct):
@@ -831,6 +948,14 @@ def generalized_name(v: Any) -> str:
         return "Default"
     if isinstance(v, PType):
         return f"Type[{v}]"
+    if isinstance(v, Version):
+        return "SemVer"
+    if isinstance(v, VersionRange):
+        return "SemVerRange"
+    if isinstance(v, Timespan):
+        return "Timespan"
+    if isinstance(v, Timestamp):
+        return "Timestamp"
     return "Runtime"
 
 
@@ -872,6 +997,8 @@ def mismatch_message(t: PType, v: Any) -> str:
         return f"expects {article} {r} value, got {type_of(v)}"
     if isinstance(r, PString) and isinstance(v, str):
         return f"expects a {r} value, got String"
+    if isinstance(r, (PSemVer, PTimespan, PTimestamp)) and type(r)().instance(v):
+        return f"expects a {r} value, got {type_of(v)}"
     if isinstance(r, PEnum) and isinstance(v, str):
         return f"expects a match for {r}, got '{v}'"
     if isinstance(r, PPattern) and isinstance(v, str):

@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from . import types as T
+from .semver import Version
+from .timevalues import Timespan, Timestamp
 from .values import DEFAULT, Default, RegexValue, Sensitive
 
 _NUMERIC_RE = re.compile(r"\A\s*[-+]?(?:0[xX][0-9A-Fa-f]+|[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\s*\Z")
@@ -85,6 +87,8 @@ def puppet_equal(a: Any, b: Any) -> bool:
         return a is b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return a == b
+    if isinstance(a, (Timespan, Timestamp)) or isinstance(b, (Timespan, Timestamp)):
+        return _time_order(a, b) == 0  # a Timespan or Timestamp equals its seconds as a number
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(puppet_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -129,7 +133,31 @@ def compare(a: Any, b: Any) -> int:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) \
             and not isinstance(b, bool):
         return (a > b) - (a < b)
+    if isinstance(a, Version) and isinstance(b, Version):
+        ka, kb = a.key(), b.key()
+        return (ka > kb) - (ka < kb)
+    order = _time_order(a, b)
+    if order is not None:
+        return order
     raise TypeError("not comparable")
+
+
+def _time_order(a: Any, b: Any) -> int | None:
+    """The order of a Timespan or Timestamp and a value of its own kind or a number (in seconds)."""
+    def nanos(v: Any, kind: type) -> int | float | None:
+        if isinstance(v, (Timespan, Timestamp)) and isinstance(v, kind):
+            return v.nsecs
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v * 1_000_000_000
+        return None
+
+    if not isinstance(a, (Timespan, Timestamp)) and not isinstance(b, (Timespan, Timestamp)):
+        return None
+    kind = type(a) if isinstance(a, (Timespan, Timestamp)) else type(b)
+    x, y = nanos(a, kind), nanos(b, kind)
+    if x is None or y is None:
+        return None
+    return (x > y) - (x < y)
 
 
 def deep_copy_value(v: Any) -> Any:
@@ -174,4 +202,8 @@ def to_data(v: Any) -> Any:
         return to_data(v.value)
     if v is DEFAULT:
         return "default"
+    from .deferred import DeferredValue, catalog_form  # here: the evaluator imports this module
+
+    if isinstance(v, DeferredValue):
+        return catalog_form(v)
     return to_str(v)

@@ -18,6 +18,7 @@ its own failure holds back nothing. Relationships place a probe in the graph lik
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from engine import registry
 from engine.catalog import Catalog, Resource, capitalize_type
 from engine.context import ApplyContext
+from engine.deferred import DeferredError, FunctionCaller, resolve_parameters
 from engine.errors import EngineError, ValidationError
 from engine.graph import DOWN, END, LEAF, NOTIFY, START, UP, Graph, build_graph
 from engine.incremental import (
@@ -36,9 +38,11 @@ from engine.incremental import (
     removed_resources,
     volatile_resources,
 )
+from engine.preflight import plan_of
 from engine.registry import Change, Provider, ResourceType
 from engine.report import REDACTED, Event, Report, ResourceStatus, puppet_time
 from engine.sources import FileSource
+from engine.summary import DIFF_TAG
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,18 @@ def event_name(type_name: str, prop: str | None, desired: Any) -> str:
     if prop != "ensure":
         return f"{prop}_changed"
     return f"{kind}_created" if word == "present" else f"{kind}_removed" if word == "absent" else f"{kind}_changed"
+
+
+def _secret_texts(value: Any, nested: bool = False) -> list[str]:
+    """The texts of a sensitive value that a message must not show: the value, or every string in it
+    (a Deferred may resolve a sensitive parameter to an array or a hash)."""
+    if isinstance(value, str) or (isinstance(value, int) and not nested):
+        return [str(value)] if str(value) else []
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _secret_texts(v, True)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _secret_texts(v, True)]
+    return []
 
 
 def _fmt(value: Any) -> str:
@@ -159,13 +175,19 @@ class Transaction:
             leaf.rtype = rtype
             raw: dict[str, Any] = {}
             sensitive = set(leaf.sensitive) | rtype.sensitive_properties
-            for k, v in res.parameters.items():
+            try:
+                params, secret_params = resolve_parameters(res.parameters, self.ctx.functions, self.ctx.facts)
+            except DeferredError as exc:
+                leaf.error = str(exc)
+                continue
+            sensitive |= secret_params
+            for k, v in params.items():
                 v, secret = _unwrap(v)
                 if secret:
                     sensitive.add(k)
                 raw[k] = v
             leaf.sensitive = frozenset(sensitive)
-            leaf.secrets = [str(raw[k]) for k in sensitive if isinstance(raw.get(k), (str, int)) and str(raw[k])]
+            leaf.secrets = [text for k in sensitive for text in _secret_texts(raw.get(k))]
             noop_param = raw.get("noop")
             leaf.noop = noop_param is True or noop_param == "true"
             try:
@@ -315,9 +337,13 @@ class Transaction:
         return f"{path}/{prop}" if prop else path
 
     def _scrub(self, leaf: _Leaf, text: str) -> str:
-        for secret in leaf.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        if not leaf.secrets:
+            return text
+        # one pass, longest secret first; a [redacted] already there is kept whole (a short secret
+        # such as 'a' must not garble it)
+        secrets = sorted(set(leaf.secrets), key=len, reverse=True)
+        pattern = re.compile("|".join(re.escape(t) for t in [REDACTED, *secrets]))
+        return pattern.sub(REDACTED, text)
 
     def _event(self, leaf: _Leaf, status: ResourceStatus, change: Change, outcome: str,
                message: str | None = None, name: str | None = None) -> None:
@@ -333,7 +359,8 @@ class Transaction:
         if outcome == "noop" and message is None:
             text = (f"current_value {REDACTED}, should be {REDACTED} (noop)" if redacted else
                     f"current_value {_fmt(previous)}, should be {_fmt(desired)} (noop)")
-        text = self._scrub(leaf, text)
+        if message is not None or not redacted:  # the redacted templates above hold no secret to scrub
+            text = self._scrub(leaf, text)
         if name is None:
             name = event_name(leaf.res.type, change.property, change.desired)
         event = Event(change.property or None, previous, desired, text, outcome, puppet_time(), name, redacted)
@@ -341,9 +368,11 @@ class Transaction:
         level = "err" if outcome == "failure" else "notice"
         self.report.log(level, text, self._source(leaf, change.property), leaf.res.file, leaf.res.line,
                         leaf.res.tags)
-        if change.diff and self.ctx.show_diff and not redacted:
-            self.report.log("notice", self._scrub(leaf, change.diff), self._source(leaf, change.property),
-                            leaf.res.file, leaf.res.line, leaf.res.tags)
+        if change.diff and not redacted:
+            # kept in every report (operators read it on the dashboard); on the console with --show-diff
+            level = "notice" if self.ctx.show_diff else "info"
+            self.report.log(level, self._scrub(leaf, change.diff), self._source(leaf, change.property),
+                            leaf.res.file, leaf.res.line, [*leaf.res.tags, DIFF_TAG])
 
     def _drain_notes(self, leaf: _Leaf) -> None:
         notes = self.ctx.notes
@@ -380,6 +409,7 @@ class Transaction:
             return self._probe(leaf, status, provider), False
         try:
             changes = provider.check()
+            problem = provider.preflight(changes) if changes else None  # see engine.preflight
         except EngineError as exc:
             self._drain_notes(leaf)
             return self._fail(leaf, status, str(exc), "Could not evaluate")
@@ -387,6 +417,8 @@ class Transaction:
             self._drain_notes(leaf)
             return self._fail(leaf, status, _os_error(exc), "Could not evaluate")
         self._drain_notes(leaf)
+        if problem is not None:
+            return self._fail(leaf, status, problem, "Cannot apply")
         if changes:
             status.out_of_sync = True
             status.out_of_sync_count = len(changes)
@@ -410,6 +442,9 @@ class Transaction:
             self._drain_notes(leaf)
             self._event(leaf, status, change, "success")
             status.change_count += 1
+        if ok and changes and self.ctx.noop:
+            # what it would create, for the checks of what comes after it (engine.preflight)
+            plan_of(self.ctx).record(res.ref, provider.would_create(changes))
         if ok and not noop:
             if changes:
                 status.changed = True
@@ -419,6 +454,8 @@ class Transaction:
         if ok and refresh_count and leaf.rtype is not None and leaf.rtype.refresh_property:
             ok = self._refresh(leaf, status, provider, refresh_count, noop) and ok
         did_change = bool(status.events) and ok
+        if did_change and self.ctx.noop and not changes:  # a refresh it would take (see above for changes)
+            plan_of(self.ctx).record(res.ref, provider.would_create(changes))
         return ok, did_change
 
     def _probe(self, leaf: _Leaf, status: ResourceStatus, provider: Provider) -> bool:
@@ -449,6 +486,9 @@ class Transaction:
             if noop:
                 will = provider.will_refresh()
                 self._drain_notes(leaf)
+                problem = provider.preflight([]) if will else None  # what the refresh needs (engine.preflight)
+                if problem is not None:
+                    raise EngineError(problem)
                 if will:
                     self._event(leaf, status, Change(_REFRESH, None, None, ""), "noop",
                                 message=f"Would have triggered 'refresh' from {count} event{plural}",
@@ -542,6 +582,7 @@ def apply_catalog(
     save_report: bool = True,
     incremental_from: Catalog | dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    functions: FunctionCaller | None = None,
 ) -> Report:
     """Converge ``root`` to ``catalog`` (or, with ``noop``, only report what would change).
 
@@ -555,10 +596,14 @@ def apply_catalog(
     plus every probe; the rest is skipped unchecked, so drift of unchanged resources is left for
     the next full run, and resources removed since then are not purged (see
     :mod:`engine.incremental`). The report says ``apply_mode: incremental`` and what was skipped.
+
+    ``functions`` resolves the catalog's Deferred values (:mod:`engine.deferred`); without it a
+    resource holding one fails.
     """
     started = time.perf_counter()
     ctx = ApplyContext(root=root, noop=noop, facts=facts, state_dir=state_dir, show_diff=show_diff,
                        file_sources=file_sources)
+    ctx.functions = functions
     report = Transaction(catalog, ctx, tags=tags, incremental_from=incremental_from, progress=progress).run()
     report.add_times("catalog_application", time.perf_counter() - started)
     if save_report and not noop:

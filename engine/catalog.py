@@ -18,6 +18,7 @@ compile time in seconds since the epoch, when the compiler was given none).
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -35,6 +36,17 @@ METAPARAMS = frozenset({
     "alias", "audit", "before", "consume", "export", "loglevel", "noop", "notify", "require",
     "schedule", "stage", "subscribe", "tag",
 })
+
+#: Bunraku's own ``healthcheck`` type (a read-only probe, :mod:`engine.types.healthcheck`): the attributes
+#: each kind of check takes, and those every check takes. Defined here once: the compiler rejects other
+#: attributes (``dsl.resource_types``), the engine validates with them.
+HEALTHCHECK_CHECKS: dict[str, tuple[str, ...]] = {
+    "http": ("url", "expect_status", "expect_body"),
+    "tcp": ("host", "port"),
+    "command": ("command", "path", "environment"),
+}
+HEALTHCHECK_COMMON = ("name", "check", "retries", "interval", "timeout")
+HEALTHCHECK_ATTRIBUTES = HEALTHCHECK_COMMON + tuple(a for attrs in HEALTHCHECK_CHECKS.values() for a in attrs)
 
 #: A resource's ``kind`` as Puppet 7 writes it: built-in and custom (Ruby) types and stages are
 #: ``compilable_type``, instances of defined types ``defined_type``, classes and nodes ``unknown``
@@ -63,6 +75,63 @@ def default_kind(type_name: str) -> str:
 
 class CatalogError(Exception):
     """A catalog document is malformed or inconsistent."""
+
+
+#: A ``Deferred`` value travels as Puppet's rich data writes it: ``{"__ptype": "Deferred", "name": "fn",
+#: "arguments": [...]}`` (``arguments`` left out when there are none; ``name`` may be ``$var`` for a
+#: dig into an agent variable). The agent calls the function when it applies the catalog
+#: (:mod:`engine.deferred`); compile, store and diff keep it as it is.
+DEFERRED_PTYPE = "Deferred"
+_FUNCTION_NAME = re.compile(r"\A\$?[a-z][a-z0-9_]*(?:::[a-z][a-z0-9_]*)*\Z")
+
+
+def deferred_data(name: str, arguments: list[Any] | None) -> dict[str, Any]:
+    """The catalog form of ``Deferred(name, arguments)``."""
+    out: dict[str, Any] = {"__ptype": DEFERRED_PTYPE, "name": name}
+    if arguments is not None:
+        out["arguments"] = arguments
+    return out
+
+
+def is_deferred(value: Any) -> bool:
+    return type(value) is dict and value.get("__ptype") == DEFERRED_PTYPE
+
+
+def has_deferred(value: Any) -> bool:
+    """Whether a parameter value holds a Deferred at any depth."""
+    kind = type(value)
+    if kind is dict:
+        if value.get("__ptype") == DEFERRED_PTYPE:
+            return True
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return False
+    for item in items:  # only containers are looked into: most of a catalog is strings
+        if type(item) in _CONTAINERS and has_deferred(item):
+            return True
+    return False
+
+
+_CONTAINERS = (dict, list)
+
+
+def check_deferred(value: Any, where: str) -> None:
+    """Raise :class:`CatalogError` for a Deferred (at any depth of ``value``) that names no function or
+    whose arguments are not a list."""
+    if type(value) is list:
+        for v in value:
+            check_deferred(v, where)
+    elif type(value) is dict:
+        if value.get("__ptype") == DEFERRED_PTYPE:
+            name, arguments = value.get("name"), value.get("arguments")
+            if not isinstance(name, str) or not _FUNCTION_NAME.match(name):
+                raise CatalogError(f"{where}: a Deferred must name a function, not {name!r}")
+            if arguments is not None and not isinstance(arguments, list):
+                raise CatalogError(f"{where}: the arguments of Deferred '{name}' must be a list")
+        for v in value.values():
+            check_deferred(v, where)
 
 
 @lru_cache(maxsize=4096)
@@ -142,6 +211,9 @@ class Resource:
         params = data.get("parameters") or {}
         if not isinstance(params, dict):
             raise CatalogError(f"{format_ref(type_name, str(title))}: parameters must be a mapping")
+        for key, value in params.items():
+            if type(value) in (dict, list) and has_deferred(value):
+                check_deferred(value, f"{format_ref(type_name, str(title))}: parameter '{key}'")
         return cls(
             type=type_name,
             title=str(title),

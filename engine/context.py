@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.accounts import AccountDB
+from engine.deferred import FunctionCaller
 from engine.filebucket import FileBucket
 from engine.fsutil import under_root
 from engine.sources import FileSource, ImageFileSource, ModulepathFileSource
@@ -42,6 +43,8 @@ class ApplyContext:
         self._bucket: FileBucket | None = None
         #: Log lines a provider wants in the report, drained by the transaction after each step.
         self.notes: list[tuple[str, str, bool]] = []
+        #: Calls the functions of the catalog's Deferred values (see :mod:`engine.deferred`).
+        self.functions: FunctionCaller | None = None
 
     def note(self, level: str, message: str, *, output: bool = False) -> None:
         """A log line for the report; ``output`` marks command output (hidden when anything is sensitive)."""

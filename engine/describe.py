@@ -58,8 +58,10 @@ def file_state(ctx: ApplyContext, path: str) -> dict[str, Any]:
     return out
 
 
-def describe(type_name: str, title: str | None, *, root: str = "/", facts: dict[str, Any] | None = None) -> str:
-    """Manifest code for every instance of ``type_name`` (or just ``title``) found on the system."""
+def current_state(type_name: str, title: str | None, *, root: str = "/",
+                  facts: dict[str, Any] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """(title, current parameters) of every instance of ``type_name`` found on the system (or just
+    ``title``), each with the provider that found it, as Puppet prints them."""
     type_name = type_name.lower()
     rtype = registry.get_type(type_name)
     if rtype is None:
@@ -68,7 +70,10 @@ def describe(type_name: str, title: str | None, *, root: str = "/", facts: dict[
     if type_name == "file":
         if not title:
             raise EngineError("listing every file is not supported; give a path")
-        return render_resource("file", title, file_state(ctx, title))
+        state = file_state(ctx, title)
+        if state.get("ensure") != "absent":
+            state["provider"] = "posix"
+        return [(title, state)]
     defaults: dict[str, Any] = {"name": title or "", "path": ["/etc/init.d"]}
     provider_name = rtype.default_provider(defaults, ctx)
     cls = registry.get_provider(type_name, provider_name)
@@ -76,6 +81,12 @@ def describe(type_name: str, title: str | None, *, root: str = "/", facts: dict[
     if title is not None:
         found = [(t, p) for t, p in instances if t == title]
         if not found:
-            return render_resource(type_name, title, {"ensure": "absent"})
+            return [(title, {"ensure": "absent"})]
         instances = found
-    return "".join(render_resource(type_name, t, p) for t, p in instances)
+    return [(t, {**p, "provider": cls.name}) for t, p in instances]
+
+
+def describe(type_name: str, title: str | None, *, root: str = "/", facts: dict[str, Any] | None = None) -> str:
+    """Manifest code for every instance of ``type_name`` (or just ``title``) found on the system."""
+    return "".join(render_resource(type_name.lower(), t, p)
+                   for t, p in current_state(type_name, title, root=root, facts=facts))

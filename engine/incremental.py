@@ -29,7 +29,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from engine.catalog import Catalog, Resource
+from engine.catalog import Catalog, Resource, has_deferred
 from engine.graph import END, LEAF, Graph
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,16 @@ def _truthy(value: Any) -> bool:
 
 def volatile_resources(catalog: Catalog | dict[str, Any]) -> set[str]:
     """Resources whose desired state is not fully in the catalog, so an unchanged digest proves
-    nothing: files with a ``source``, packages at ``latest``, ``resources`` that purge."""
+    nothing: files with a ``source``, packages at ``latest``, ``resources`` that purge, and any resource
+    with a Deferred value (its function may return something else at every run)."""
     out = set()
     for res in as_catalog(catalog):
         kind = res.type.lower()
         params = res.parameters
         if (kind == "file" and params.get("source") is not None
                 or kind == "package" and str(params.get("ensure", "")).lower() == "latest"
-                or kind == "resources" and _truthy(params.get("purge"))):
+                or kind == "resources" and _truthy(params.get("purge"))
+                or any(has_deferred(v) for v in params.values())):
             out.add(res.ref)
     return out
 

@@ -127,6 +127,17 @@ class Provider:
     def sync(self, change: Change) -> None:
         raise NotImplementedError
 
+    def preflight(self, changes: list[Change]) -> str | None:
+        """What stands in the way of ``changes`` that can be seen before making them (a missing parent
+        directory, an unknown owner …): one line saying what and what to do, or None. ``changes`` is
+        empty for a refresh a noop run predicts. Never mutates; see :mod:`engine.preflight`."""
+        return None
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        """What ``changes`` would create, for the checks of later resources in a noop run (see
+        :data:`engine.preflight.Effect`)."""
+        return []
+
     def refresh(self) -> bool:
         """React to a refresh event; return whether anything was done."""
         return False

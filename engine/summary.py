@@ -17,11 +17,17 @@ log = logging.getLogger(__name__)
 LEVEL_NAMES = {"notice": "Notice", "warning": "Warning", "err": "Error", "info": "Info"}
 
 
-def report_lines(report: Report) -> list[tuple[str, str]]:
-    """(level, text) lines: every notice or worse log, then a summary line."""
+#: the tag of a log entry holding a file's content diff: kept in every report, shown on the console only
+#: with --show-diff (then logged at notice level)
+DIFF_TAG = "content_diff"
+
+
+def report_lines(report: Report, *, verbose: bool = False) -> list[tuple[str, str]]:
+    """(level, text) lines: every notice or worse log (and info ones when ``verbose``, but not the content
+    diffs every report keeps), then a summary line."""
     lines: list[tuple[str, str]] = []
     for entry in report.logs:
-        if entry.level not in LEVEL_NAMES or entry.level == "info":
+        if entry.level not in LEVEL_NAMES or (entry.level == "info" and (not verbose or DIFF_TAG in entry.tags)):
             continue
         prefix = LEVEL_NAMES[entry.level]
         where = f"{entry.source}: " if entry.source and entry.source != "Bunraku" else ""

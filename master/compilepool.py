@@ -66,6 +66,20 @@ class CompileJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled catalog as the worker hands it back: the JSON to send, and what the master's store and
+    export bookkeeping need, worked out in the worker so the master never parses the catalog again."""
+
+    data: bytes
+    #: the store's digest (of the redacted catalog without its per-compilation keys)
+    digest: str = ""
+    #: the per-compilation keys the digest leaves out (version, catalog_uuid, code_id)
+    header: dict[str, Any] = field(default_factory=dict)
+    #: the exported resources (``@@``), as JSON text
+    exports: str = "[]"
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerLimits:
     memory_mb: int = 2048  # address space of a worker; 0: none
     cpu_seconds: float = 60.0  # CPU time of one compile; 0: none
@@ -110,6 +124,11 @@ def _relative(text: str, env_dir: Path) -> str:
 
 def compile_job(job: CompileJob) -> bytes:
     """Compile one catalog (in a worker process); returns its JSON, or raises CompileFailure."""
+    return compile_job_full(job).data
+
+
+def compile_job_full(job: CompileJob) -> Compiled:
+    """Compile one catalog (in a worker process), with its digest and exports; raises CompileFailure."""
     from dsl.compiler import CompileRequest, compile_catalog
     from dsl.errors import DslError
 
@@ -131,7 +150,13 @@ def compile_job(job: CompileJob) -> bytes:
         raise CompileFailure(_relative(exc.format_line(), job.env_dir)) from None
     except RecursionError:
         raise CompileFailure("manifest nesting too deep") from None
-    return catalog.to_json(indent=None).encode("utf-8")
+    from master.store.documents import DIGEST_EXCLUDED_KEYS, catalog_digest
+
+    doc = catalog.to_dict()
+    exported = [r for r in doc.get("resources") or [] if isinstance(r, dict) and r.get("exported")]
+    return Compiled(json.dumps(doc, ensure_ascii=False).encode("utf-8"), catalog_digest(doc),
+                    {k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc},
+                    json.dumps(exported, sort_keys=True, default=str))
 
 
 # -- the worker process ------------------------------------------------------------------------------
@@ -217,6 +242,9 @@ def _init_worker(parse_cache: str | None, user: str | None = None) -> None:
     if parse_cache:
         os.environ["BUNRAKU_PARSE_CACHE"] = parse_cache
     import dsl.compiler  # noqa: F401 - import once per worker, before the first request
+    from dsl.gctune import tune_gc
+
+    tune_gc()
 
     if user:  # started by root: compile (user-written code) only as the master's user
         _preload_store_drivers()
@@ -268,16 +296,19 @@ def worker_main(conn: Connection, parent: int, parse_cache: str | None, user: st
             return
         large = len(job.facts_json or b"") >= LARGE_PAYLOAD
         data = b""
+        meta: tuple[str, dict[str, Any], str] | None = None
         out_of_memory = False
         try:
             if limits.cpu_seconds:
                 _limit_cpu(limits.cpu_seconds)
             try:
-                data = compile_job(job)
+                compiled = compile_job_full(job)
             finally:
                 if limits.cpu_seconds:
                     _unlimit_cpu()
-            reply: tuple[str, Any] = ("ok", None)
+            data, meta = compiled.data, (compiled.digest, compiled.header, compiled.exports)
+            del compiled
+            reply: tuple[str, Any] = ("ok", meta)
         except CompileFailure as exc:
             reply = ("failed", str(exc))
         except _CpuLimitReached as exc:
@@ -342,9 +373,9 @@ class CompilePool:
         self._closed = False
         self._start_failed = False  # the last attempt to start a worker failed
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, ...], Compiled] = OrderedDict()
         self._lock = threading.Lock()
-        self._inflight: dict[tuple[str, ...], Future[bytes]] = {}
+        self._inflight: dict[tuple[str, ...], Future[Compiled]] = {}
         self.hits = 0
         self.misses = 0
         self.replaced = 0
@@ -450,7 +481,7 @@ class CompilePool:
             self.replaced += 1
             self._top_up()
 
-    def _run(self, job: CompileJob) -> bytes:
+    def _run(self, job: CompileJob) -> Compiled:
         """Compile ``job`` on a free worker, within the limits."""
         deadline = time.monotonic() + self.timeout
         worker = self._take(deadline)
@@ -475,7 +506,8 @@ class CompilePool:
             self._replace(worker)
         node = job.node
         if kind == "ok":
-            return data
+            digest_, header, exports = detail
+            return Compiled(data, digest_, header, exports)
         if kind == "failed":
             raise CompileFailure(detail)
         if kind == "cpu":
@@ -506,6 +538,11 @@ class CompilePool:
 
     def compile(self, job: CompileJob, *, use_cache: bool = True) -> tuple[bytes, bool]:
         """The catalog JSON and whether it came from the cache; concurrent identical jobs share one run."""
+        compiled, hit = self.compile_full(job, use_cache=use_cache)
+        return compiled.data, hit
+
+    def compile_full(self, job: CompileJob, *, use_cache: bool = True) -> tuple[Compiled, bool]:
+        """:meth:`compile`, with the catalog's digest, header and exports as the worker worked them out."""
         key = self.key(job)
         with self._lock:
             if use_cache and self.cache_size:

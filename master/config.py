@@ -7,6 +7,10 @@
     vardir: /var/lib/bunraku/master   # caches (git checkouts, parse cache), store default
     environmentpath: /etc/bunraku/environments
     git: {repo: /srv/git/site.git, poll_seconds: 2}
+    # or fetched from a git server into <vardir>/git-mirror.git every poll_seconds (see master/deploy.py):
+    # git: {remote: https://git.example.com/site.git, credentials: /etc/bunraku/git-credentials}
+    # git: {remote: ssh://git@git.example.com/site.git, ssh_key: /etc/bunraku/deploy_key}
+    forge_url: null                   # base URL of Forge-style tarballs for Puppetfile modules
     store_url: null                   # postgresql+psycopg://...; default SQLite under vardir
     autosign: false                   # true | FILE of names/globs | EXECUTABLE policy
     autosign_challenges: []           # pre-shared challenges accepted in CSRs
@@ -25,8 +29,10 @@
     rollout_lease_seconds: 15         # a rollout's driver must renew its lease within this
     rollout_owner: null               # this master's id for rollout leases (default certname@host:vardir)
     max_message_bytes: 16777216       # largest gRPC message accepted or sent (16 MiB)
-    rate_limit: {per_node_per_minute: 1200, burst: 200}   # per certificate; false: no limit
-    inflight_bytes: 67108864          # bytes of large requests (facts, reports) worked on at once (64 MiB)
+    rate_limit: {per_node_per_minute: 1200, burst: 200}   # per certificate (gRPC, and Puppet's HTTP API
+                                      # apart); false: no limit
+    inflight_bytes: 67108864          # bytes of large requests (facts, reports) worked on at once (64 MiB),
+                                      # over gRPC and Puppet's HTTP API together
     inflight_bytes_per_node: 16777216 # of those, from one certificate (16 MiB)
     inflight_wait_seconds: 1          # a large request waits this long for room, then is refused (at once
                                       # when its node is over its own share)
@@ -40,6 +46,13 @@
     ca_max_pending_per_network: 256   # of those, sent from one network (an IPv4 /24, an IPv6 /48)
     max_report_bytes: 4194304         # largest report accepted (4 MiB); a larger one is set aside by its agent
     reports_per_node: 500             # reports kept per node, the newest (0: all)
+    report_ttl: 14d                   # reports older than this go, with their events (each node keeps its
+                                      # latest); durations: 90s, 30m, 12h, 14d, or seconds; 0: keep forever
+    node_ttl: 0                       # nodes silent this long are deactivated (0: never)
+    node_purge_ttl: 14d               # deactivated nodes (`bunraku node deactivate`, node_ttl) are purged
+                                      # with everything stored about them after this (0: never)
+    catalog_history_per_node: 20      # distinct catalogs remembered per node (the catalog diff history)
+    store_maintenance_seconds: 3600   # how often one master (holding a lease in the store) applies the above
     handshake_timeout: 10             # seconds a new connection has to finish its TLS handshake
     idle_timeout: 300                 # seconds an agent connection may stay without a call
     ca_idle_timeout: 30               # the same on the certificate-request listener
@@ -91,6 +104,10 @@ class MasterConfig:
     environmentpath: Path | None = Path("/etc/bunraku/environments")
     git_repo: str | None = None
     git_poll_seconds: float = 2.0
+    git_remote: str | None = None            # URL the master fetches environments from (ssh, https, file://)
+    git_credentials: Path | None = None      # https: a file "user:token", mode 0600
+    git_ssh_key: Path | None = None          # ssh: a private key file, mode 0600
+    forge_url: str | None = None             # Puppetfile Forge modules: {forge_url}/v3/files/A-N-V.tar.gz
     store_url: str | None = None
     autosign: Any = False
     autosign_challenges: list[str] = field(default_factory=list)
@@ -123,6 +140,11 @@ class MasterConfig:
     ca_max_pending_per_network: int = 256
     max_report_bytes: int = 4 * 1024 * 1024
     reports_per_node: int = 500
+    report_ttl: float = 14 * 86400.0
+    node_ttl: float = 0.0
+    node_purge_ttl: float = 14 * 86400.0
+    catalog_history_per_node: int = 20
+    store_maintenance_seconds: float = 3600.0
     handshake_timeout: float = 10.0
     idle_timeout: float = 300.0
     ca_idle_timeout: float = 30.0
@@ -154,7 +176,8 @@ class MasterConfig:
         return f"{host}:{int(port) + 1}" if int(port) else f"{host}:0"
 
 
-_PATHS = {"ssldir", "vardir", "environmentpath", "enc", "groups", "dashboard_tokens"}
+_PATHS = {"ssldir", "vardir", "environmentpath", "enc", "groups", "dashboard_tokens", "git_credentials",
+          "git_ssh_key"}
 
 
 def _refuse_name_based_operators(value: Any, path: Path | str | None) -> None:
@@ -180,7 +203,27 @@ _RESOURCE_LIMITS: dict[str, tuple[float, bool]] = {
     "compile_memory_mb": (0, True), "compile_cpu_seconds": (0, False),
     "puppet_max_connections": (1, True), "puppet_max_connections_per_address": (1, True),
     "puppet_keepalive_timeout": (0.1, False),
+    "report_ttl": (0, False), "node_ttl": (0, False), "node_purge_ttl": (0, False),
+    "catalog_history_per_node": (1, True), "store_maintenance_seconds": (1, False),
 }
+
+#: settings given as durations (``14d``, ``12h``, ``30m``, ``90s`` or a number of seconds)
+_DURATIONS = ("report_ttl", "node_ttl", "node_purge_ttl", "store_maintenance_seconds")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(name: str, value: Any) -> float:
+    """Seconds in ``value``: a number, or a number with a unit (s, m, h, d, w), as PuppetDB's TTLs are."""
+    if isinstance(value, bool):
+        raise ConfigError(f"error: {name} must be a duration such as 14d, 12h, 30m or 90s, not {value!r}")
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().lower()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
+    try:
+        return float(number) * _UNITS[unit]
+    except ValueError:
+        raise ConfigError(f"error: {name} must be a duration such as 14d, 12h, 30m or 90s, not {value!r}") from None
 
 
 def _check_resource_limits(config: MasterConfig) -> None:
@@ -219,6 +262,9 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
             data.setdefault("git_repo", git.get("repo"))
             if "poll_seconds" in git:
                 data.setdefault("git_poll_seconds", git["poll_seconds"])
+            for key in ("remote", "credentials", "ssh_key"):
+                if key in git:
+                    data.setdefault(f"git_{key}", git[key])
     for key, value in (overrides or {}).items():
         if value is not None and value != ():
             data[key] = value
@@ -231,6 +277,9 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     for key in _PATHS:
         if data.get(key) is not None:
             data[key] = Path(os.path.expanduser(str(data[key])))
+    for key in _DURATIONS:
+        if data.get(key) is not None:
+            data[key] = parse_duration(key, data[key])
     for key in ("autosign_challenges", "dns_alt_names"):
         if isinstance(data.get(key), str):
             data[key] = [s.strip() for s in data[key].split(",") if s.strip()]
@@ -259,6 +308,12 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     if not isinstance(config.max_message_bytes, int) or config.max_message_bytes < 4096:
         raise ConfigError("error: max_message_bytes must be an integer of at least 4096")
     _check_resource_limits(config)
+    from master.deploy import DeployError, check_settings
+
+    try:
+        check_settings(config)
+    except DeployError as exc:
+        raise ConfigError(str(exc)) from None
     if config.user:
         from master.privileges import PrivilegeError, check_user
 

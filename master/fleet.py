@@ -14,17 +14,32 @@ def list_nodes(client: MasterClient, unresponsive_after: float = 3600) -> list[d
     reply = client.call("ListNodes", pb.ListNodesRequest(unresponsive_after_seconds=int(unresponsive_after)))
     return [{"name": n.name, "status": n.status, "last_run": n.last_run, "last_seen": n.last_seen,
              "code_id": n.code_id, "environment": n.environment, "group": n.group,
-             "report_count": n.report_count} for n in reply.nodes]
+             "report_count": n.report_count, "cached_catalog": n.cached_catalog or None,
+             "disabled": (n.disabled_reason or "reason not specified") if n.agent_disabled else None}
+            for n in reply.nodes]
 
 
 def nodes_table(nodes: list[dict[str, Any]]) -> list[str]:
     """``bunraku nodes``: one aligned line per node."""
     header = ("NODE", "STATUS", "LAST RUN", "CODE ID", "ENVIRONMENT", "GROUP", "REPORTS")
-    rows = [(n["name"], n["status"], (n["last_run"] or "-")[:19].replace("T", " "),
+    rows = [(n["name"], _status_text(n), (n["last_run"] or "-")[:19].replace("T", " "),
              (n["code_id"] or "-")[:12], n["environment"] or "-", n["group"] or "-", str(n["report_count"]))
             for n in nodes]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+
+
+def _status_text(node: dict[str, Any]) -> str:
+    """The status, and when the latest run applied a cached catalog, why: a run on the old catalog after
+    the new one failed to compile (or could not be fetched) is no success of the new code."""
+    if node.get("disabled"):
+        return f"{node['status']} (agent disabled: {node['disabled']})"
+    cached = node.get("cached_catalog")
+    if cached == "on_failure":
+        return f"{node['status']} (on cached catalog: catalog retrieval failed)"
+    if cached == "explicitly_requested":
+        return f"{node['status']} (on cached catalog, as asked)"
+    return str(node["status"])
 
 
 def reports(client: MasterClient, node: str, last: int = 1) -> list[dict[str, Any]]:
@@ -92,6 +107,10 @@ def rollout_lines(info: dict[str, Any]) -> list[str]:
              f"  created={(info.get('created_at') or '')[:19].replace('T', ' ')}"]
     if info.get("reason"):
         lines.append(f"reason: {info['reason']}")
+    if info.get("progress"):
+        from master.rollout.view import progress_line
+
+        lines.append(f"nodes: {progress_line(info['progress'])}")
     lines.append("options: " + "  ".join(f"{k}={opts[k]}" for k in sorted(opts)))
     waves = info.get("waves") or []
     for wave in waves:
@@ -101,22 +120,36 @@ def rollout_lines(info: dict[str, Any]) -> list[str]:
         for n in wave["nodes"]:
             lines.append(f"  {n['name']:32} {n['state']:16} {n.get('health') or '-':10} {n.get('detail') or ''}"
                          .rstrip())
+            if n.get("failure"):
+                lines.append(f"  {'':32} failed before: {n['failure']}")
+            if n.get("report_id"):
+                lines.append(f"  {'':32} its report: #{n['report_id']} (dashboard /report/{n['report_id']}; "
+                             f"`bunraku report show {n['name']}`)")
     timeline = info.get("timeline") or []
     if timeline:
+        from master.rollout.view import event_detail
+
         lines.append("timeline")
         for event in timeline:
-            detail = event.get("detail") or {}
-            extra = "  ".join(f"{k}={v}" for k, v in sorted(detail.items()) if v not in (None, "", [], {})
-                              and k != "options") if isinstance(detail, dict) else str(detail)
+            extra = event_detail(event.get("detail"))
             lines.append(f"  {event['at'][:19].replace('T', ' ')}  {event['kind']:18} {event.get('node') or '':28}"
                          f" {extra}".rstrip())
     return lines
 
 
 def rollouts_table(items: list[dict[str, Any]]) -> list[str]:
-    header = ("ID", "STATE", "ENVIRONMENT", "GROUP", "RELEASE", "WAVE", "BY", "CREATED")
+    header = ("ID", "STATE", "ENVIRONMENT", "GROUP", "RELEASE", "WAVE", "BY", "CREATED", "NODES")
     rows = [(str(r["id"]), r["state"], r["environment"], r.get("group") or "*", (r["code_id"] or "")[:12],
              str(r.get("current_wave", 0)), r.get("created_by") or "-",
-             (r.get("created_at") or "")[:19].replace("T", " ")) for r in items]
+             (r.get("created_at") or "")[:19].replace("T", " "), _node_counts(r.get("progress"))) for r in items]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+
+
+def _node_counts(progress: dict[str, Any] | None) -> str:
+    """``5: 3 succeeded, 1 failed, 1 pending`` (the same counts as the dashboard's)."""
+    if not progress:
+        return "-"
+    from master.rollout.view import progress_line
+
+    return progress_line(progress)

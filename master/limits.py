@@ -158,7 +158,9 @@ class RateLimiter:
         self._lock = threading.Lock()
         self.refused = 0
 
-    def allow(self, peer: str) -> bool:
+    def allow(self, peer: str, *, count: bool = True) -> bool:
+        """Take a token of ``peer``'s bucket; False when it is empty (counted in ``refused`` unless
+        ``count`` is false: a caller that waits and asks again counts once, when it gives up)."""
         now = self.clock()
         with self._lock:
             tokens, last = self._buckets.pop(peer, (self.limit.burst, now))
@@ -166,7 +168,7 @@ class RateLimiter:
             allowed = tokens >= 1.0
             if allowed:
                 tokens -= 1.0
-            else:
+            elif count:
                 self.refused += 1
             self._buckets[peer] = (tokens, now)
             while len(self._buckets) > self.max_peers:

@@ -220,7 +220,9 @@ class MasterServicer(pb_grpc.MasterServicer):
         return pb.ListNodesReply(nodes=[pb.NodeStatus(
             name=n.name, status=n.status or "", last_run=_iso(n.last_run), last_seen=_iso(n.last_seen),
             code_id=n.code_id or "", environment=n.environment or "", group=n.group or "",
-            report_count=n.report_count or 0) for n in nodes])
+            report_count=n.report_count or 0, cached_catalog=n.cached_catalog or "",
+            agent_disabled=(why := service.agent_disabled(self.ctx, n.name)) is not None, disabled_reason=why or "")
+            for n in nodes])
 
     def GetReports(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         reports = self._call(context, service.get_reports, _peer(context), request.node, request.last)
@@ -233,13 +235,16 @@ class MasterServicer(pb_grpc.MasterServicer):
         return pb.GetFactsReply(found=True, facts_json=json.dumps(facts, default=str).encode())
 
     def Heartbeat(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
-        self._call(context, service.heartbeat, _peer(context))
+        self._call(context, service.heartbeat, _peer(context),
+                   (request.disabled_reason or "reason not specified") if request.disabled else None)
         return pb.HeartbeatReply()
 
     def Live(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
         peer = _peer(context)
-        conn = self._call(context, service.live_connect, peer)
+        conn = self._call(context, service.live_connect, peer,
+                          (request.disabled_reason or "reason not specified") if request.disabled else None)
         hub = self.ctx.live
+        assert hub is not None  # live_connect refuses when there is no hub
         kinds = {"ping": pb.LiveCommand.PING, "run": pb.LiveCommand.RUN}
         context.add_callback(lambda: conn.commands.put(_CLOSE))
         for command in hub.commands(conn, context.is_active):
@@ -326,11 +331,17 @@ class MasterServer:
             from master.privileges import drop_privileges
 
             drop_privileges(cfg.user, [cfg.ssldir, cfg.vardir])
-        envs = Environments(environmentpath=cfg.environmentpath, git_repo=cfg.git_repo,
-                            cache_dir=cfg.vardir / "code", timeout=cfg.environment_timeout,
-                            git_poll_seconds=cfg.git_poll_seconds)
+        from master.deploy import Deployer
+
+        # git_repo / git_remote: fetching, Puppetfile modules and deploys (envs.deploy, deployer.trigger)
+        self.deployer = Deployer.from_config(cfg)
+        envs = self.deployer.environments if self.deployer is not None else Environments(
+            environmentpath=cfg.environmentpath, cache_dir=cfg.vardir / "code", timeout=cfg.environment_timeout,
+            git_poll_seconds=cfg.git_poll_seconds)
+        if self.deployer is not None:
+            self.deployer.start()
         classifier = Classifier(groups_file=cfg.groups, enc=cfg.enc)
-        self.ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool)
+        self.ctx = self._context(ca, envs, classifier, pool)
         self._start_release_control(self.ctx)
         self._start_dashboard(self.ctx, paths)
         self._start_puppet_api(self.ctx, paths)
@@ -353,7 +364,7 @@ class MasterServer:
         heap.tune()
         caps = limits.connection_caps(cfg.max_connections, cfg.ca_max_connections,
                                       cfg.ca_max_connections_per_address, open_files)
-        budget = limits.budget_for(cfg)  # one budget for both listeners
+        budget = self._budget = limits.budget_for(cfg)  # one budget for all the listeners (Puppet's API too)
         # Calls that may carry large requests run on threads of their own: gRPC receives a request in
         # the thread that handles it, so this bounds how many large requests are in memory at once,
         # and leaves the other threads (live channels, heartbeats, file serving) free.
@@ -412,49 +423,69 @@ class MasterServer:
     def ca_address(self) -> str:
         return f"{self.config.ca_address().rpartition(':')[0]}:{self.ca_port}"
 
-    def _start_release_control(self, ctx: MasterContext) -> None:
-        """The live hub (connected agents) and the rollout controller, ticked by a background thread.
-
-        The owner id is stable for one master installation, so a restarted master takes its own
-        rollouts' leases back at once; another master sharing the store waits for the lease to expire."""
+    def _rollout_owner(self) -> str:
+        """This master's id in rollout leases: stable for one installation, so a restarted master takes its
+        own rollouts' leases back at once; another master sharing the store waits for the lease to expire."""
         import socket
 
+        cfg = self.config
+        return cfg.rollout_owner or f"{cfg.certname}@{socket.gethostname()}:{Path(cfg.vardir).resolve()}"
+
+    def _context(self, ca: CertificateAuthority, envs: Environments, classifier: Classifier,
+                 pool: CompilePool) -> MasterContext:
+        """The master's context with all its collaborators, made here and nowhere else: the store, the live
+        hub (connected agents), the rollout controller and the Prometheus counters."""
+        from master.dashboard import Metrics
+        from master.dashboard.rollouts import ControllerRolloutSource
         from master.rollout import Rollouts
 
         cfg = self.config
-        store = ctx.store
-        owner = cfg.rollout_owner or f"{cfg.certname}@{socket.gethostname()}:{Path(cfg.vardir).resolve()}"
         hub = LiveHub(heartbeat_seconds=cfg.live_heartbeat_seconds, timeout=cfg.live_timeout,
-                      max_agents=cfg.live_max_agents, on_heartbeat=lambda node: service.record_contact(ctx, node))
-        rollouts = Rollouts(store, dispatcher=hub, owner=owner, lease_seconds=cfg.rollout_lease_seconds)
+                      max_agents=cfg.live_max_agents)
+        rollouts = Rollouts(self.store, dispatcher=hub, owner=self._rollout_owner(),
+                            lease_seconds=cfg.rollout_lease_seconds)
+        rollouts.agents.fresh_seconds = cfg.live_timeout  # an agent's word lasts while its channel does
+        metrics = Metrics(self.store, rollouts=ControllerRolloutSource(rollouts))
+        ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool, rollouts=rollouts, live=hub, metrics=metrics)
 
         def pending_run(node: str) -> Command | None:
             expected = rollouts.expected_run(node)
             return None if expected is None else Command("run", expected[1], expected[0])
 
+        hub.on_heartbeat = lambda node: service.record_contact(ctx, node)
         hub.on_connect = pending_run
-        ctx.live, ctx.rollouts = hub, rollouts
+        return ctx
+
+    def _start_release_control(self, ctx: MasterContext) -> None:
+        """The rollout controller, ticked by a background thread, and the retention loop."""
+        cfg = self.config
+        store = ctx.store
+        rollouts = ctx.rollouts
+        owner = self._rollout_owner()
         self._ticking = threading.Event()
         self._ticker = threading.Thread(target=self._tick_rollouts, args=(rollouts, self._ticking),
                                         name="rollouts", daemon=True)
         self._ticker.start()
+        from master.retention import Retention
+
+        self.retention = Retention(store, cfg, owner)
+        threading.Thread(target=self.retention.loop, args=(self._ticking,), name="retention", daemon=True).start()
 
     def _start_dashboard(self, ctx: MasterContext, paths: Any) -> None:
         """Prometheus counters always; the HTTPS dashboard (and /metrics) when dashboard_listen is set.
         Viewers log in with an operator certificate from this CA or a token the admin issued."""
-        from master.dashboard import Metrics, TokenStore, create_app, serve
+        from master.dashboard import TokenStore, create_app, serve
         from master.dashboard.rollouts import ControllerRolloutSource
 
         cfg = self.config
         source = ControllerRolloutSource(ctx.rollouts) if ctx.rollouts is not None else None
-        ctx.metrics = Metrics(ctx.store, rollouts=source)
         self.dashboard: Any = None
         if not cfg.dashboard_listen:
             return
         tokens = TokenStore(cfg.dashboard_tokens or Path(cfg.ssldir) / "dashboard-tokens.json")
         # the CA's revoked serials are checked on every request: revocation needs no restart
         app = create_app(ctx.store, metrics=ctx.metrics, rollouts=source, tokens=tokens,
-                         revoked_serials=ctx.ca.revoked_serials)
+                         revoked_serials=ctx.ca.revoked_serials, deployer=getattr(self, "deployer", None))
         host, _, port = cfg.dashboard_listen.rpartition(":")
         self.dashboard = serve(app, host, int(port), certfile=paths.cert, keyfile=paths.key,
                                cafile=paths.ca, crlfile=ctx.ca.crl_path)
@@ -462,6 +493,7 @@ class MasterServer:
     def _start_puppet_api(self, ctx: MasterContext, paths: Any) -> None:
         """Puppet's HTTP API for unmodified Puppet agents (:mod:`master.puppetapi`) when puppet_listen is set:
         the same CA, store and use cases as the gRPC listener."""
+        from master.limits import RateLimit
         from master.puppetapi import Limits, PuppetAPIServer
 
         cfg = self.config
@@ -472,9 +504,10 @@ class MasterServer:
         limits = Limits(max_connections=cfg.puppet_max_connections,
                         max_per_address=cfg.puppet_max_connections_per_address,
                         handshake_timeout=cfg.handshake_timeout, keepalive_timeout=cfg.puppet_keepalive_timeout,
-                        max_body=cfg.max_message_bytes, threads=cfg.max_threads)
+                        max_body=cfg.max_message_bytes, threads=cfg.max_threads,
+                        rate_limit=RateLimit.parse(cfg.rate_limit), max_report_bytes=cfg.max_report_bytes)
         self.puppet_api = PuppetAPIServer(ctx, host.strip("[]"), int(port), certfile=paths.cert, keyfile=paths.key,
-                                          cafile=paths.ca, limits=limits)
+                                          cafile=paths.ca, limits=limits, budget=getattr(self, "_budget", None))
         self.puppet_api.start()
 
     def _tick_rollouts(self, rollouts: Any, stop: threading.Event) -> None:
@@ -497,6 +530,10 @@ class MasterServer:
         if dashboard is not None:
             dashboard.shutdown()
             self.dashboard = None
+        deployer = getattr(self, "deployer", None)
+        if deployer is not None:
+            deployer.stop()
+            self.deployer = None
         ticking = getattr(self, "_ticking", None)
         if ticking is not None:
             ticking.set()

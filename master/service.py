@@ -9,13 +9,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from cryptography import x509
 
+from dsl.trusted import trusted_data
 from master import access, fileserver, limits
 from master.ca import CAError, CAFull, CertificateAuthority, InvalidCertname
 from master.catalogdiff import diff_catalogs
@@ -27,7 +28,15 @@ from master.environments import EnvError, Environment, Environments
 from master.rpc import pki
 from master.rpc.pki import OperatorRole
 
+if TYPE_CHECKING:  # built by the master (master.server), which imports them; here only their types
+    from master.dashboard.metrics import Metrics
+    from master.live import LiveHub
+    from master.rollout import Rollouts
+    from master.store import Store
+
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class ServiceError(Exception):
@@ -56,13 +65,13 @@ class Peer:
 class MasterContext:
     config: MasterConfig
     ca: CertificateAuthority
-    store: Any
+    store: Store
     environments: Environments
     classifier: Classifier
     pool: CompilePool
-    rollouts: Any = None     # master.rollout.Rollouts: releases assigned to nodes, rollouts
-    live: Any = None         # master.live.LiveHub: connected agents
-    metrics: Any = None      # master.dashboard.Metrics: Prometheus counters
+    rollouts: Rollouts | None = None  # releases assigned to nodes, rollouts (None: this master runs none)
+    live: LiveHub | None = None       # connected agents (None: no live channel)
+    metrics: Metrics | None = None    # Prometheus counters (None: not counted)
     _facts_seen: dict[str, str] = field(default_factory=dict)
     _groups_seen: dict[str, str | None] = field(default_factory=dict)
     _exports_seen: dict[str, str] = field(default_factory=dict)
@@ -154,9 +163,24 @@ def _json_mapping(data: bytes, what: str) -> dict[str, Any]:
 
 
 def trusted_for(peer: Peer) -> dict[str, Any]:
-    name = peer.certname
-    return {"authenticated": "remote", "certname": name, "domain": name.partition(".")[2] or None,
-            "hostname": name.partition(".")[0], "extensions": dict(peer.extensions), "external": {}}
+    """``$trusted`` of the caller's compile: its verified certificate (:func:`dsl.trusted.trusted_data`)."""
+    return trusted_data(peer.certname, "remote", peer.extensions)
+
+
+def trusted_for_node(ctx: MasterContext, node: str) -> dict[str, Any]:
+    """``$trusted`` of a compile made on a node's behalf (stored facts: ``catalog diff``, a rollout's
+    check): the certificate the CA signed for it, as its own compile would see it; without one (a node
+    that never had a certificate here), its name alone."""
+    extensions: dict[str, str] = {}
+    try:
+        pem = ctx.ca.certificate(node)
+        if pem:
+            extensions = pki.puppet_extensions(pki.load_cert(pem).extensions)
+    except (CAError, OSError, pki.PkiError) as exc:
+        log.warning("no certificate extensions for %s's $trusted: %s", node, exc)
+    extensions.pop("pp_cli_auth", None)
+    extensions.pop(pki.ROLE_EXT, None)
+    return trusted_data(node, "remote", extensions)
 
 
 # -- certificates ---------------------------------------------------------------------------------
@@ -223,14 +247,16 @@ def classify(ctx: MasterContext, node: str, requested: str) -> tuple[Environment
     except EnvError as exc:
         raise ServiceError("not_found", str(exc)) from None
     if ctx._groups_seen.get(node, "") != cls.group:
-        if cls.group is None or _bookkeep(ctx, "set_node_group", node, cls.group) is not _NOT_WRITTEN:
+        if cls.group is None or _bookkeep(ctx.store.set_node_group, node, cls.group) is not _NOT_WRITTEN:
             ctx._groups_seen[node] = cls.group
     return env, cls
 
 
-def _store(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
+def _store(op: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    """``op(*args, **kw)``, a method of the store, whose errors reach the caller as one ServiceError."""
+    method = op.__name__
     try:
-        return getattr(ctx.store, method)(*args, **kw)
+        return op(*args, **kw)
     except Exception as exc:  # the store's errors must reach the caller as one line, not a traceback
         from master.store import StoreUnavailable
 
@@ -245,12 +271,13 @@ def _store(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
 _NOT_WRITTEN: Any = object()
 
 
-def _bookkeep(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
-    """A write that only keeps the record up to date (contact, facts, catalog seen): its failure must not
-    fail the request it rides on (a full store still serves catalogs). Returns the store's answer, or
-    _NOT_WRITTEN."""
+def _bookkeep(op: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    """``op(*args, **kw)``, a write of the store that only keeps the record up to date (contact, facts,
+    catalog seen): its failure must not fail the request it rides on (a full store still serves catalogs).
+    Returns the store's answer, or _NOT_WRITTEN."""
+    method = op.__name__
     try:
-        return getattr(ctx.store, method)(*args, **kw)
+        return op(*args, **kw)
     except Exception as exc:  # noqa: BLE001 - best effort by design
         from master.store import StoreUnavailable
 
@@ -263,7 +290,7 @@ def _bookkeep(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
 
 def record_contact(ctx: MasterContext, node: str) -> None:
     """``node`` was heard from (a live-channel heartbeat): best effort."""
-    _bookkeep(ctx, "heartbeat", node)
+    _bookkeep(ctx.store.heartbeat, node)
 
 
 def _facts_digest(facts_json: bytes) -> str:
@@ -285,10 +312,10 @@ def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environmen
         if ctx._facts_seen.get(node) == d:
             return
     if best_effort:
-        if _bookkeep(ctx, "save_facts", node, facts, environment=environment) is _NOT_WRITTEN:
+        if _bookkeep(ctx.store.save_facts, node, facts, environment=environment) is _NOT_WRITTEN:
             return  # not remembered as saved: the next request tries again
     else:
-        _store(ctx, "save_facts", node, facts, environment=environment)
+        _store(ctx.store.save_facts, node, facts, environment=environment)
     with ctx._lock:
         ctx._facts_seen[node] = d
 
@@ -309,14 +336,15 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     if facts is not None:
         _save_facts(ctx, node, facts, env.name, best_effort=True, facts_digest=facts_digest)
         del facts  # the worker parses the checked bytes itself: no parsed copy is held while it compiles
-    store_url = ctx.store.connect_url() if hasattr(ctx.store, "connect_url") else None
+    store_url = ctx.store.connect_url()
     job = CompileJob(node=node, facts={}, facts_json=facts_json, facts_digest=facts_digest, env_dir=env.path,
                      environment=env.name, code_id=env.code_id, version=env.version, classes=cls.classes,
                      parameters=cls.parameters, trusted=trusted_for(peer), store_url=store_url,
                      exported_version=_exported_version(ctx, env.name) if store_url else "")
     started = time.perf_counter()
     try:
-        data, hit = ctx.pool.compile(job, use_cache=use_cache)
+        compiled, hit = ctx.pool.compile_full(job, use_cache=use_cache)
+        data = compiled.data
     except CompileFailure as exc:
         log.warning("compile failed for %s: %s", node, exc, extra=_fields(node=node, env=env.name))
         if ctx.metrics is not None:
@@ -328,26 +356,29 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     if not hit and ctx.metrics is not None:
         ctx.metrics.catalog_compiled(seconds)
     if not hit:
-        document = json.loads(data)
-        _bookkeep(ctx, "save_catalog", node, document, code_id=env.code_id, environment=env.name,
+        # the worker digested the catalog: an unchanged one is stored without being parsed here again
+        from master.store.documents import redact_catalog
+
+        _bookkeep(ctx.store.save_catalog_digest, node, compiled.digest, compiled.header,
+                  lambda: redact_catalog(json.loads(data)), code_id=env.code_id, environment=env.name,
                   compile_seconds=seconds)
         if store_url:
-            _save_exports(ctx, node, env.name, document)
-    _bookkeep(ctx, "heartbeat", node, group=cls.group)
+            _save_exports(ctx, node, env.name, compiled.exports)
+    _bookkeep(ctx.store.heartbeat, node, group=cls.group)
     log.info("catalog served", extra=_fields(node=node, env=env.name, code_id=env.code_id, cache_hit=hit,
                                              ms=round(seconds * 1000, 1), bytes=len(data)))
     return data, env.code_id or "", env.name, hit
 
 
-def _save_exports(ctx: MasterContext, node: str, environment: str, catalog: dict[str, Any]) -> None:
-    """Keep what the node exports (``@@``) for the others' ``<<| |>>``; written only when it changed, so the
-    catalogs that collect it are recompiled only then."""
-    exported = [r for r in catalog.get("resources") or [] if isinstance(r, dict) and r.get("exported")]
-    key = hashlib.sha256(json.dumps([environment, exported], sort_keys=True, default=str).encode()).hexdigest()
+def _save_exports(ctx: MasterContext, node: str, environment: str, exports_json: str) -> None:
+    """Keep what the node exports (``@@``, the JSON of its exported resources) for the others' ``<<| |>>``;
+    written only when it changed, so the catalogs that collect it are recompiled only then."""
+    key = hashlib.sha256(f"{environment}\0{exports_json}".encode()).hexdigest()
     with ctx._lock:
         if ctx._exports_seen.get(node) == key:
             return
-    wrote = _bookkeep(ctx, "save_exported", node, environment, exported)
+    exported: list[Mapping[str, Any]] = json.loads(exports_json)
+    wrote = _bookkeep(ctx.store.save_exported, node, environment, exported)
     if wrote is _NOT_WRITTEN:
         return  # the catalog is served all the same; the next compile tries again
     with ctx._lock:
@@ -369,7 +400,7 @@ def _exported_version(ctx: MasterContext, environment: str) -> str:
         cached = ctx._exports_version.get(environment)
         generation = ctx._exports_generation
     if cached is None or now - cached[0] > EXPORTS_POLL_SECONDS:
-        cached = (now, str(_store(ctx, "exported_version", environment)))
+        cached = (now, str(_store(ctx.store.exported_version, environment)))
         with ctx._lock:
             ctx._exports_version[environment] = cached
     return f"{generation}:{cached[1]}"
@@ -423,7 +454,7 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes, *, node: s
         _act_for(ctx, peer, host)
     if not report.get("transaction_uuid"):
         raise ServiceError("invalid_argument", "the report has no transaction_uuid")
-    rid = _store(ctx, "save_report", report, keep=ctx.config.reports_per_node or None)
+    rid = _store(ctx.store.save_report, report, keep=ctx.config.reports_per_node or None)
     if ctx.metrics is not None:
         ctx.metrics.report_received(str(report.get("status")))
     log.info("report stored", extra=_fields(node=host, status=report.get("status"),
@@ -456,7 +487,7 @@ def release_environment(ctx: MasterContext, node: str, env: Environment) -> Envi
     ``release``; else the head, recorded as the node's release so only rollouts move it on."""
     if env.code_id is None or ctx.rollouts is None:
         return env
-    assigned = _rollouts(ctx, "assigned_release", node, env.name)
+    assigned = _rollouts(ctx.rollouts.assigned_release, node, env.name)
     if assigned is None:
         if ctx.config.follows_branch(env.name):
             return env
@@ -466,7 +497,7 @@ def release_environment(ctx: MasterContext, node: str, env: Environment) -> Envi
                 return ctx.environments.at_commit(env.name, ctx.environments.resolve(env.name, pinned))
             except EnvError as exc:
                 raise ServiceError("failed_precondition", f"environments.{env.name}.release: {exc}") from None
-        assigned = _rollouts(ctx, "pin_release", node, env.name, env.code_id)
+        assigned = _rollouts(ctx.rollouts.pin_release, node, env.name, env.code_id)
     if assigned == env.code_id:
         return env
     try:
@@ -475,9 +506,11 @@ def release_environment(ctx: MasterContext, node: str, env: Environment) -> Envi
         raise ServiceError("unavailable", f"release {assigned[:12]} of {env.name}: {exc}") from None
 
 
-def _rollouts(ctx: MasterContext, method: str, *args: Any, **kw: Any) -> Any:
+def _rollouts(op: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    """``op(*args, **kw)``, a method of the rollouts, whose errors reach the caller as one ServiceError."""
+    method = op.__name__
     try:
-        return getattr(ctx.rollouts, method)(*args, **kw)
+        return op(*args, **kw)
     except Exception as exc:
         from master.rollout import PlanError, RolloutError
 
@@ -517,7 +550,7 @@ def plugin_sync(ctx: MasterContext, peer: Peer, environment: str) -> tuple[str, 
 def list_nodes(ctx: MasterContext, peer: Peer, unresponsive_after: float) -> list[Any]:
     role = require_role(peer, "viewer", any_group=True, what="list nodes")
     after = timedelta(seconds=unresponsive_after or 3600)
-    return [n for n in _store(ctx, "node_statuses", unresponsive_after=after) if role.covers(n.group)]
+    return [n for n in _store(ctx.store.node_statuses, unresponsive_after=after) if role.covers(n.group)]
 
 
 #: the most reports one GetReports call returns
@@ -533,8 +566,8 @@ def get_reports(ctx: MasterContext, peer: Peer, node: str, last: int) -> list[di
     wanted = min(max(1, last or 1), MAX_REPORTS_PER_CALL)
     room = ctx.config.max_message_bytes - 64 * 1024  # the reply's own framing
     out: list[dict[str, Any]] = []
-    for summary in _store(ctx, "report_summaries", node, last=wanted):
-        document = _store(ctx, "get_report", summary["id"])
+    for summary in _store(ctx.store.report_summaries, node, last=wanted):
+        document = _store(ctx.store.get_report, summary["id"])
         if document is None:  # pruned meanwhile
             continue
         size = len(json.dumps(document, default=str)) + 8
@@ -549,11 +582,11 @@ def get_facts(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | Non
     node = _own_node(peer, node)
     if not _node_visible(ctx, peer, node):
         return None  # what a node without stored facts answers
-    return _store(ctx, "get_facts", node)
+    return _store(ctx.store.get_facts, node)
 
 
 def _stored_facts(ctx: MasterContext, node: str) -> dict[str, Any] | None:
-    facts = _store(ctx, "get_facts", node)
+    facts = _store(ctx.store.get_facts, node)
     if isinstance(facts, dict) and "values" in facts and isinstance(facts["values"], dict):
         facts = facts["values"]
     return facts if isinstance(facts, dict) else None
@@ -563,10 +596,9 @@ def _compile_stored(ctx: MasterContext, node: str, facts: dict[str, Any], cls: C
                     env: Environment) -> bytes:
     """``node``'s catalog from facts it sent earlier, at ``env`` (a commit): what a catalog diff and a
     rollout's check before it starts compile. Raises CompileFailure."""
-    trusted: dict[str, Any] = {"authenticated": "remote", "certname": node, "domain": node.partition(".")[2] or None,
-                               "hostname": node.partition(".")[0], "extensions": {}, "external": {}}
     job = CompileJob(node=node, facts=facts, env_dir=env.path, environment=name, code_id=env.code_id,
-                     version=env.version, classes=cls.classes, parameters=cls.parameters, trusted=trusted)
+                     version=env.version, classes=cls.classes, parameters=cls.parameters,
+                     trusted=trusted_for_node(ctx, node))
     data, _hit = ctx.pool.compile(job)
     return data
 
@@ -627,20 +659,34 @@ def diff_catalog(ctx: MasterContext, peer: Peer, node: str, from_rev: str, to_re
 
 
 # -- the live channel (node calls) ------------------------------------------------------------------
-def heartbeat(ctx: MasterContext, peer: Peer) -> None:
-    """The caller (an agent) is alive."""
+def heartbeat(ctx: MasterContext, peer: Peer, disabled: str | None = None) -> None:
+    """The caller (an agent) is alive; ``disabled``: it is disabled, for this reason (None: enabled)."""
+    note_agent_state(ctx, peer.certname, disabled)
     if ctx.live is not None:
         ctx.live.heard_from(peer.certname)
     else:
-        _bookkeep(ctx, "heartbeat", peer.certname)
+        _bookkeep(ctx.store.heartbeat, peer.certname)
 
 
-def live_connect(ctx: MasterContext, peer: Peer) -> Any:
+def note_agent_state(ctx: MasterContext, node: str, disabled: str | None) -> None:
+    """What an agent says of itself: disabled (and why) or not. Rollouts fail a disabled agent's node at
+    once rather than wait for a run it would skip; ``bunraku nodes`` shows it."""
+    if ctx.rollouts is not None:
+        ctx.rollouts.agents.note(node, disabled)
+
+
+def agent_disabled(ctx: MasterContext, node: str) -> str | None:
+    """Why ``node``'s agent is disabled, as it said on its live channel; None: it is not (or is silent)."""
+    return ctx.rollouts.agents.disabled(node) if ctx.rollouts is not None else None
+
+
+def live_connect(ctx: MasterContext, peer: Peer, disabled: str | None = None) -> Any:
     """Open the caller's live channel; returns the hub's connection (see :mod:`master.live`)."""
     from master.live import LiveRefused
 
     if ctx.live is None:
         raise ServiceError("unimplemented", "this master has no live channel")
+    note_agent_state(ctx, peer.certname, disabled)
     try:
         return ctx.live.connect(peer.certname)
     except LiveRefused as exc:
@@ -648,7 +694,7 @@ def live_connect(ctx: MasterContext, peer: Peer) -> Any:
 
 
 # -- release control (operator calls) ---------------------------------------------------------------
-def _require_rollouts(ctx: MasterContext) -> Any:
+def _require_rollouts(ctx: MasterContext) -> Rollouts:
     if ctx.rollouts is None:
         raise ServiceError("unimplemented", "this master does not run rollouts")
     return ctx.rollouts
@@ -673,7 +719,7 @@ def start_rollout(ctx: MasterContext, peer: Peer, rev: str, environment: str, gr
         ctx.environments.at_commit(environment, code_id)  # materialise now: fail here, not on every node
     except EnvError as exc:
         raise ServiceError("invalid_argument", str(exc)) from None
-    nodes = _rollouts(ctx, "nodes_in_scope", environment, group or None)
+    nodes = _rollouts(rollouts.nodes_in_scope, environment, group or None)
     errors = check_release_compiles(ctx, nodes, environment, code_id)
     if errors and not force:
         shown = "; ".join(errors[:PRECHECK_ERRORS_SHOWN])
@@ -684,7 +730,7 @@ def start_rollout(ctx: MasterContext, peer: Peer, rev: str, environment: str, gr
     if errors:
         log.warning("rollout forced although the release does not compile for %d node(s)", len(errors),
                     extra=_fields(code_id=code_id, env=environment, group=group, by=peer.certname))
-    rid = _rollouts(ctx, "start", code_id, environment, options=opts, group=group or None,
+    rid = _rollouts(rollouts.start, code_id, environment, options=opts, group=group or None,
                     nodes=nodes, created_by=peer.certname)
     _kick(rollouts, rid)
     log.info("rollout started", extra=_fields(rollout=rid, code_id=code_id, env=environment, group=group,
@@ -700,7 +746,7 @@ def _rollout_for(ctx: MasterContext, peer: Peer, rollout_id: int, needed: str, w
     role = require_role(peer, needed, any_group=True, what=what)
     missing = ServiceError("not_found", f"no rollout {rollout_id}")
     try:
-        info: dict[str, Any] = ctx.rollouts.get(int(rollout_id))
+        info: dict[str, Any] = _require_rollouts(ctx).get(int(rollout_id))
     except RolloutError:
         raise missing from None
     except Exception as exc:
@@ -714,13 +760,15 @@ def _rollout_for(ctx: MasterContext, peer: Peer, rollout_id: int, needed: str, w
 
 
 def rollout_status(ctx: MasterContext, peer: Peer, rollout_id: int) -> dict[str, Any]:
-    _require_rollouts(ctx)
-    info = _rollout_for(ctx, peer, rollout_id, "viewer", "see rollouts")
-    info["timeline"] = _rollouts(ctx, "timeline", int(rollout_id))
-    return info
+    """The rollout as :func:`master.rollout.view.rollout_status` gives it (the dashboard shows the same)."""
+    from master.rollout.view import rollout_status as status_view
+
+    rollouts = _require_rollouts(ctx)
+    _rollout_for(ctx, peer, rollout_id, "viewer", "see rollouts")
+    return _rollouts(status_view, rollouts, int(rollout_id))
 
 
-ROLLOUT_COMMANDS = ("pause", "resume", "abort", "rollback")
+ROLLOUT_COMMANDS = ("pause", "resume", "retry", "abort", "rollback")
 
 
 def rollout_command(ctx: MasterContext, peer: Peer, rollout_id: int, command: str) -> dict[str, Any]:
@@ -729,14 +777,16 @@ def rollout_command(ctx: MasterContext, peer: Peer, rollout_id: int, command: st
         raise ServiceError("invalid_argument", f"unknown rollout command {command!r} "
                                                f"(one of {', '.join(ROLLOUT_COMMANDS)})")
     _rollout_for(ctx, peer, rollout_id, "operator", f"{command} rollouts")
-    _rollouts(ctx, command, int(rollout_id), by=peer.certname)
+    act: Callable[..., Any] = {"pause": rollouts.pause, "resume": rollouts.resume, "retry": rollouts.retry,
+                               "abort": rollouts.abort, "rollback": rollouts.rollback}[command]
+    _rollouts(act, int(rollout_id), by=peer.certname)
     log.info("rollout %s", command, extra=_fields(rollout=rollout_id, by=peer.certname))
-    if ctx.rollouts is not None and command in ("resume", "rollback"):
+    if ctx.rollouts is not None and command in ("resume", "retry", "rollback"):
         _kick(rollouts, int(rollout_id))
     return rollout_status(ctx, peer, rollout_id)
 
 
-def _kick(rollouts: Any, rollout_id: int) -> None:
+def _kick(rollouts: Rollouts, rollout_id: int) -> None:
     """Advance a rollout right away (when this master can drive it) rather than at the next tick."""
     try:
         if rollouts.acquire_lease(rollout_id):
@@ -746,6 +796,6 @@ def _kick(rollouts: Any, rollout_id: int) -> None:
 
 
 def list_rollouts(ctx: MasterContext, peer: Peer) -> list[dict[str, Any]]:
-    _require_rollouts(ctx)
+    rollouts = _require_rollouts(ctx)
     role = require_role(peer, "viewer", any_group=True, what="list rollouts")
-    return [r for r in _rollouts(ctx, "list_all") if role.groups is None or role.covers(r.get("group"))]
+    return [r for r in _rollouts(rollouts.list_all) if role.groups is None or role.covers(r.get("group"))]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -9,6 +12,21 @@ import pytest
 
 if TYPE_CHECKING:
     from tests.reliability.pgcluster import PrivateCluster
+
+_PARSE_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The parse cache is on by default (in ~/.cache): the tests, and the commands they run, use an
+    empty one of this session alone, so that no result depends on a warm cache."""
+    path = tempfile.mkdtemp(prefix="bunraku-parse-cache-")
+    _PARSE_CACHE.append(path)
+    os.environ["BUNRAKU_PARSE_CACHE"] = path
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _PARSE_CACHE:
+        shutil.rmtree(_PARSE_CACHE.pop(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -548,8 +548,22 @@ def time(call: Call, timezone: str | None = None) -> int:
     return int(time_module.time())
 
 
-@function("strftime", "String $format, String $timezone?")
-def strftime(call: Call, fmt: str, timezone: str | None = None) -> str:
+@function("strftime", "Timestamp $time_object, String $format, Optional[String] $timezone?",
+          "Timespan $time_object, String $format", "String $format, String $timezone?")
+def strftime(call: Call, *args: Any) -> str:
+    from ..timevalues import TimeError, format_timespan, format_timestamp
+
+    if call.dispatch < 2:
+        try:
+            if call.dispatch == 0:
+                return format_timestamp(args[0], args[1], args[2] if len(args) > 2 else None)
+            return format_timespan(args[0], args[1])
+        except TimeError as exc:
+            call.fail(str(exc))
+    return _strftime_now(call, *args)
+
+
+def _strftime_now(call: Call, fmt: str, timezone: str | None = None) -> str:
     import datetime
 
     now = datetime.datetime.now(datetime.UTC)

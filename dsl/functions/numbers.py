@@ -8,6 +8,8 @@ import re
 from typing import Any
 
 from .. import types as T
+from ..semver import Version
+from ..timevalues import Timespan, Timestamp
 from ..valuerules import to_number
 from .contract import Call, function
 from .ruby import ruby_to_s
@@ -96,7 +98,13 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 @function("compare", "Numeric $a, Numeric $b", "String $a, String $b, Boolean $ignore_case?", "Any $a, Any $b, Any $ignore_case?")
 def compare(call: Call, a: Any, b: Any, ignore_case: bool = True) -> int:
     if call.dispatch == 2:
-        comparable = (str, int, float)
+        from ..valuerules import compare as order
+
+        try:
+            return order(a, b)  # versions, and Timespans/Timestamps with their kind or a number
+        except TypeError:
+            pass
+        comparable = (str, int, float, Version, Timespan, Timestamp)
         if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, comparable) \
                 or not isinstance(b, comparable):
             call.type_error("Non comparable type. Only values of the types Numeric, String, Semver, Timestamp and "

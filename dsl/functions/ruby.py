@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..formatlimits import MAX_STRING_SIZE
+from ..semver import Version, VersionRange
+from ..timevalues import Timespan, Timestamp
 from ..values import RegexValue
 from .contract import Call
 
@@ -19,10 +21,16 @@ __all__ = ["char_set", "cmp", "eq", "eql_key", "float_to_s", "format_values", "g
 WHITESPACE = " \t\n\v\f\r\0"
 
 
+#: the language's rich scalar values: SemVer, SemVerRange, Timespan, Timestamp
+_RICH = (Version, VersionRange, Timespan, Timestamp)
+
+
 def ruby_to_s(v: Any) -> str:
     """Ruby's ``to_s`` of a value."""
     from ..erb.rvalues import to_s
 
+    if isinstance(v, _RICH):
+        return str(v)
     return to_s(v)
 
 
@@ -176,6 +184,13 @@ def cmp(a: Any, b: Any) -> int | None:
     """Ruby's ``<=>``: -1, 0, 1, or None when the two do not compare."""
     from ..erb.rvalues import compare
 
+    if isinstance(a, _RICH) or isinstance(b, _RICH):
+        from ..valuerules import compare as order
+
+        try:
+            return order(a, b)
+        except TypeError:
+            return None
     return compare(a, b)
 
 

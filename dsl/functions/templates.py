@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from ..errors import EvaluationError
+from ..errors import EvaluationError, Span
 from ..evaluator import Scope
 from ..valuerules import to_str
 from ..values import Sensitive
@@ -75,7 +75,7 @@ def template(call: Call, *refs: str) -> str:
         path = module_file(call, ref, "templates")
         text = _read_template(call, ref, path)
         if ref.endswith(_JINJA_SUFFIXES):
-            out.append(jinja_render(call, text, ref))
+            out.append(jinja_render(call, text, ref, path))
             continue
         mod, _, rest = ref.partition("/")
         name = ref if Path(ref).is_absolute() else f"{mod}/templates/{rest}"
@@ -90,7 +90,7 @@ def inline_template(call: Call, *texts: str) -> str:
     return "".join(render_erb(call.ev, t, "inline_template", call.node, None) for t in texts)
 
 
-def jinja_render(call: Call, text: str, name: str) -> str:
+def jinja_render(call: Call, text: str, name: str, path: Path | None = None) -> str:
     import jinja2
     import jinja2.sandbox
 
@@ -108,24 +108,32 @@ def jinja_render(call: Call, text: str, name: str) -> str:
     try:
         return env.from_string(text).render(variables)
     except jinja2.TemplateSyntaxError as exc:
-        call.error(f"template {name}:{exc.lineno}: {exc.message}")
+        _template_error(call, name, path, exc.lineno, str(exc.message))
     except jinja2.UndefinedError as exc:
-        call.error(f"template {name}: {exc.message}")
+        _template_error(call, name, path, _template_line(exc), str(exc.message))
     except jinja2.sandbox.SecurityError as exc:
-        call.error(f"template {name}{_template_line(exc)}: {exc}")
+        _template_error(call, name, path, _template_line(exc), str(exc))
     except Exception as exc:  # noqa: BLE001 - a template's runtime error is the user's error
-        call.error(f"template {name}: {type(exc).__name__}: {exc}")
+        _template_error(call, name, path, _template_line(exc), f"{type(exc).__name__}: {exc}")
 
 
-def _template_line(exc: BaseException) -> str:
-    """``:LINE`` of the template line that raised ``exc`` (Jinja puts template lines in the traceback)."""
+def _template_error(call: Call, name: str, path: Path | None, line: int | None, message: str) -> NoReturn:
+    """An error at the template's own line (where the fix goes), naming the manifest line that rendered it."""
+    if path is None or line is None:
+        call.error(f"template {name}{f':{line}' if line else ''}: {message}")
+    raise EvaluationError(f"{message} (in template {name}, rendered at {call.node.span})",
+                          Span(str(path), line, 1, line, 1))
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line that raised ``exc`` (Jinja puts template lines in the traceback)."""
     line = None
     tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
             line = tb.tb_lineno
         tb = tb.tb_next
-    return f":{line}" if line is not None else ""
+    return line
 
 
 @function("file", "String +$paths", legacy=True)

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import preflight
 from engine.fsutil import atomic_write
 from engine.registry import Change, Provider, provider
 from engine.types.cron import FIELDS
@@ -138,6 +139,12 @@ class Crontab(Provider):
                 differ(f, entry.times.get(f, "*"), want.times[f])
         differ("environment", ",".join(entry.environment), ",".join(want.environment))
         return changes
+
+    def preflight(self, changes: list[Change]) -> str | None:
+        if self.params["ensure"] == "absent":
+            return None
+        # cron ignores the crontab of a user it cannot find (engine.preflight)
+        return preflight.unknown_user(self.ctx, self.params["user"], "cron user")
 
     def sync(self, change: Change) -> None:
         p = self.params

@@ -9,13 +9,27 @@ import shutil
 import subprocess
 import time
 
+from engine import preflight
 from engine.errors import ProviderError
 from engine.registry import Change, Provider, provider
-from engine.spawn import RunAs, find_program, run_program, shell_argv
+from engine.spawn import SHELL, RunAs, find_program, run_program, shell_argv
+from engine.types.exec import command_words
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: First words of a shell command that are the shell's own, not a program to find on the path.
+SHELL_WORDS = frozenset({
+    ".", ":", "[", "alias", "break", "case", "cd", "command", "continue", "echo", "eval", "exec", "exit",
+    "export", "false", "for", "if", "printf", "pwd", "read", "return", "set", "shift", "test", "times",
+    "trap", "true", "type", "ulimit", "umask", "unset", "until", "wait", "while", "{", "(", "!",
+})
+
+
+def _shell_syntax(word: str) -> bool:
+    """Whether the first word of a shell command is the shell's (a builtin, an assignment, an expansion)."""
+    return word in SHELL_WORDS or any(c in word for c in "=$`(){};&|<>*?")
 
 
 @provider("exec", "posix")
@@ -117,6 +131,36 @@ class PosixExec(Provider):
             shown = command if isinstance(command, str) else " ".join(command)
             expected = ", ".join(str(r) for r in p["returns"])
             raise ProviderError(f"'{shown}' returned {code} instead of one of [{expected}]")
+
+    # -- preflight (engine.preflight) --------------------------------------------------------------------
+    def preflight(self, changes: list[Change]) -> str | None:
+        p = self.params
+        ctx = self.ctx
+        problems: list[str | None] = []
+        if p.get("user") is not None:
+            problems.append(preflight.unknown_user(ctx, p["user"], "user"))
+        if p.get("group") is not None:
+            problems.append(preflight.unknown_group(ctx, p["group"], "group"))
+        cwd = p.get("cwd")
+        if cwd is not None and not preflight.has_path(ctx, cwd, directory=True):
+            problems.append(f"working directory '{cwd}' does not exist{preflight.where(ctx)} and no resource "
+                            "before it creates it; create it or change cwd")
+        command = p["command"]
+        if isinstance(command, str) and ctx.root != "/" and not preflight.has_program(ctx, SHELL, []):
+            problems.append(f"there is no {SHELL} under {ctx.root} to run the command; install a shell "
+                            "in the root, or give the command as an array of words")
+        words = command_words(command)
+        name = words[0] if words else ""
+        if name and (isinstance(command, list) or not _shell_syntax(name)):
+            search = p["path"] or DEFAULT_PATH.split(":")
+            if not preflight.has_program(ctx, name, search):
+                looked = name if name.startswith("/") else f"'{name}' in path {':'.join(search)}"
+                problems.append(f"command {looked} not found{preflight.where(ctx)}; install it there or fix "
+                                "the command's path")
+        return preflight.first(*problems)
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        return [preflight.ANYTHING]  # a command may create any file or account
 
     # -- protocol ----------------------------------------------------------------------------------------
     def check(self) -> list[Change]:

@@ -11,6 +11,7 @@ import shutil
 import stat as st_
 from typing import Any
 
+from engine import preflight
 from engine.errors import ProviderError
 from engine.fsutil import atomic_symlink, atomic_write, is_stale_temp, temp_writer_pid
 from engine.modes import desired_mode, format_mode
@@ -38,12 +39,22 @@ def checksum_of(data: bytes, algo: str) -> str:
     return "{" + algo + "}" + hashlib.new(algo, data).hexdigest()
 
 
+#: files larger than this are not diffed (a diff of them would not be read, and costs the run time)
+DIFF_MAX_INPUT = 1024 * 1024
+#: a diff kept in a report is cut at this size
+DIFF_MAX_TEXT = 64 * 1024
+
+
 def unified_diff(old: bytes, new: bytes, path: str) -> str | None:
-    if b"\0" in old or b"\0" in new:
+    """The unified diff of a file's content change, for the report (every run) and the console
+    (``--show-diff``); None for binary or very large files."""
+    if b"\0" in old or b"\0" in new or len(old) > DIFF_MAX_INPUT or len(new) > DIFF_MAX_INPUT:
         return None
     a = old.decode("utf-8", "replace").splitlines(keepends=True)
     b = new.decode("utf-8", "replace").splitlines(keepends=True)
     text = "".join(difflib.unified_diff(a, b, f"{path}\t(current)", f"{path}\t(desired)"))
+    if len(text) > DIFF_MAX_TEXT:
+        text = text[:DIFF_MAX_TEXT].rsplit("\n", 1)[0] + f"\n... (diff cut at {DIFF_MAX_TEXT // 1024} KiB)\n"
     return text or None
 
 
@@ -186,7 +197,7 @@ class PosixFile(Provider):
         else:
             have = _read(self.path)
         old_sum, new_sum = checksum_of(have, algo), checksum_of(data, algo)
-        diff = unified_diff(have, data, p["path"]) if self.ctx.show_diff and p["show_diff"] else None
+        diff = unified_diff(have, data, p["path"]) if p["show_diff"] else None
         return Change("content", old_sum, new_sum, f"content changed '{old_sum}' to '{new_sum}'", diff)
 
     def _check_attrs(self, st: os.stat_result, current: str, changes: list[Change]) -> None:
@@ -211,6 +222,32 @@ class PosixFile(Provider):
             if want != have_mode:
                 a, b = format_mode(have_mode), format_mode(want)
                 changes.append(Change("mode", a, b, f"mode changed '{a}' to '{b}'"))
+
+    # -- preflight (engine.preflight) -------------------------------------------------------------------
+    def preflight(self, changes: list[Change]) -> str | None:
+        p = self.params
+        props = {c.property for c in changes}
+        creates = any(c.property == "ensure" and c.desired != "absent" for c in changes)
+        problems: list[str | None] = []
+        if creates and p["path"] != "/":
+            parent = os.path.dirname(p["path"])
+            if not preflight.has_path(self.ctx, parent, directory=True):
+                problems.append(f"cannot create {p['path']}; parent directory {parent} does not exist"
+                                f"{preflight.where(self.ctx)}, and no resource before it creates it; add "
+                                f"file {{ '{parent}': ensure => directory }} or create it in the root")
+        if p.get("owner") is not None and (creates or "owner" in props):
+            problems.append(preflight.unknown_user(self.ctx, p["owner"], "owner"))
+        if p.get("group") is not None and (creates or "group" in props):
+            problems.append(preflight.unknown_group(self.ctx, p["group"], "group"))
+        return preflight.first(*problems)
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for c in changes:
+            if c.property == "ensure" and c.desired != "absent":
+                kind = c.desired if c.desired in ("directory", "link") else "file"
+                out.append((kind, self.params["path"]))
+        return out
 
     # -- sync -------------------------------------------------------------------------------------------
     def sync(self, change: Change) -> None:

@@ -16,16 +16,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from engine import preflight
 from engine.debversion import compare_versions
 from engine.errors import ProviderError
+from engine.preflight import ANYTHING
 from engine.registry import Change, Provider, provider
 from engine.shell import run
 
 log = logging.getLogger(__name__)
+
+#: A version row of ``apt-cache policy``'s version table (the source rows under it are indented deeper).
+_VERSION_ROW = re.compile(r"^ (?:\*\*\*| {3}) (\S+) -?\d+\s*$")
 
 
 @dataclass(slots=True)
@@ -134,6 +140,48 @@ class Dpkg(Provider):
         change = _ensure_change(installed, self.params["ensure"], self._available())
         return [change] if change else []
 
+    def preflight(self, changes: list[Change]) -> str | None:
+        p = self.params
+        desired = changes[0].desired
+        if desired in ("absent", "purged"):
+            return None
+        source, name = p.get("source"), p["name"]
+        if not source:
+            return ("the dpkg provider needs a source (a .deb file or a directory of them); set source, or "
+                    "use provider apt")
+        if not os.path.exists(source):
+            return f"package source {source} does not exist; build or copy the .deb there, or fix source"
+        versions = [v for v, _ in self._debs()]
+        if not versions:
+            return f"no .deb of {name} in {source}; add it there, or fix source or the package name"
+        if desired != "present" and desired not in versions:
+            return (f"no .deb of {name} version {desired} in {source} (there: {', '.join(versions)}); add it, "
+                    "or ask for a version that is there")
+        return None
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        """The paths of the .deb that would be installed; anything at all when it has maintainer scripts
+        (they may add accounts and files)."""
+        desired = changes[0].desired if changes else None
+        if desired in (None, "absent", "purged"):
+            return []
+        debs = self._debs()
+        match = [f for v, f in debs if v == desired] or [f for _, f in debs[-1:]]
+        if not match:
+            return [ANYTHING]
+        control = run(["dpkg-deb", "-I", "--", match[0]]).stdout
+        if any(word in ("preinst", "postinst") for word in control.split()):
+            return [ANYTHING]
+        out: list[tuple[str, str]] = []
+        for line in run(["dpkg-deb", "-c", "--", match[0]]).stdout.splitlines():
+            fields = line.split(None, 5)
+            if len(fields) < 6:
+                continue
+            member = fields[5].split(" -> ", 1)[0].split(" link to ", 1)[0]
+            path = os.path.normpath("/" + member.removeprefix("./"))
+            out.append(("directory" if fields[0].startswith("d") else "file", path))
+        return out
+
     def sync(self, change: Change) -> None:
         p = self.params
         try:
@@ -188,6 +236,53 @@ class Apt(Provider):
                 value = line.split(":", 1)[1].strip()
                 return None if value == "(none)" else value
         return None
+
+    def _policy(self) -> tuple[str | None, list[str]]:
+        """The candidate version and every version apt knows of the package (``apt-cache policy``)."""
+        out = run(["apt-cache", *self._config(), "policy", "--", self.params["name"]]).stdout
+        candidate: str | None = None
+        versions: list[str] = []
+        in_table = False
+        for line in out.splitlines():
+            text = line.strip()
+            if text.startswith("Candidate:"):
+                value = text.split(":", 1)[1].strip()
+                candidate = None if value == "(none)" else value
+            elif text.startswith("Version table:"):
+                in_table = True
+            elif in_table:
+                row = _VERSION_ROW.match(line)  # "     2.0-1 500", " *** 1.0-1 100" (installed)
+                if row:
+                    versions.append(row.group(1))
+        return candidate, versions
+
+    def preflight(self, changes: list[Change]) -> str | None:
+        desired = changes[0].desired
+        if desired in ("absent", "purged") or preflight.plan_of(self.ctx).opaque is not None:
+            return None
+        name = self.params["name"]
+        lists = self.ctx.path("/var/lib/apt/lists")
+        try:
+            has_lists = any("_Packages" in entry for entry in os.listdir(lists))
+        except OSError:
+            has_lists = False
+        if not has_lists:
+            return (f"no apt package lists in var/lib/apt/lists{preflight.where(self.ctx)}, so apt cannot "
+                    f"find {name}; run apt-get update for the root (its etc/apt/sources.list names the "
+                    "sources), or install from a .deb with provider dpkg and a source")
+        candidate, versions = self._policy()
+        if candidate is None and not versions:
+            return (f"package {name} is not in the apt sources{preflight.where(self.ctx)} (apt-cache policy "
+                    "shows no candidate); add a source that has it and run apt-get update, or fix the name")
+        if desired not in ("present", "latest") and desired not in versions:
+            return (f"version {desired} of {name} is not in the apt sources{preflight.where(self.ctx)} "
+                    f"(there: {', '.join(versions) or 'none'}); ask for a version that is there")
+        return None
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        if changes and changes[0].desired not in ("absent", "purged"):
+            return [ANYTHING]  # what a package from a repository brings is not known before it is fetched
+        return []
 
     def check(self) -> list[Change]:
         installed = dpkg_status(self.ctx).get(self.params["name"])
@@ -281,6 +376,11 @@ class Pip(Provider):
         if have == want:
             return []
         return [Change("ensure", have, want, f"ensure changed '{have}' to '{want}'")]
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        if changes and changes[0].desired != "absent":
+            return [ANYTHING]  # programs and files in the Python's tree, not listed before installing
+        return []
 
     def sync(self, change: Change) -> None:
         p = self.params

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from typing import Any
 
+from engine import preflight
 from engine.errors import ProviderError
 from engine.registry import Change, Provider, provider
 from engine.shell import run
@@ -133,6 +134,23 @@ class SysV(_Service):
                 return False
             return run_detached([script, "status"], root=root)[0] == 0
         return process_matches(p.get("pattern") or p.get("binary") or p["name"])
+
+    def preflight(self, changes: list[Change]) -> str | None:
+        p = self.params
+        needs_script = False
+        for c in changes:
+            if c.property == "enable":
+                needs_script = True
+            elif c.property == "ensure":
+                needs_script = needs_script or not p.get("start" if c.desired == "running" else "stop")
+        if not needs_script or self._find_script() is not None:
+            return None
+        name = p["name"]
+        if any(preflight.has_path(self.ctx, f"{d.rstrip('/')}/{name}") for d in p["path"]):
+            return None
+        return (f"no init script for service {name} in {', '.join(p['path'])}{preflight.where(self.ctx)}, and "
+                "no resource before it creates one; install the package that provides it first, or manage the "
+                "script with a file resource")
 
     def _links(self, levels: tuple[str, ...], letter: str) -> list[str]:
         name = self.params["name"]

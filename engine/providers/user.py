@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from engine import preflight
 from engine.registry import Change, Provider, provider
 from engine.shell import run
 
@@ -80,6 +81,26 @@ class UserAdd(Provider):
             have_exp = expiry_to_date(shadow.expiry if shadow else "")
             differ("expiry", have_exp, p["expiry"])
         return changes
+
+    def preflight(self, changes: list[Change]) -> str | None:
+        p = self.params
+        problems = [preflight.account_databases(self.ctx)]
+        if any(c.property in ("ensure", "gid") and c.desired != "absent" for c in changes) and p["gid"] is not None:
+            problems.append(preflight.unknown_group(self.ctx, p["gid"], "gid"))
+        if any(c.property in ("ensure", "groups") and c.desired != "absent" for c in changes):
+            problems += [preflight.unknown_group(self.ctx, g, "supplementary group") for g in p["groups"] or []]
+        return preflight.first(*problems)
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        p = self.params
+        if not any(c.property == "ensure" and c.desired == "present" for c in changes):
+            return []
+        out = [("user", p["name"])]
+        if p["gid"] is None and preflight.user_groups_enabled(self.ctx):
+            out.append(("group", p["name"]))
+        if p["managehome"]:
+            out.append(("directory", p.get("home") or f"/home/{p['name']}"))
+        return out
 
     def _flags(self) -> list[str]:
         p = self.params
@@ -171,6 +192,14 @@ class GroupAdd(Provider):
                 a, b = ",".join(have), ",".join(want)
                 changes.append(Change("members", a, b, f"members changed '{a}' to '{b}'"))
         return changes
+
+    def preflight(self, changes: list[Change]) -> str | None:
+        return preflight.account_databases(self.ctx)
+
+    def would_create(self, changes: list[Change]) -> list[tuple[str, str]]:
+        if any(c.property == "ensure" and c.desired == "present" for c in changes):
+            return [("group", self.params["name"])]
+        return []
 
     def sync(self, change: Change) -> None:
         p = self.params

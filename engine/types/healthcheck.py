@@ -26,22 +26,19 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from engine.catalog import HEALTHCHECK_ATTRIBUTES, HEALTHCHECK_CHECKS
 from engine.errors import ValidationError
 from engine.registry import ResourceType, resource_type
 from engine.types.exec import command_words
 from engine.values import as_int, as_str_list, one_of
 
-CHECKS = ("http", "tcp", "command")
+CHECKS = tuple(HEALTHCHECK_CHECKS)
 DEFAULT_RETRIES = 2
 DEFAULT_INTERVAL = 1.0
 DEFAULT_TIMEOUT = 5.0
 
 #: The attributes each kind of check takes (besides name, check, retries, interval, timeout).
-_OWN = {
-    "http": frozenset({"url", "expect_status", "expect_body"}),
-    "tcp": frozenset({"host", "port"}),
-    "command": frozenset({"command", "path", "environment"}),
-}
+_OWN = {kind: frozenset(attrs) for kind, attrs in HEALTHCHECK_CHECKS.items()}
 
 
 def _seconds(value: Any, name: str, default: float, *, minimum: float, inclusive: bool) -> float:
@@ -79,10 +76,7 @@ def _statuses(value: Any) -> list[int]:
 @resource_type("healthcheck")
 class HealthcheckType(ResourceType):
     probe = True
-    parameters = frozenset({
-        "name", "check", "url", "host", "port", "command", "path", "environment", "expect_status",
-        "expect_body", "retries", "interval", "timeout",
-    })
+    parameters = frozenset(HEALTHCHECK_ATTRIBUTES)
 
     def normalise(self, title: str, p: dict[str, Any]) -> dict[str, Any]:
         check = one_of(p.get("check"), "check", CHECKS) or _infer_check(p)

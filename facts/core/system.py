@@ -103,7 +103,7 @@ def collect_system_uptime(_facts: Mapping[str, Any]) -> dict[str, Any]:
 def _bunraku_version() -> str | None:
     # The CLI module is already loaded when `bunraku facts` runs; importlib.metadata (slow to import)
     # is only the fallback for library callers.
-    for module_name in ("bunraku", "__main__"):
+    for module_name in ("cli", "bunraku", "__main__"):
         module = sys.modules.get(module_name)
         if module is None:
             continue

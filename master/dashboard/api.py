@@ -61,3 +61,30 @@ def rollouts(dash: Dashboard, request: Request) -> Response:
 def rollout(dash: Dashboard, request: Request, rollout_id: str) -> Response:
     found = pages.visible_rollout(dash, request, rollout_id)
     return json_response({**found, "progress": rollout_progress(found)})
+
+
+#: a deploy request's body is a small JSON document
+DEPLOY_MAX_BODY = 4096
+
+
+def deploy(dash: Dashboard, request: Request) -> Response:
+    """``POST /deploy`` (the git server's webhook, or an operator): fetch the code now, resolve the
+    Puppetfiles and answer with what each environment serves. Operators and admins of every group only;
+    with a bearer token or an operator certificate (a browser's login cookie does not deploy)."""
+    viewer = request.viewer
+    if viewer is None or viewer.method == "token" and "HTTP_AUTHORIZATION" not in request.environ:
+        raise HTTPError(401, "deploying takes an operator certificate or an Authorization: Bearer token")
+    if not (viewer.access.allows("operator") and viewer.access.covers(None)):
+        raise HTTPError(403, "deploying code takes the operator or admin role over every group")
+    if dash.deployer is None:
+        raise HTTPError(404, "this master does not fetch code from a git server (set git_remote or git_repo)")
+    try:
+        length = int(request.environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > DEPLOY_MAX_BODY:
+        raise HTTPError(413, "request body too large")
+    body = request.environ["wsgi.input"].read(length) if length > 0 else b""
+    log.info("deploy requested by %s (%s)", viewer.name, viewer.method)
+    status, reply = dash.deployer.webhook(body)
+    return json_response(reply, status)

@@ -87,6 +87,7 @@ ROUTES: list[Route] = [
     _route("/api/search", api.search, machine=True),
     _route("/api/rollouts", api.rollouts, machine=True),
     _route("/api/rollout/(?P<rollout_id>[^/]+)", api.rollout, machine=True),
+    _route("/deploy", api.deploy, methods=("POST",), machine=True),
 ]
 
 
@@ -144,8 +145,10 @@ class Dashboard:
                  now: Callable[[], datetime] | None = None,
                  unresponsive_after: timedelta = timedelta(hours=1), cache_seconds: float = 10.0,
                  settled_cache_seconds: float = 3600.0, stats_cache_seconds: float = 300.0,
-                 page_size: int = 50, title: str = "Bunraku") -> None:
+                 page_size: int = 50, title: str = "Bunraku", deployer: Any = None) -> None:
         self.store = store
+        #: the master's code deployer (master.deploy.Deployer) when it fetches from a git server
+        self.deployer = deployer
         self.rollouts: RolloutSource = rollouts if rollouts is not None else EmptyRolloutSource()
         self.now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self.metrics = metrics if metrics is not None else Metrics(
@@ -268,9 +271,22 @@ class Dashboard:
         if viewer is None or viewer.groups is None:
             return rollout
         visible = self.fleet(viewer).by_name
+        if "waves" not in rollout:
+            return rollout
         waves = [{**wave, "nodes": [n for n in wave.get("nodes") or [] if n.get("name") in visible]}
                  for wave in rollout.get("waves") or []]
-        return {**rollout, "waves": waves} if "waves" in rollout else rollout
+        shown = {**rollout, "waves": waves}
+        if "nodes" in rollout:
+            shown["nodes"] = [n for n in rollout["nodes"] if n.get("name") in visible]
+        if "timeline" in rollout:
+            shown["timeline"] = [e for e in rollout["timeline"] if not e.get("node") or e["node"] in visible]
+        if "failures" in rollout:
+            shown["failures"] = [f for f in rollout["failures"] if f.get("node") in visible]
+        if "progress" in rollout:  # counted again over what this viewer sees
+            from master.dashboard.rollouts import rollout_progress
+
+            shown["progress"] = rollout_progress({"waves": waves})
+        return shown
 
     def fleet_metrics(self, request: Request) -> Response:
         """Prometheus metrics: fleet-wide figures, so for viewers of every group only."""
@@ -281,7 +297,7 @@ class Dashboard:
     def render(self, template: str, request: Request, http_status: int = 200, **context: Any) -> Response:
         page = self.templates.get_template(template).render(
             viewer=request.viewer, title=self.title, request_path=request.path, now=self.now(),
-            store_problem=getattr(self.store, "write_problem", None), **context)
+            store_problem=self.store.write_problem, **context)
         return Response(http_status, page.encode("utf-8"))
 
     # -- authentication ----------------------------------------------------------------------------------------

@@ -1,33 +1,50 @@
-"""Serving the dashboard over HTTPS: the standard library's WSGI server, one thread per connection, TLS
-with the master's certificate, and an optional client certificate checked against the CA (an operator's
-certificate logs its holder in; viewers without one log in with a token).
+"""Serving the dashboard over HTTPS on aiohttp, the master's one HTTP stack (Puppet's API runs on it too):
+an event loop in a thread of its own accepts connections and reads requests; the application (a WSGI
+callable, :class:`master.dashboard.app.Dashboard`, which knows nothing of the server) renders each page on
+a pool of threads, so a slow page holds a thread, never the loop, and an idle connection holds no thread.
+
+TLS with the master's certificate, and an optional client certificate checked against the CA (an
+operator's certificate logs its holder in; viewers without one log in with a token); the certificate the
+handshake verified reaches the application under ``PEER_CERT_KEY``, a key no client can set.
 
 A flood must not lock other viewers out: connections are counted per source address (an IPv6 address by
-its /64), per network (an IPv4 /24, an IPv6 /48) and in all, and those over a limit are closed at once,
-before any TLS; the handshake and
-each wait for the client have a deadline, so that a silent connection gives its thread back. The CRL is
-loaded again into the TLS context when its file changes (the application also checks every request's
-certificate against the CA's revoked serials)."""
+its /64), per network (an IPv4 /24, an IPv6 /48) and in all, and those over a limit are reset at once,
+before any TLS. Connections are kept alive between requests, and every wait has a deadline: the handshake
+(``handshake_timeout``); a request's headers, which must be complete within ``idle_timeout`` of the
+connection opening or of the previous answer (a client trickling its headers byte by byte is dropped all
+the same), after which an idle connection is closed; its body (``body_timeout``, at most ``max_body``
+bytes, a larger one refused with 413 before it is read). The CRL is loaded again into the TLS context
+when its file changes (the application also checks every request's certificate against the CA's revoked
+serials)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import io
 import logging
 import os
 import socket
-import socketserver
 import ssl
 import struct
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from urllib.parse import unquote_to_bytes
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
+from multidict import CIMultiDict
 
 from master.connguard import address_key, network_key
+from master.dashboard import http
 from master.dashboard.app import PEER_CERT_KEY
 
 log = logging.getLogger(__name__)
@@ -35,9 +52,15 @@ log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: A client has this long from connecting to the end of the TLS handshake.
 HANDSHAKE_TIMEOUT = 5.0
-#: A connection that sends (or reads) nothing for this long is dropped: a silent client must not hold a
-#: thread. One request per connection, so this also bounds a connection kept open after its answer.
+#: A connection waiting for its first or next request is closed after this long; the request's headers
+#: must be complete by then, however slowly they trickle in.
 IDLE_TIMEOUT = 10.0
+#: A request's body must arrive within this long of its headers.
+BODY_TIMEOUT = 30.0
+#: The largest request body accepted (the login form is the only one read); a larger one is refused.
+MAX_BODY = http.MAX_BODY
+#: Pages rendered at once (each on a thread of its own); more wait their turn, their connections idle.
+THREADS = 16
 #: Connections open at once from one source address (an IPv6 /64) and in all; more are closed at once.
 #: A browser opens about six per site; a proxy in front of many viewers needs more.
 MAX_CONNECTIONS_PER_ADDRESS = 32
@@ -50,6 +73,8 @@ MAX_CONNECTIONS_PER_NETWORK = 64
 REFUSED_LOG_SECONDS = 60.0
 #: Connections waiting to be accepted (the listen backlog).
 LISTEN_BACKLOG = 128
+#: How long ``shutdown()`` lets requests in progress finish.
+SHUTDOWN_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +84,17 @@ class ConnectionLimits:
     per_address: int = MAX_CONNECTIONS_PER_ADDRESS
     total: int = MAX_CONNECTIONS
     per_network: int = MAX_CONNECTIONS_PER_NETWORK
+    body_timeout: float = BODY_TIMEOUT
+    max_body: int = MAX_BODY
+    threads: int = THREADS
 
     @classmethod
     def defaults(cls) -> ConnectionLimits:
         """The module's settings as they are now (read at start, so that they can be set before it)."""
-        return cls(HANDSHAKE_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS_PER_ADDRESS, MAX_CONNECTIONS,
-                   MAX_CONNECTIONS_PER_NETWORK)
+        return cls(handshake_timeout=HANDSHAKE_TIMEOUT, idle_timeout=IDLE_TIMEOUT,
+                   per_address=MAX_CONNECTIONS_PER_ADDRESS, total=MAX_CONNECTIONS,
+                   per_network=MAX_CONNECTIONS_PER_NETWORK, body_timeout=BODY_TIMEOUT, max_body=MAX_BODY,
+                   threads=THREADS)
 
 
 #: What connections are counted by: the IPv4 address, or the /64 of an IPv6 one (one host holds a whole
@@ -167,82 +197,6 @@ class TLSContexts:
             return self._context
 
 
-class _Handler(WSGIRequestHandler):
-    server: _TLSServer
-
-    def setup(self) -> None:
-        # the TLS handshake runs here, in the connection's own thread, not in the accept loop; the timeout
-        # bounds the whole handshake (the ssl module keeps one deadline across its reads)
-        limits = self.server.gate.limits
-        self.request.settimeout(limits.handshake_timeout)
-        try:
-            self.request = self.server.contexts.current().wrap_socket(self.request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("dashboard: TLS handshake with %s failed: %s", self.client_address[0], exc)
-            raise _HandshakeFailed from exc
-        self.request.settimeout(limits.idle_timeout)
-        super().setup()
-
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        environ["HTTPS"] = "on"
-        environ["wsgi.url_scheme"] = "https"
-        # verified against the CA by the handshake (CERT_OPTIONAL: absent is fine, invalid is refused)
-        environ[PEER_CERT_KEY] = self.request.getpeercert(binary_form=True)
-        return environ
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        log.debug("dashboard: %s " + format, self.client_address[0], *args)
-
-
-class _HandshakeFailed(Exception):
-    pass
-
-
-class _TLSServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = LISTEN_BACKLOG
-    contexts: TLSContexts
-    gate: ConnectionGate
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        # in the accept loop: refusing costs no thread and no handshake
-        reason = self.gate.admit(str(client_address[0]))
-        if reason is None:
-            return True
-        self.gate.refused(str(client_address[0]), reason)
-        try:  # closed with a reset: nothing of a flood lingers on our side
-            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        return False
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.gate.release(str(client_address[0]))
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.gate.release(str(client_address[0]))
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("dashboard: connection from %s ended with an error", client_address[0], exc_info=True)
-
-    def server_bind(self) -> None:
-        # WSGIServer looks up the host name of the address (slow without DNS); not needed
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-        self.setup_environ()
-
-
 def tls_context(*, certfile: str | Path, keyfile: str | Path, cafile: str | Path,
                 crlfile: str | Path | None = None) -> ssl.SSLContext:
     """Server side: TLS 1.2 or later, our certificate, and client certificates optional but, when sent,
@@ -255,23 +209,238 @@ def tls_context(*, certfile: str | Path, keyfile: str | Path, cafile: str | Path
         context.load_verify_locations(cafile=str(crlfile))
         context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     context.verify_mode = ssl.CERT_OPTIONAL
+    context.set_alpn_protocols(["http/1.1"])
     return context
 
 
-class DashboardServer:
-    """A running dashboard: ``port``, ``url``, ``shutdown()``."""
+# -- the WSGI application behind aiohttp ---------------------------------------------------------------------
 
-    def __init__(self, server: _TLSServer, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
+
+class _Counted(asyncio.Protocol):
+    """aiohttp's protocol for one connection, giving the connection's slot back when it ends."""
+
+    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self._inner.connection_lost(exc)
+        finally:
+            self._release()
+
+
+class _ProtocolLog(logging.Logger):
+    """The log of aiohttp's connection handling: a request the HTTP parser refuses is the client's doing,
+    one debug line (no client may fill the master's log with tracebacks); anything else is an error."""
+
+    def debug(self, msg: object, *args: Any, **kw: Any) -> None:
+        log.debug("dashboard: %s", str(msg) % args if args else msg)
+
+    def warning(self, msg: object, *args: Any, **kw: Any) -> None:
+        log.warning("dashboard: %s", str(msg) % args if args else msg)
+
+    def exception(self, msg: object, *args: Any, exc_info: Any = None, **kw: Any) -> None:
+        msg = str(msg) % args if args else str(msg)
+        exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if isinstance(exc, HttpProcessingError):
+            log.debug("dashboard: %s: %s", msg, " ".join(str(exc).split()))
+        else:
+            log.error("dashboard: %s", msg, exc_info=exc or True)
+
+
+_PROTOCOL_LOG = _ProtocolLog(f"{__name__}.connections")
+
+
+class _Connection(RequestHandler):
+    """aiohttp's handling of one connection; its own answers (to a request its parser refuses) carry the
+    dashboard's security headers too."""
+
+    __slots__ = ()
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        response = super().handle_error(request, status, exc, message)
+        for name, value in http.SECURITY_HEADERS:
+            response.headers[name] = value
+        response.headers["Server"] = "Bunraku"
+        return response
+
+
+class _Refused(Exception):
+    """Ends a request before the application sees it (a body too large or too slow)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _read_body(request: web.BaseRequest, limits: ConnectionLimits) -> bytes:
+    """The request's body: at most ``max_body`` bytes (a declared larger one is refused unread), within
+    ``body_timeout``."""
+    if not request.body_exists:
+        return b""
+    if request.content_length is not None and request.content_length > limits.max_body:
+        raise _Refused(413, f"request body too large (the limit is {limits.max_body} bytes)")
+    data = bytearray()
+    try:
+        async with asyncio.timeout(limits.body_timeout):
+            async for chunk in request.content.iter_chunked(16 * 1024):
+                data += chunk
+                if len(data) > limits.max_body:
+                    raise _Refused(413, f"request body too large (the limit is {limits.max_body} bytes)")
+    except TimeoutError:
+        raise _Refused(408, f"the request body did not arrive within {limits.body_timeout:g} seconds") from None
+    return bytes(data)
+
+
+def _environ(request: web.BaseRequest, body: bytes, server: tuple[str, int]) -> dict[str, Any]:
+    """The WSGI environment of ``request`` (PEP 3333), with the verified client certificate (DER, or None)
+    under ``PEER_CERT_KEY``."""
+    raw_path, _, query = request.raw_path.partition("?")
+    version = request.version
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": request.method, "SCRIPT_NAME": "",
+        # percent-decoded, each byte one character, as WSGI hands a path over
+        "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"), "QUERY_STRING": query,
+        "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": request.remote or "",
+        "SERVER_NAME": server[0], "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{version.major}.{version.minor}", "HTTPS": "on",
+        "wsgi.version": (1, 0), "wsgi.url_scheme": "https", "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }
+    for name, value in request.headers.items():
+        if "_" in name:  # "X_Y" and "X-Y" would be one key: such headers are dropped, not confused
+            continue
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if key == "CONTENT_TYPE":
+                environ[key] = value
+            continue
+        key = "HTTP_" + key
+        if key in environ:
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+        else:
+            environ[key] = value
+    # verified against the CA by the handshake (CERT_OPTIONAL: absent is fine, invalid is refused)
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    environ[PEER_CERT_KEY] = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return environ
+
+
+def _call(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """Run ``app`` on ``environ`` (on a worker thread): status, reason, headers, body."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        started[:] = [(status, headers)]
+        return written.append
+
+    result = app(environ, start_response)
+    try:
+        written.extend(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if not started:
+        raise RuntimeError("the application did not start a response")
+    status, headers = started[0]
+    code, _, reason = status.partition(" ")
+    return int(code), reason, headers, b"".join(written)
+
+
+def _response(status: int, reason: str | None, headers: list[tuple[str, str]], body: bytes) -> web.Response:
+    fields = CIMultiDict(headers)
+    fields.setdefault("Server", "Bunraku")  # not the server's software and version
+    return web.Response(status=status, reason=reason or None, body=body, headers=fields)
+
+
+def _plain(status: int, message: str) -> web.Response:
+    """An answer of the server's own, with the application's headers (security headers included)."""
+    answer = http.Response(status, message.encode("utf-8"), "text/plain; charset=utf-8")
+    response = _response(status, None, answer.wsgi_headers(), answer.body)
+    response.force_close()
+    return response
+
+
+class _Handler:
+    """aiohttp's request handler: reads the body, then runs the application on the pool of threads."""
+
+    def __init__(self, app: WSGIApp, limits: ConnectionLimits, threads: futures.Executor,
+                 server: tuple[str, int]) -> None:
+        self.app = app
+        self.limits = limits
+        self.threads = threads
+        self.server = server
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            body = await _read_body(request, self.limits)
+        except _Refused as exc:
+            log.debug("dashboard: %s %s from %s refused: %s", request.method, request.path, request.remote, exc)
+            return _plain(exc.status, str(exc))
+        environ = _environ(request, body, self.server)
+        try:
+            status, reason, headers, content = await asyncio.get_running_loop().run_in_executor(
+                self.threads, _call, self.app, environ)
+        except Exception:
+            log.exception("dashboard: %s %s failed", request.method, request.path)
+            return _plain(500, "internal error (see the master's log)")
+        return _response(status, reason, headers, content)
+
+
+def _reset(conn: socket.socket) -> None:
+    """Close with a reset: nothing of a refused connection lingers on our side."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    conn.close()
+
+
+class DashboardServer:
+    """A running dashboard: ``host``, ``port``, ``url``, ``wait()``, ``shutdown()``."""
+
+    def __init__(self, app: WSGIApp, sock: socket.socket, contexts: TLSContexts, limits: ConnectionLimits) -> None:
+        self._app = app
+        self._sock = sock
+        self._contexts = contexts
+        self.limits = limits
+        self._gate = ConnectionGate(limits)
+        address = sock.getsockname()
+        self._address = (str(address[0]), int(address[1]))
+        self._threads = futures.ThreadPoolExecutor(limits.threads, thread_name_prefix="dashboard")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"dashboard-{self.port}", daemon=True)
 
     @property
     def host(self) -> str:
-        return str(self._server.server_address[0])
+        return self._address[0]
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._address[1]
 
     @property
     def url(self) -> str:
@@ -280,31 +449,129 @@ class DashboardServer:
             host = f"[{host}]"
         return f"https://{host}:{self.port}/"
 
+    def _start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+        if self._failure is not None:
+            self._sock.close()
+            self._threads.shutdown(wait=False)
+            raise OSError(f"cannot serve the dashboard: {self._failure}")
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # noqa: BLE001 - reported to _start(), or logged once it had started
+            if not self._ready.is_set():
+                self._failure = exc
+            else:
+                log.exception("dashboard: the server stopped on an error")
+        finally:
+            self._ready.set()
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopping = asyncio.Event()
+        handler = _Handler(self._app, self.limits, self._threads, self._address)
+        server = web.Server(handler)
+        handshakes: set[asyncio.Task[None]] = set()
+        accepting = asyncio.create_task(self._accept(server, handshakes))
+        self._ready.set()
+        try:
+            await self._stopping.wait()
+        finally:
+            accepting.cancel()
+            self._sock.close()
+            for task in list(handshakes):
+                task.cancel()
+            await server.shutdown(SHUTDOWN_SECONDS)
+
+    async def _accept(self, server: web.Server, handshakes: set[asyncio.Task[None]]) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, address = await loop.sock_accept(self._sock)
+            except OSError as exc:  # out of file descriptors, say: the backlog waits a moment
+                log.warning("dashboard: accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            # in the accept loop: refusing costs no handshake
+            host = str(address[0])
+            reason = self._gate.admit(host)
+            if reason is not None:
+                self._gate.refused(host, reason)
+                _reset(conn)
+                continue
+            task = loop.create_task(self._serve(server, conn, host))
+            handshakes.add(task)
+            task.add_done_callback(handshakes.discard)
+
+    async def _serve(self, server: web.Server, conn: socket.socket, host: str) -> None:
+        """TLS on ``conn`` within the handshake timeout; then aiohttp serves it until it closes."""
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._gate.release(host)
+
+        loop = asyncio.get_running_loop()
+
+        def protocol() -> asyncio.Protocol:
+            # keepalive_timeout: aiohttp closes a connection still waiting for a whole request this long
+            # after it opened or after the last answer, data arriving or not; so it also bounds the headers
+            connection = _Connection(server, loop=loop, access_log=None,  # type: ignore[arg-type]
+                                     keepalive_timeout=self.limits.idle_timeout, lingering_time=0,
+                                     auto_decompress=False, logger=_PROTOCOL_LOG)
+            return _Counted(connection, release)
+
+        try:
+            await loop.connect_accepted_socket(protocol, conn, ssl=self._contexts.current(),
+                                               ssl_handshake_timeout=self.limits.handshake_timeout)
+        except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
+            log.debug("dashboard: TLS handshake with %s failed: %s", host, exc)
+            conn.close()
+            release()
+        except asyncio.CancelledError:  # shutting down during the handshake
+            conn.close()
+            release()
+            raise
+
     def wait(self) -> None:
         """Block until ``shutdown()`` (the CLI's foreground mode)."""
         self._thread.join()
 
     def shutdown(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(stopping.set)
+            except RuntimeError:  # the loop has just closed
+                pass
+        self._thread.join(timeout=SHUTDOWN_SECONDS + 5)
+        self._sock.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
         log.info("dashboard stopped")
 
 
 def serve(app: WSGIApp, host: str, port: int, *, certfile: str | Path, keyfile: str | Path, cafile: str | Path,
           crlfile: str | Path | None = None, limits: ConnectionLimits | None = None) -> DashboardServer:
     """Serve ``app`` over HTTPS on ``host``:``port`` (0: any free port) in a background thread. ``crlfile``
-    is watched (loaded again when it changes); ``limits``: the connection limits (the module's by default)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    is watched (loaded again when it changes); ``limits``: the connection limits (the module's by default).
+    OSError (one line) when the address cannot be bound."""
+    host = host.strip("[]")
     contexts = TLSContexts(certfile=certfile, keyfile=keyfile, cafile=cafile, crlfile=crlfile)
-    server_class = type("_Server", (_TLSServer,), {"address_family": family})
-    server = server_class((host, port), _Handler)
-    server.contexts = contexts
-    server.gate = ConnectionGate(limits or ConnectionLimits.defaults())
-    server.set_app(app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name=f"dashboard-{server.server_address[1]}", daemon=True)
-    thread.start()
-    running = DashboardServer(server, thread)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} for the dashboard: {exc.strerror or exc}") from None
+    running = DashboardServer(app, sock, contexts, limits or ConnectionLimits.defaults())
+    running._start()
     log.info("dashboard listening on %s", running.url)
     return running

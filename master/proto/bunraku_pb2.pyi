@@ -164,7 +164,7 @@ class ListNodesRequest(_message.Message):
     def __init__(self, unresponsive_after_seconds: _Optional[int] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("name", "status", "last_run", "last_seen", "code_id", "environment", "group", "report_count")
+    __slots__ = ("name", "status", "last_run", "last_seen", "code_id", "environment", "group", "report_count", "cached_catalog", "agent_disabled", "disabled_reason")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LAST_RUN_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +173,9 @@ class NodeStatus(_message.Message):
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     REPORT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CACHED_CATALOG_FIELD_NUMBER: _ClassVar[int]
+    AGENT_DISABLED_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     status: str
     last_run: str
@@ -181,7 +184,10 @@ class NodeStatus(_message.Message):
     environment: str
     group: str
     report_count: int
-    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., last_run: _Optional[str] = ..., last_seen: _Optional[str] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., report_count: _Optional[int] = ...) -> None: ...
+    cached_catalog: str
+    agent_disabled: bool
+    disabled_reason: str
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., last_run: _Optional[str] = ..., last_seen: _Optional[str] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., report_count: _Optional[int] = ..., cached_catalog: _Optional[str] = ..., agent_disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
 
 class ListNodesReply(_message.Message):
     __slots__ = ("nodes",)
@@ -240,10 +246,14 @@ class DiffCatalogReply(_message.Message):
     def __init__(self, diff_json: _Optional[bytes] = ..., from_code_id: _Optional[str] = ..., to_code_id: _Optional[str] = ...) -> None: ...
 
 class LiveHello(_message.Message):
-    __slots__ = ("environment",)
+    __slots__ = ("environment", "disabled", "disabled_reason")
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_REASON_FIELD_NUMBER: _ClassVar[int]
     environment: str
-    def __init__(self, environment: _Optional[str] = ...) -> None: ...
+    disabled: bool
+    disabled_reason: str
+    def __init__(self, environment: _Optional[str] = ..., disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
 
 class LiveCommand(_message.Message):
     __slots__ = ("kind", "mode", "rollout_id", "heartbeat_seconds")
@@ -264,12 +274,16 @@ class LiveCommand(_message.Message):
     def __init__(self, kind: _Optional[_Union[LiveCommand.Kind, str]] = ..., mode: _Optional[str] = ..., rollout_id: _Optional[int] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("environment", "running")
+    __slots__ = ("environment", "running", "disabled", "disabled_reason")
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_REASON_FIELD_NUMBER: _ClassVar[int]
     environment: str
     running: bool
-    def __init__(self, environment: _Optional[str] = ..., running: _Optional[bool] = ...) -> None: ...
+    disabled: bool
+    disabled_reason: str
+    def __init__(self, environment: _Optional[str] = ..., running: _Optional[bool] = ..., disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
 
 class HeartbeatReply(_message.Message):
     __slots__ = ()

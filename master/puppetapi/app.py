@@ -16,6 +16,18 @@ client certificate) and translate.
 
 Every answer carries ``X-Puppet-Version``; errors are Puppet's ``{"message", "issue_kind"}`` (plain
 text on the CA's routes, as puppetserver's CA answers).
+
+The protections of the gRPC listener apply here too (:class:`Guards`, from the same settings): each
+caller (its certificate's name, else its address) has a token bucket of ``rate_limit``. Puppet's agent
+cannot retry a request whose answer it streams (file metadata and content) after a 429, so a request
+finding its caller's bucket empty first waits for a token (:class:`Throttle`: at most
+THROTTLE_WAIT_SECONDS, and at most THROTTLE_QUEUE of one caller's requests wait at once; an agent asks
+one thing at a time and is only slowed down); past that it is answered 429 with ``Retry-After``, which
+Puppet's agent honours on its other requests. A request body of LARGE_REQUEST_BYTES or more
+is charged to the master's in-flight byte budget (shared with the gRPC listener) while it is read and
+handled, and refused 503 with ``Retry-After`` when there is no room. A report larger than
+``max_report_bytes`` is refused 413 as it arrives, before anything is parsed or stored; facts (catalog
+POST, facts PUT) are bounded by ``max_message_bytes`` as over gRPC.
 """
 
 from __future__ import annotations
@@ -26,14 +38,18 @@ import email.utils
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
 from cryptography import x509
 
-from master import service
+from master import limits, service
+from master.connguard import address_key
 from master.puppetapi import fileserving, formats
 from master.service import MasterContext, Peer, ServiceError
 
@@ -59,21 +75,90 @@ STATUS_OF = {
 }
 
 
+#: how long a request may wait for a token of its caller's rate limit before it is answered 429
+THROTTLE_WAIT_SECONDS = 10.0
+#: how many requests of one caller may wait for a token at once (the others are answered 429 at once)
+THROTTLE_QUEUE = 4
+
+
+class Throttle:
+    """A caller's requests over its rate limit wait for a token (on the event loop: a waiting request
+    holds no thread), a few at a time and not for long; the rest are refused."""
+
+    def __init__(self, limiter: limits.RateLimiter, *, wait: float = THROTTLE_WAIT_SECONDS,
+                 queue: int = THROTTLE_QUEUE) -> None:
+        self.limiter = limiter
+        self.wait = wait
+        self.queue = queue
+        self.waiting: dict[str, int] = {}
+        self.delayed = 0  # requests served after waiting for a token
+        self.retry_after = max(1, math.ceil(1.0 / limiter.rate))
+
+    async def admit(self, key: str) -> bool:
+        """True when ``key``'s request may go on (at once, or after waiting for a token)."""
+        if self.limiter.allow(key, count=False):
+            return True
+        if self.waiting.get(key, 0) >= self.queue:
+            self.limiter.allow(key)  # counted as refused
+            return False
+        self.waiting[key] = self.waiting.get(key, 0) + 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait
+        try:
+            while (left := deadline - loop.time()) > 0:
+                await asyncio.sleep(min(1.0 / self.limiter.rate, left))
+                if self.limiter.allow(key, count=False):
+                    self.delayed += 1
+                    return True
+            self.limiter.allow(key)
+            return False
+        finally:
+            self.waiting[key] -= 1
+            if self.waiting[key] <= 0:
+                del self.waiting[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """What protects the master from one caller: its rate limit (None: off), the in-flight byte budget
+    (None: off), and the largest report and facts bodies read."""
+
+    throttle: Throttle | None = None
+    budget: limits.InflightBytes | None = None
+    max_report_bytes: int = 4 * 1024 * 1024
+    max_facts_bytes: int = limits.DEFAULT_MAX_MESSAGE_BYTES
+
+
+def caller_key(request: web.Request) -> str:
+    """Who is asking, for the rate limit and the byte budget: ``cn:NAME`` of a client certificate the
+    TLS layer verified against the CA, else ``addr:`` and the client's address (an IPv6 /64)."""
+    transport = request.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    cert = ssl_object.getpeercert() if ssl_object is not None else None
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return f"cn:{value}"
+    return "addr:" + address_key(request.remote or "unknown")
+
+
 class APIError(Exception):
     """An answer other than success: ``status``, the message, Puppet's issue kind; ``plain`` for the CA's
     routes (plain text bodies)."""
 
     def __init__(self, status: int, message: str, issue_kind: str = formats.RUNTIME_ERROR, *,
-                 plain: bool = False) -> None:
+                 plain: bool = False, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.issue_kind = issue_kind
         self.plain = plain
+        self.retry_after = retry_after
 
     def response(self) -> web.Response:
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
         if self.plain:
-            return web.Response(status=self.status, text=str(self), content_type=formats.TEXT)
-        return web.Response(status=self.status, content_type=formats.JSON,
+            return web.Response(status=self.status, text=str(self), content_type=formats.TEXT, headers=headers)
+        return web.Response(status=self.status, content_type=formats.JSON, headers=headers,
                             body=formats.error_document(self.status, str(self), self.issue_kind))
 
 
@@ -85,9 +170,32 @@ def _from_service(exc: ServiceError, *, plain: bool = False, not_found: str = fo
 class PuppetAPI:
     """The handlers, over one master's use cases; blocking calls run on ``threads``."""
 
-    def __init__(self, ctx: MasterContext, threads: Executor) -> None:
+    def __init__(self, ctx: MasterContext, threads: Executor, guards: Guards | None = None) -> None:
         self.ctx = ctx
         self.threads = threads
+        self.guards = guards or Guards()
+
+    @asynccontextmanager
+    async def _charged(self, request: web.Request, limit: int) -> AsyncIterator[None]:
+        """Hold the request's body size (its Content-Length, else ``limit``) against the in-flight byte
+        budget while it is read and handled; 503 when there is no room (see :class:`limits.InflightBytes`)."""
+        budget = self.guards.budget
+        size = request.content_length if request.content_length is not None else (limit if request.body_exists else 0)
+        if budget is None or size < limits.LARGE_REQUEST_BYTES:
+            yield
+            return
+        key = caller_key(request)
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(self.threads, budget.acquire, key, size):
+            log.warning("refused a large request: no room in flight",
+                        extra={"fields": {"peer": key, "path": request.path, "bytes": size,
+                                          "in_flight": budget.in_flight}})
+            raise APIError(503, limits.BUSY_MESSAGE, plain=request.path.startswith("/puppet-ca/"),
+                           retry_after=max(1, math.ceil(budget.wait)))
+        try:
+            yield
+        finally:
+            await loop.run_in_executor(self.threads, budget.release, key, size)
 
     # -- plumbing ------------------------------------------------------------------------------------
     async def _call(self, func: Callable[..., T], *args: Any, plain: bool = False,
@@ -191,6 +299,14 @@ class PuppetAPI:
         peer = self._node(request)
         name = request.match_info["name"]
         params: dict[str, str] = dict(request.query)
+        limit = self.guards.max_facts_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise APIError(413, f"the catalog request is {request.content_length} bytes, larger than "
+                                f"max_message_bytes ({limit}) of this master")
+        async with self._charged(request, limit):
+            return await self._catalog(request, peer, name, params)
+
+    async def _catalog(self, request: web.Request, peer: Peer, name: str, params: dict[str, str]) -> web.Response:
         if request.method == "POST":
             try:
                 async with asyncio.timeout(BODY_SECONDS):
@@ -219,8 +335,23 @@ class PuppetAPI:
         kind = request.content_type
         if kind not in (formats.JSON, "text/pson", "application/pson"):
             raise APIError(415, f"reports are sent as {formats.JSON}, not {kind}", formats.UNSUPPORTED_MEDIA_TYPE)
-        body = await self._body(request)
-        await self._call(service.submit_report, self.ctx, peer, body, node=name)
+        limit = self.guards.max_report_bytes
+        too_large = APIError(413, f"the report is larger than max_report_bytes ({limit}) of this master; "
+                                  "it is not stored")
+        if request.content_length is not None and request.content_length > limit:
+            log.warning("refused a report of %d bytes from %s", request.content_length, peer.certname,
+                        extra={"fields": {"peer": peer.certname, "bytes": request.content_length}})
+            raise too_large
+        async with self._charged(request, limit):
+            try:
+                body = await self._body(request, limit)
+            except APIError as exc:
+                if exc.status == 413:
+                    log.warning("refused a report of more than %d bytes from %s", limit, peer.certname,
+                                extra={"fields": {"peer": peer.certname}})
+                    raise too_large from None
+                raise
+            await self._call(service.submit_report, self.ctx, peer, body, node=name)
         return self._json([])
 
     async def facts(self, request: web.Request) -> web.Response:
@@ -230,12 +361,14 @@ class PuppetAPI:
         if request.content_type not in (formats.JSON, "text/pson", "application/pson"):
             raise APIError(415, f"facts are sent as {formats.JSON}, not {request.content_type}",
                            formats.UNSUPPORTED_MEDIA_TYPE)
-        body = await self._body(request)
-        try:
-            facts_json = formats.fact_values(body)
-        except formats.RequestError as exc:
-            raise APIError(400, str(exc)) from None
-        await self._call(service.submit_facts, self.ctx, peer, name, request.query.get("environment", ""), facts_json)
+        async with self._charged(request, self.guards.max_facts_bytes):
+            body = await self._body(request, self.guards.max_facts_bytes)
+            try:
+                facts_json = formats.fact_values(body)
+            except formats.RequestError as exc:
+                raise APIError(400, str(exc)) from None
+            await self._call(service.submit_facts, self.ctx, peer, name, request.query.get("environment", ""),
+                             facts_json)
         return self._json(None)
 
     async def _environment(self, peer: Peer, request: web.Request) -> Any:
@@ -313,6 +446,24 @@ def _links(value: str | None) -> str:
     return "follow" if value == "follow" else "manage"
 
 
+def _rate_limited(throttle: Throttle) -> Any:
+    """A middleware holding back, then refusing (429, ``Retry-After``), a caller over its rate limit."""
+    limit = throttle.limiter.limit
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        key = caller_key(request)
+        if not await throttle.admit(key):
+            log.warning("rate limit: refused a request", extra={"fields": {"peer": key, "path": request.path}})
+            raise APIError(429, f"too many requests from {key.partition(':')[2]}: at most "
+                                f"{limit.per_node_per_minute:g} a minute (bursts of {limit.burst:g}); "
+                                "try again later",
+                           plain=request.path.startswith("/puppet-ca/"), retry_after=throttle.retry_after)
+        return await handler(request)
+
+    return guard
+
+
 @web.middleware
 async def _puppet_answers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Puppet's headers on every answer, and Puppet's error documents for every failure."""
@@ -338,10 +489,16 @@ async def _puppet_answers(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
-def create_app(ctx: MasterContext, threads: Executor, *, max_body: int) -> web.Application:
-    """The application: Puppet's routes over ``ctx``; request bodies up to ``max_body`` bytes."""
-    api = PuppetAPI(ctx, threads)
-    app = web.Application(client_max_size=max_body, middlewares=[_puppet_answers])
+def create_app(ctx: MasterContext, threads: Executor, *, max_body: int, guards: Guards | None = None
+               ) -> web.Application:
+    """The application: Puppet's routes over ``ctx``; request bodies up to ``max_body`` bytes; ``guards``
+    (rate limit, byte budget, report and facts sizes)."""
+    guards = guards or Guards(max_facts_bytes=max_body)
+    api = PuppetAPI(ctx, threads, guards)
+    middlewares: list[Any] = [_puppet_answers]
+    if guards.throttle is not None:
+        middlewares.append(_rate_limited(guards.throttle))
+    app = web.Application(client_max_size=max_body, middlewares=middlewares)
     ca, v3 = "/puppet-ca/v1", "/puppet/v3"
     app.router.add_get(f"{ca}/certificate/{{name}}", api.certificate)
     app.router.add_get(f"{ca}/certificate_revocation_list/{{name}}", api.crl)

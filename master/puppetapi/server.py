@@ -8,7 +8,9 @@ IPv6 /64), a new connection is reset at once. Each handshake has ``handshake_tim
 waiting for its first or next request is closed after ``puppet_keepalive_timeout`` (aiohttp's keep-alive
 timer, which also ends headers that never finish); a body has a deadline of its own (see
 :mod:`master.puppetapi.app`). Handlers call the master's blocking use cases on a pool of threads, so a
-slow compile holds a thread, never the loop; idle connections cost no thread at all.
+slow compile holds a thread, never the loop; idle connections cost no thread at all. Each caller is
+rate limited (``rate_limit``, as on the gRPC listener) and large bodies are charged to the master's
+in-flight byte budget, which the gRPC listener shares (:class:`master.puppetapi.app.Guards`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from typing import Any
 
 from aiohttp import web
 
+from master import limits as master_limits
 from master.connguard import address_key
-from master.puppetapi.app import create_app
+from master.puppetapi.app import Guards, Throttle, create_app
 from master.service import MasterContext
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,9 @@ class Limits:
     keepalive_timeout: float = 15.0
     max_body: int = 16 * 1024 * 1024
     threads: int = 64
+    #: per caller (a certificate's name, else an address); None: no limit
+    rate_limit: master_limits.RateLimit | None = None
+    max_report_bytes: int = 4 * 1024 * 1024
 
 
 class _Gate:
@@ -144,10 +150,15 @@ class PuppetAPIServer:
     a background thread; ``port`` is the bound port; ``stop()``."""
 
     def __init__(self, ctx: MasterContext, host: str, port: int, *, certfile: Path, keyfile: Path,
-                 cafile: Path, limits: Limits | None = None) -> None:
+                 cafile: Path, limits: Limits | None = None,
+                 budget: master_limits.InflightBytes | None = None) -> None:
         self.ctx = ctx
         self.host = host
         self.limits = limits or Limits()
+        rate = self.limits.rate_limit
+        self.guards = Guards(throttle=Throttle(master_limits.RateLimiter(rate)) if rate is not None else None,
+                             budget=budget,
+                             max_report_bytes=self.limits.max_report_bytes, max_facts_bytes=self.limits.max_body)
         self._tls = tls_context(certfile=certfile, keyfile=keyfile, cafile=cafile)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
@@ -196,7 +207,7 @@ class PuppetAPIServer:
 
     async def _main(self) -> None:
         self._stopping = asyncio.Event()
-        app = create_app(self.ctx, self._threads, max_body=self.limits.max_body)
+        app = create_app(self.ctx, self._threads, max_body=self.limits.max_body, guards=self.guards)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS,
                                keepalive_timeout=self.limits.keepalive_timeout)
         await runner.setup()

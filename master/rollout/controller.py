@@ -5,12 +5,27 @@ one PostgreSQL store exactly one drives a given rollout: the holder of its lease
 idempotent: it reads the state, judges the nodes that ran, and starts the next ones.
 
     rollout: running -> completed | halted | aborted ; halted/running -> rolling_back -> rolled_back
+             halted -> running (``retry``: its failed nodes start again, from the earliest wave with one)
     node:    pending -> triggered -> succeeded | failed     (deferred: offline, gets it at its next run)
+             failed -> pending (retry)
              ... -> rollback_pending -> rolling_back -> rolled_back | rollback_failed
 
 A node succeeds when a report for the release, made after it was triggered, says it applied without
 failures and its health checks passed; it fails on a failed or unhealthy report, or when no report
-arrives within the health timeout. Fleet-wide, at most ``max_concurrent`` nodes are triggered at once.
+arrives within the health timeout. A Bunraku agent that says it is disabled (``bunraku agent --disable``,
+on its live channel) fails at once when its turn comes, or while the rollout waits for its run ("agent
+disabled: <reason>"). Fleet-wide, at most ``max_concurrent`` nodes are triggered at once.
+
+Puppet agents (nodes whose newest report Puppet wrote, or, before any report, whose facts are a Puppet
+agent's) have no live channel and cannot be triggered: their release is assigned all the same, the
+node stays in flight ("waiting for its next run (Puppet agent, runs every ~30m)", the interval between
+its last two reports) and is judged by the first report it sends after the assignment (Puppet dates a
+report from the start of its run: one begun up to PUPPET_RUN_SLACK earlier counts when its ``code_id``
+is the release's). Such a report is healthy when it is for the assigned release, not a noop run, its
+status is not ``failed``, its transaction completed and the catalog it applied was the master's (not
+its cache after a failed catalog request); it cannot run Bunraku's health checks. The wave's health
+timeout applies to it as to any node: it must be longer than the agents' run interval. A waiting
+Puppet agent holds one of the ``max_concurrent`` slots.
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -73,6 +89,8 @@ class Rollouts:
         #: catalog does not compile falls back to its cached catalog and would only time out the wave
         self._compile_failures: dict[tuple[str, str], tuple[datetime, str]] = {}
         self._failures_lock = threading.Lock()
+        #: what the agents said of themselves on their live channel (disabled, and why)
+        self.agents = AgentStates()
 
     def note_compile_failure(self, node: str, code_id: str, error: str) -> None:
         """``node``'s catalog at ``code_id`` failed to compile (its rollout fails it at once)."""
@@ -129,9 +147,23 @@ class Rollouts:
         return self.store._run("get rollout", work)
 
     def list_all(self) -> list[dict[str, Any]]:
+        """Every rollout, newest first, each with its ``progress`` (its nodes counted by state and health,
+        its number of waves) but not its nodes."""
         def work(conn: Connection) -> list[dict[str, Any]]:
             rows = conn.execute(sa.select(rollouts).order_by(rollouts.c.id.desc())).all()
-            return [_describe(r, None) for r in rows]
+            n = rollout_nodes.c
+            counts = conn.execute(sa.select(n.rollout_id, n.state, n.health, sa.func.count().label("n"),
+                                            sa.func.max(n.wave).label("last_wave"))
+                                  .group_by(n.rollout_id, n.state, n.health)).all()
+            tallies: dict[int, list[tuple[str, str | None, int, int]]] = {}
+            for c in counts:
+                tallies.setdefault(int(c.rollout_id), []).append((c.state, c.health, int(c.n), int(c.last_wave)))
+            out = []
+            for r in rows:
+                info = _describe(r, None)
+                info["progress"] = _progress(tallies.get(int(r.id), []))
+                out.append(info)
+            return out
         return self.store._run("list rollouts", work)
 
     def timeline(self, rollout_id: int) -> list[dict[str, Any]]:
@@ -194,6 +226,35 @@ class Rollouts:
     def resume(self, rollout_id: int, by: str | None = None) -> None:
         self._transition(rollout_id, ("paused",), "running", "resumed", by)
 
+    def retry(self, rollout_id: int, by: str | None = None) -> list[str]:
+        """Start the failed nodes of a halted rollout again (their cause fixed): they are pending once more,
+        the rollout runs from the earliest wave that has one, and waves already done pass at once.
+        Returns the nodes retried."""
+        now = self.clock()
+
+        def work(conn: Connection) -> list[str]:
+            row = _row(conn, rollout_id)
+            if row.state != "halted":
+                raise RolloutError(f"rollout {rollout_id} is {row.state}; only a halted rollout can be retried"
+                                   + ("" if row.state in FINAL else
+                                      f" (`bunraku rollout status {rollout_id}` shows how it is going)"))
+            failed = conn.execute(sa.select(rollout_nodes.c.node, rollout_nodes.c.wave).where(
+                rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.state == "failed")
+                .order_by(rollout_nodes.c.node)).all()
+            if not failed:
+                raise RolloutError(f"rollout {rollout_id} has no failed node to retry; start a new rollout")
+            conn.execute(sa.update(rollout_nodes).where(
+                rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.state == "failed").values(
+                state="pending", triggered_at=None, finished_at=None, health=None, detail=None))
+            conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
+                state="running", current_wave=min(int(f.wave) for f in failed), wave_done_at=None, reason=None,
+                updated_at=now))
+            names = [str(f.node) for f in failed]
+            _event(conn, rollout_id, now, "retried", None, {"by": by, "nodes": names})
+            return names
+
+        return self.store._run("retry", work, write=True)
+
     def abort(self, rollout_id: int, by: str | None = None) -> None:
         self._transition(rollout_id, ("running", "paused", "halted"), "aborted", "aborted", by)
 
@@ -214,7 +275,8 @@ class Rollouts:
         def work(conn: Connection) -> None:
             row = _row(conn, rollout_id)
             if row.state not in allowed:
-                raise RolloutError(f"rollout {rollout_id} is {row.state}; it cannot be {kind}")
+                raise RolloutError(f"rollout {rollout_id} is {row.state}; it cannot be {kind}"
+                                   + _what_instead(rollout_id, row.state, kind))
             conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(state=to, updated_at=now))
             _event(conn, rollout_id, now, kind, None, {"by": by})
 
@@ -259,7 +321,14 @@ class Rollouts:
     def tick_one(self, rollout_id: int) -> None:
         self._judge(rollout_id)
         to_trigger = self.store._run("advance rollout", lambda conn: self._advance(conn, rollout_id), write=True)
-        offline = [n for n, mode in to_trigger if not self._trigger(n, mode)]
+        disabled = {n: why for n, _mode in to_trigger if (why := self.agents.disabled(n)) is not None}
+        if disabled:
+            self._fail_disabled(rollout_id, disabled)
+        to_trigger = [(n, mode) for n, mode in to_trigger if n not in disabled]
+        puppet = {n: runs for n, _mode in to_trigger if (runs := self.puppet_runs(n)) is not None}
+        if puppet:
+            self._wait_for_puppet_agents(rollout_id, puppet)
+        offline = [n for n, mode in to_trigger if n not in puppet and not self._trigger(n, mode)]
         if offline:
             now = self.clock()
 
@@ -274,6 +343,63 @@ class Rollouts:
                         _event(conn, rollout_id, now, "deferred", node, None)
 
             self.store._run("defer offline nodes", defer, write=True)
+
+    def puppet_runs(self, node: str) -> PuppetRuns | None:
+        """How ``node`` runs when it is a Puppet agent (it cannot be triggered); None for other nodes.
+        A Puppet agent is a node whose newest report Puppet wrote (``puppet_version`` a Puppet version,
+        where Bunraku's agent writes ``bunraku ...``), or, with no report yet, whose stored facts are
+        those a Puppet agent sends (``clientversion``, no ``bunraku_version``)."""
+        try:
+            reports = self.store.reports(node, last=2)
+            if reports:
+                if not written_by_puppet(reports[0]):
+                    return None
+                times = [parse_time(r.get("time")) for r in reports]
+                interval = None
+                if len(times) == 2 and times[0] is not None and times[1] is not None and times[0] > times[1]:
+                    interval = (times[0] - times[1]).total_seconds()
+                return PuppetRuns(interval)
+            facts = self.store.get_facts(node)
+        except Exception as exc:  # noqa: BLE001 - unknown: treated as any node (triggered, or deferred)
+            log.warning("rollout: cannot tell how %s runs: %s", node, exc)
+            return None
+        if isinstance(facts, dict) and isinstance(facts.get("values"), dict):
+            facts = facts["values"]
+        if isinstance(facts, dict) and "clientversion" in facts and "bunraku_version" not in facts:
+            return PuppetRuns(None)
+        return None
+
+    def _wait_for_puppet_agents(self, rollout_id: int, nodes: dict[str, PuppetRuns]) -> None:
+        """Say in each Puppet agent's row that the rollout waits for its next run (no trigger exists)."""
+        info = self.get(rollout_id)
+        timeout = RolloutOptions.from_dict(info["options"]).health_timeout
+
+        def work(conn: Connection) -> None:
+            for node, runs in nodes.items():
+                conn.execute(sa.update(rollout_nodes).where(
+                    rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == node,
+                    rollout_nodes.c.state.in_(IN_FLIGHT)).values(detail=runs.waiting(timeout)))
+
+        self.store._run("wait for puppet agents", work, write=True)
+
+    def _fail_disabled(self, rollout_id: int, nodes: dict[str, str]) -> None:
+        """Nodes whose agent is disabled: triggering them would be a run skipped; fail them now, saying why."""
+        now = self.clock()
+
+        def work(conn: Connection) -> None:
+            for node, why in nodes.items():
+                row = conn.execute(sa.select(rollout_nodes.c.state).where(
+                    rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == node)).first()
+                if row is None or row.state not in IN_FLIGHT:
+                    continue
+                state = "rollback_failed" if row.state == "rolling_back" else "failed"
+                detail = disabled_detail(why)
+                conn.execute(sa.update(rollout_nodes).where(
+                    rollout_nodes.c.rollout_id == rollout_id, rollout_nodes.c.node == node).values(
+                    state=state, detail=detail, finished_at=now))
+                _event(conn, rollout_id, now, state, node, {"health": None, "detail": detail})
+
+        self.store._run("fail disabled agents", work, write=True)  # the next tick weighs the failures
 
     def _trigger(self, node: str, mode: str = "full") -> bool:
         try:
@@ -308,9 +434,16 @@ class Rollouts:
             assert since is not None
             verdict = self._verdict(node["name"], want, since)
             if verdict is None:
-                if now - since > timeout:
+                disabled = self.agents.disabled(node["name"])
+                if disabled is not None:
                     verdicts.append((node["name"], "rollback_failed" if rolling_back else "failed", None,
-                                     f"no report within {timeout.total_seconds():g}s"))
+                                     disabled_detail(disabled)))
+                elif now - since > timeout:
+                    why = f"no report within {timeout.total_seconds():g}s"
+                    if (node["detail"] or "").startswith(PUPPET_WAITING):
+                        why += (" (Puppet agent: it runs only on its own schedule; give --health-timeout "
+                                "longer than its run interval)")
+                    verdicts.append((node["name"], "rollback_failed" if rolling_back else "failed", None, why))
                 continue
             ok, health, detail = verdict
             if rolling_back:
@@ -338,10 +471,15 @@ class Rollouts:
                 return False, None, f"its catalog does not compile: {failure[1]}"
         for report in self.store.reports(node, last=5):
             at = parse_time(report.get("time"))
-            if at is None or at < since or report.get("noop"):
+            puppet = written_by_puppet(report)
+            # Puppet's report time is when its run began: a run already under way when the release was
+            # assigned may still have fetched the release's catalog (its code_id says so)
+            if at is None or at < (since - PUPPET_RUN_SLACK if puppet else since) or report.get("noop"):
                 continue
             if code_id is not None and report.get("code_id") != code_id:
                 continue
+            if puppet:
+                return _puppet_verdict(report)
             health = (report.get("health") or {}).get("status")
             if health == "unhealthy":
                 return False, health, _unhealthy_reason(report)
@@ -381,11 +519,12 @@ class Rollouts:
         failed = sum(1 for n in nodes if n.state == "failed")
         budget = failure_budget(options, len(nodes))
         if failed > budget:
+            reason = f"{failed} node(s) failed; the budget is {budget}"
             conn.execute(sa.update(rollouts).where(rollouts.c.id == rollout_id).values(
-                state="halted", updated_at=now, reason=f"{failed} node(s) failed; the budget is {budget}"))
+                state="halted", updated_at=now, reason=reason))
             _event(conn, rollout_id, now, "halted", None, {"failed": failed, "budget": budget})
             if options.auto_rollback:
-                _begin_rollback(conn, _row(conn, rollout_id), now, "failure budget exceeded", "auto-rollback")
+                _begin_rollback(conn, _row(conn, rollout_id), now, f"auto-rollback: {reason}", "auto-rollback")
             return []
         wave = row.current_wave
         in_wave = [n for n in nodes if n.wave == wave]
@@ -484,6 +623,52 @@ __all__ = ["Rollouts", "RolloutError", "Dispatcher", "NoDispatcher", "PlanError"
 
 #: longest reason kept in a rollout's node row (the report has the rest)
 REASON_CHARS = 300
+#: how a Puppet agent's row in ``rollout status`` begins while the rollout waits for its run
+PUPPET_WAITING = "waiting for its next run (Puppet agent"
+#: a Puppet agent's run that began this long before the assignment may have fetched the release
+PUPPET_RUN_SLACK = timedelta(minutes=2)
+
+
+def written_by_puppet(report: dict[str, Any]) -> bool:
+    """The report was sent by a Puppet agent (Bunraku's agent writes ``bunraku VERSION`` in
+    ``puppet_version``; a report without the field is not taken for Puppet's)."""
+    version = report.get("puppet_version")
+    return isinstance(version, str) and bool(version) and not version.startswith("bunraku")
+
+
+def _every(seconds: float) -> str:
+    if seconds < 120:
+        return f"~{seconds:.0f}s"
+    if seconds < 2 * 3600:
+        return f"~{seconds / 60:.0f}m"
+    return f"~{seconds / 3600:.1f}h".replace(".0h", "h")
+
+
+@dataclass(frozen=True, slots=True)
+class PuppetRuns:
+    """A Puppet agent's runs: ``interval`` between its last two reports (None: unknown)."""
+
+    interval: float | None = None
+
+    def waiting(self, health_timeout: float) -> str:
+        if self.interval is None:
+            return f"{PUPPET_WAITING}, at its next run)"
+        said = f"{PUPPET_WAITING}, runs every {_every(self.interval)})"
+        if self.interval > health_timeout:
+            said += f"; longer than the health timeout of {health_timeout:g}s"
+        return said
+
+
+def _puppet_verdict(report: dict[str, Any]) -> tuple[bool, str | None, str]:
+    """A Puppet agent's report for the release: healthy when it applied the master's catalog to the end
+    without failures (Puppet agents run no Bunraku health checks)."""
+    if report.get("status") == "failed":
+        return False, None, _failure_reason(report)
+    if report.get("transaction_completed") is False:
+        return False, None, "the run did not complete (Puppet agent)"
+    if report.get("cached_catalog_status") == "on_failure":
+        return False, None, "it could not retrieve its catalog and applied its cached one (Puppet agent)"
+    return True, None, f"applied ({report.get('status')}; Puppet agent)"
 
 
 def _unhealthy_reason(report: dict[str, Any]) -> str:
@@ -493,19 +678,100 @@ def _unhealthy_reason(report: dict[str, Any]) -> str:
     for name, check in checks.items():
         if isinstance(check, dict) and check.get("status") == "unhealthy":
             attempts = check.get("attempts")
+            message = str(check.get("message") or "no detail")
+            if message.startswith("unhealthy"):  # the probe's own words say it: "unhealthy after 3 attempts: ..."
+                return f"health check {name} {message}"[:REASON_CHARS]
             tries = f" after {attempts} attempt{'s' if attempts != 1 else ''}" if attempts else ""
-            return f"health check {name} unhealthy{tries}: {check.get('message') or 'no detail'}"[:REASON_CHARS]
+            return f"health check {name} unhealthy{tries}: {message}"[:REASON_CHARS]
     return "health checks failed"
 
 
 def _failure_reason(report: dict[str, Any]) -> str:
-    """The run failed: its first error, with the resource it concerns."""
-    for entry in report.get("logs") or []:
-        if isinstance(entry, dict) and entry.get("level") == "err":
-            source = entry.get("source") or ""
-            where = f"{source}: " if source and source not in ("Puppet", "bunraku") else ""
-            return f"the run failed: {where}{entry.get('message')}"[:REASON_CHARS]
-    for ref, status in (report.get("resource_statuses") or {}).items():
-        if isinstance(status, dict) and status.get("failed"):
-            return f"the run failed: {ref} failed"[:REASON_CHARS]
-    return "the run failed"
+    """The run failed: its first error about a failed resource (else its first error), with the resource
+    it concerns. A Puppet agent logs errors of its own first at times (a fact it could not read)."""
+    statuses = report.get("resource_statuses") or {}
+    failed = [ref for ref, status in statuses.items() if isinstance(status, dict) and status.get("failed")]
+    errors = [e for e in report.get("logs") or [] if isinstance(e, dict) and e.get("level") == "err"]
+    about_failed = [e for e in errors if any(ref in str(e.get("source") or "") for ref in failed)]
+    for entry in about_failed or errors:
+        source = str(entry.get("source") or "")
+        where = f"{source}: " if source and source.lower() not in ("puppet", "bunraku") else ""
+        return f"the run failed: {where}{entry.get('message')}"[:REASON_CHARS]
+    for ref in failed:  # no error logged (or kept): the failed resource's own failure event says why
+        events = statuses[ref].get("events") or []
+        message = next((e.get("message") for e in events if isinstance(e, dict) and e.get("status") == "failure"
+                        and e.get("message")), None)
+        if message:
+            return f"the run failed: {ref}: {message}"[:REASON_CHARS]
+    if failed:
+        return f"the run failed: {failed[0]} failed"[:REASON_CHARS]
+    return "the run failed (no error in its report)"
+
+
+def disabled_detail(reason: str) -> str:
+    return f"agent disabled: {reason}"[:REASON_CHARS]
+
+
+def _what_instead(rollout_id: int, state: str, kind: str) -> str:
+    """What an operator can do instead of a command the rollout's state refuses."""
+    if kind == "resumed" and state == "halted":
+        return (f"; fix what failed (`bunraku rollout status {rollout_id}` says why), then "
+                f"`bunraku rollout retry {rollout_id}`, or start a new rollout")
+    if kind == "resumed" and state in FINAL:
+        return "; start a new rollout"
+    return ""
+
+
+def _progress(tallies: list[tuple[str, str | None, int, int]]) -> dict[str, Any]:
+    """A rollout's nodes counted: ``total``, ``waves``, ``states`` {state: n}, ``health`` {health: n}."""
+    states: dict[str, int] = {}
+    health: dict[str, int] = {}
+    waves = 0
+    for state, healthy, count, last_wave in tallies:
+        states[state] = states.get(state, 0) + count
+        if healthy:
+            health[healthy] = health.get(healthy, 0) + count
+        waves = max(waves, last_wave + 1)
+    return {"total": sum(states.values()), "waves": waves, "states": states, "health": health}
+
+
+def progress_of(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`_progress` of a rollout's nodes as :meth:`Rollouts.get` gives them."""
+    return _progress([(n["state"], n.get("health"), 1, int(n["wave"])) for n in nodes])
+
+
+class AgentStates:
+    """What Bunraku agents say of themselves on their live channel (``Heartbeat``, ``Live``): disabled or
+    not, and why. Kept in memory by the master the agent is connected to; a state not repeated within
+    ``fresh_seconds`` (the agent went away) no longer counts."""
+
+    def __init__(self, fresh_seconds: float = 60.0, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.fresh_seconds = fresh_seconds
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._disabled: dict[str, tuple[str, float]] = {}
+
+    def note(self, node: str, disabled: str | None) -> None:
+        """``node``'s agent says it is disabled (``disabled``: the reason it gave) or not (None)."""
+        with self._lock:
+            if disabled is None:
+                self._disabled.pop(node, None)
+            else:
+                if len(self._disabled) > 100000:
+                    self._disabled.clear()
+                self._disabled[node] = (disabled or "reason not specified", self._clock())
+
+    def disabled(self, node: str) -> str | None:
+        """The reason ``node``'s agent is disabled, as it said lately; None when it is not (or is silent)."""
+        with self._lock:
+            said = self._disabled.get(node)
+        if said is None or self._clock() - said[1] > self.fresh_seconds:
+            return None
+        return said[0]
+
+    def all_disabled(self) -> dict[str, str]:
+        with self._lock:
+            names = list(self._disabled)
+        return {n: why for n in names if (why := self.disabled(n)) is not None}

@@ -46,10 +46,34 @@ Staying safe (``health``, ``guard``, ``maintenance``)
 
 from __future__ import annotations
 
-from master.store.api import NODE_STATUSES, NodeStatus, Store
-from master.store.documents import REDACTED, catalog_digest, redact_catalog
-from master.store.errors import StoreError, StoreMissing, StoreUnavailable
-from master.store.migrations import SCHEMA_VERSION
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from master.store.api import NODE_STATUSES, NodeStatus, Store
+    from master.store.documents import REDACTED, catalog_digest, redact_catalog
+    from master.store.errors import StoreError, StoreMissing, StoreUnavailable
+    from master.store.migrations import SCHEMA_VERSION
+
+#: where each name lives: imported on first use, so that ``master.store.documents`` (what the compile
+#: workers use to digest catalogs) does not bring SQLAlchemy in with it
+_EXPORTS = {
+    "NODE_STATUSES": "api", "NodeStatus": "api", "Store": "api",
+    "REDACTED": "documents", "catalog_digest": "documents", "redact_catalog": "documents",
+    "StoreError": "errors", "StoreMissing": "errors", "StoreUnavailable": "errors",
+    "SCHEMA_VERSION": "migrations",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'master.store' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"master.store.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "NODE_STATUSES",

@@ -24,6 +24,7 @@ from master.store.errors import StoreError, StoreMissing
 from master.store.health import WriteHealth
 from master.store.schema import (
     UTCDateTime,
+    catalog_documents,
     catalog_history,
     catalogs,
     events,
@@ -32,6 +33,7 @@ from master.store.schema import (
     nodes,
     reports,
     store_info,
+    store_leases,
 )
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class NodeStatus:
     environment: str | None
     group: str | None
     report_count: int
+    #: the latest run applied a cached catalog: "on_failure" (getting a new one failed) or "explicitly_requested"
+    cached_catalog: str | None = None
 
 
 def _status_of(*, last_seen: datetime | None, last_run: datetime | None, report_status: str | None,
@@ -94,9 +98,13 @@ class _Statements:
 
         self.node_insert = insert(nodes).on_conflict_do_nothing(index_elements=[nodes.c.name])
 
+        # contact after a node was deactivated makes it active again (as a returning node is)
+        reactivate = sa.case((nodes.c.deactivated_at < at, None), else_=nodes.c.deactivated_at)
+
         def touch(*columns: str) -> sa.Update:
             values: dict[str, Any] = {"last_seen": _later(nodes.c.last_seen, at),
-                                      "environment": sa.func.coalesce(environment, nodes.c.environment)}
+                                      "environment": sa.func.coalesce(environment, nodes.c.environment),
+                                      "deactivated_at": reactivate}
             values.update({column: _later(nodes.c[column], at) for column in columns})
             return sa.update(nodes).where(by_name).values(values)
 
@@ -104,18 +112,29 @@ class _Statements:
         self.touch_facts = touch("facts_at")
         self.touch_catalog = touch("catalog_at")
 
+        # Facts are written when they changed and are the newest delivery (the node's facts_at, moved
+        # forward just before in the same transaction, equals theirs); unchanged facts only move facts_at.
         stmt = insert(facts)
+        newest_facts = sa.select(nodes.c.facts_at).where(nodes.c.name == stmt.excluded.node).scalar_subquery()
         self.facts_upsert = stmt.on_conflict_do_update(
             index_elements=[facts.c.node],
-            set_={name: stmt.excluded[name] for name in ("environment", "received_at", "facts")},
-            where=facts.c.received_at <= stmt.excluded.received_at)
+            set_={name: stmt.excluded[name] for name in ("environment", "received_at", "facts", "digest")},
+            where=sa.and_(facts.c.received_at <= stmt.excluded.received_at,
+                          newest_facts <= stmt.excluded.received_at,
+                          sa.or_(facts.c.digest.is_(None), facts.c.digest != stmt.excluded.digest,
+                                 facts.c.environment.is_distinct_from(stmt.excluded.environment))))
+        self.facts_digest = sa.select(facts.c.digest).where(facts.c.node == sa.bindparam("b_node"))
 
         stmt = insert(catalogs)
         self.catalog_upsert = stmt.on_conflict_do_update(
             index_elements=[catalogs.c.node],
             set_={name: stmt.excluded[name] for name in
-                  ("digest", "code_id", "environment", "compiled_at", "compile_seconds", "catalog")},
+                  ("digest", "code_id", "environment", "compiled_at", "compile_seconds", "header")},
             where=catalogs.c.compiled_at <= stmt.excluded.compiled_at)
+        self.document_insert = insert(catalog_documents).on_conflict_do_nothing(
+            index_elements=[catalog_documents.c.digest])
+        self.document_exists = sa.select(catalog_documents.c.digest).where(
+            catalog_documents.c.digest == sa.bindparam("b_digest"))
 
         h = catalog_history
         stmt = insert(h)
@@ -139,6 +158,7 @@ class _Statements:
         newest = sa.or_(nodes.c.last_run.is_(None), nodes.c.last_run <= run_time)
         self.node_after_report = sa.update(nodes).where(by_name).values(
             last_seen=_later(nodes.c.last_seen, at),
+            deactivated_at=reactivate,
             report_count=nodes.c.report_count + 1,
             last_run=sa.case((newest, run_time), else_=nodes.c.last_run),
             latest_report_id=sa.case((newest, sa.bindparam("b_report_id", type_=sa.BigInteger())),
@@ -301,11 +321,14 @@ class Store:
         """Keep ``facts_doc`` as the node's latest facts (an older delivery never replaces a newer one)."""
         at = utc(received_at) if received_at else now_utc()
         document = dict(facts_doc)
+        digest = documents.digest_of(document)
 
         def work(conn: Connection) -> None:
             self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_facts)
-            conn.execute(self._sql.facts_upsert,
-                         {"node": node, "environment": environment, "received_at": at, "facts": document})
+            if conn.execute(self._sql.facts_digest, {"b_node": node}).scalar_one_or_none() == digest:
+                return  # unchanged: the node's facts_at says when they were last received
+            conn.execute(self._sql.facts_upsert, {"node": node, "environment": environment, "received_at": at,
+                                                  "facts": document, "digest": digest})
 
         self._run("save_facts", work, write=True)
 
@@ -335,21 +358,34 @@ class Store:
                      compiled_at: datetime | None = None, compile_seconds: float | None = None) -> str:
         """Keep the node's latest catalog (sensitive values redacted) and its digest history; returns the
         digest (sha256 of the canonical redacted catalog without version, catalog_uuid and code_id)."""
-        at = utc(compiled_at) if compiled_at else now_utc()
         redacted = documents.redact_catalog(catalog)
         digest = documents.catalog_digest(catalog, redacted=redacted)
-        code = code_id if code_id is not None else catalog.get("code_id")
+        header = {k: catalog[k] for k in documents.DIGEST_EXCLUDED_KEYS if k in catalog}
+        self.save_catalog_digest(node, digest, header, lambda: redacted, code_id=code_id, environment=environment,
+                                 compiled_at=compiled_at, compile_seconds=compile_seconds)
+        return digest
+
+    def save_catalog_digest(self, node: str, digest: str, header: Mapping[str, Any],
+                            redacted: Callable[[], Mapping[str, Any]], *, code_id: str | None, environment: str,
+                            compiled_at: datetime | None = None, compile_seconds: float | None = None) -> None:
+        """:meth:`save_catalog` for a caller that has the digest already (the compile workers take it):
+        ``redacted()`` is asked for the redacted catalog only when the store does not hold that digest yet,
+        so an unchanged catalog costs a few small writes and no JSON at all."""
+        at = utc(compiled_at) if compiled_at else now_utc()
+        code = code_id if code_id is not None else header.get("code_id")
+        head = dict(header)
 
         def work(conn: Connection) -> None:
             self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_catalog)
+            if conn.execute(self._sql.document_exists, {"b_digest": digest}).first() is None:
+                conn.execute(self._sql.document_insert, {"digest": digest, "stored_at": at, "catalog": redacted()})
             conn.execute(self._sql.catalog_upsert,
                          {"node": node, "digest": digest, "code_id": code, "environment": environment,
-                          "compiled_at": at, "compile_seconds": compile_seconds, "catalog": redacted})
+                          "compiled_at": at, "compile_seconds": compile_seconds, "header": head})
             conn.execute(self._sql.history_upsert,
                          {"node": node, "digest": digest, "code_id": code, "first_seen": at, "last_seen": at})
 
         self._run("save_catalog", work, write=True)
-        return digest
 
     def save_exported(self, node: str, environment: str, resources: list[Mapping[str, Any]], *,
                       at: datetime | None = None) -> bool:
@@ -382,8 +418,10 @@ class Store:
         """Every resource of ``type_name`` exported in ``environment``, each with the exporting ``node``."""
         def work(conn: Connection) -> list[dict[str, Any]]:
             t = exported_resources
+            inactive = sa.select(nodes.c.name).where(nodes.c.deactivated_at.is_not(None))
             rows = conn.execute(sa.select(t.c.node, t.c.resource).where(
-                t.c.environment == environment, t.c.type == type_name).order_by(t.c.node, t.c.title)).all()
+                t.c.environment == environment, t.c.type == type_name, t.c.node.not_in(inactive))
+                .order_by(t.c.node, t.c.title)).all()
             return [dict(row.resource, node=row.node) for row in rows]
 
         return self._run("exported_resources", work)
@@ -392,16 +430,26 @@ class Store:
         """Changes whenever what is exported in ``environment`` changes (for catalog caches)."""
         def work(conn: Connection) -> str:
             t = exported_resources
+            inactive = sa.select(nodes.c.name).where(nodes.c.deactivated_at.is_not(None))
             row = conn.execute(sa.select(sa.func.count(), sa.func.max(t.c.updated_at)).where(
-                t.c.environment == environment)).one()
+                t.c.environment == environment, t.c.node.not_in(inactive))).one()
             return f"{row[0]}:{row[1].isoformat() if row[1] else ''}"
 
         return self._run("exported_version", work)
 
     def get_catalog(self, node: str) -> dict[str, Any] | None:
         """The node's latest catalog as stored: sensitive values read "[redacted]"."""
+        d = catalog_documents
+
         def work(conn: Connection) -> dict[str, Any] | None:
-            return conn.execute(sa.select(catalogs.c.catalog).where(catalogs.c.node == node)).scalar_one_or_none()
+            row = conn.execute(sa.select(d.c.catalog, catalogs.c.header)
+                               .select_from(catalogs.join(d, d.c.digest == catalogs.c.digest))
+                               .where(catalogs.c.node == node)).first()
+            if row is None:
+                return None
+            doc = {k: v for k, v in row.catalog.items() if k not in documents.DIGEST_EXCLUDED_KEYS}
+            doc.update(row.header or {})
+            return doc
 
         return self._run("get_catalog", work)
 
@@ -523,6 +571,132 @@ class Store:
 
         return self._run("report_events", work)
 
+    # -- retention: what a bounded store lets go ------------------------------------------------------------
+
+    def deactivate_node(self, node: str, *, at: datetime | None = None) -> bool:
+        """Mark ``node`` deactivated (decommissioned): it leaves the fleet's listings and statistics, its
+        exported resources are no longer collected, and ``maintain`` purges it after ``node_purge_ttl``.
+        Any later contact from it makes it active again. Returns whether the store knew the node."""
+        when = utc(at) if at else now_utc()
+
+        def work(conn: Connection) -> bool:
+            done = conn.execute(sa.update(nodes).where(nodes.c.name == node, nodes.c.deactivated_at.is_(None))
+                                .values(deactivated_at=when))
+            if done.rowcount:  # what it exported stops being collected: catalogs cached with it are stale
+                conn.execute(sa.update(exported_resources).where(exported_resources.c.node == node)
+                             .values(updated_at=when))
+                return True
+            return conn.execute(sa.select(nodes.c.name).where(nodes.c.name == node)).first() is not None
+
+        return self._run("deactivate_node", work, write=True)
+
+    def take_lease(self, name: str, owner: str, seconds: float, *, now: datetime | None = None) -> bool:
+        """Hold the lease ``name`` for ``seconds`` when it is free, expired or already ``owner``'s; returns
+        whether ``owner`` holds it now. Masters sharing a store run a fleet-wide job only while holding it."""
+        at = utc(now) if now else now_utc()
+        until = at + timedelta(seconds=seconds)
+        insert = pg_dialect.insert if self._postgres else sqlite_dialect.insert
+        stmt = insert(store_leases).values(name=name, owner=owner, until=until)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[store_leases.c.name], set_={"owner": owner, "until": until},
+            where=sa.or_(store_leases.c.owner == owner, store_leases.c.until < _ts(at)))
+
+        def work(conn: Connection) -> bool:
+            conn.execute(stmt)
+            holder = conn.execute(sa.select(store_leases.c.owner).where(store_leases.c.name == name)).scalar_one()
+            return bool(holder == owner)
+
+        return self._run("take_lease", work, write=True)
+
+    def maintain(self, *, now: datetime | None = None, report_ttl: timedelta | None = None,
+                 node_ttl: timedelta | None = None, node_purge_ttl: timedelta | None = None,
+                 history_per_node: int = 20, batch: int = 2000) -> dict[str, int]:
+        """One pass of the store's retention, in short transactions (writers are never held up long):
+
+        - reports (and their events) older than ``report_ttl``, except each node's latest;
+        - nodes silent for ``node_ttl`` are deactivated; nodes deactivated for ``node_purge_ttl`` are purged
+          with their facts, catalog, history, reports and exports;
+        - each node's catalog history beyond its newest ``history_per_node`` digests;
+        - catalog documents no node's catalog or history names any more.
+
+        None (or zero) for a TTL keeps those forever. Returns how many of each went."""
+        at = utc(now) if now else now_utc()
+        counts = {"reports": 0, "deactivated": 0, "purged": 0, "history": 0, "documents": 0}
+        if report_ttl:
+            cutoff = at - report_ttl
+            latest = sa.select(nodes.c.latest_report_id).where(nodes.c.latest_report_id.is_not(None))
+            pick = (sa.select(reports.c.id).where(reports.c.time < _ts(cutoff), reports.c.id.not_in(latest))
+                    .limit(batch))
+            counts["reports"] = self._delete_reports_in_batches(pick)
+        if node_ttl:
+            def deactivate(conn: Connection) -> int:
+                names = list(conn.execute(sa.select(nodes.c.name).where(
+                    nodes.c.deactivated_at.is_(None), sa.func.coalesce(nodes.c.last_seen, nodes.c.first_seen)
+                    < _ts(at - node_ttl))).scalars())
+                for start in range(0, len(names), batch):
+                    part = names[start:start + batch]
+                    conn.execute(sa.update(nodes).where(nodes.c.name.in_(part)).values(deactivated_at=at))
+                    conn.execute(sa.update(exported_resources).where(exported_resources.c.node.in_(part))
+                                 .values(updated_at=at))
+                return len(names)
+
+            counts["deactivated"] = self._run("maintain", deactivate, write=True)
+        if node_purge_ttl:
+            def doomed(conn: Connection) -> list[str]:
+                return list(conn.execute(sa.select(nodes.c.name).where(
+                    nodes.c.deactivated_at < _ts(at - node_purge_ttl)).limit(batch)).scalars())
+
+            while names := self._run("maintain", doomed):
+                self._delete_reports_in_batches(sa.select(reports.c.id).where(reports.c.node.in_(names)).limit(batch))
+
+                def purge(conn: Connection, names: list[str] = names) -> None:
+                    for table, column in ((facts, facts.c.node), (catalogs, catalogs.c.node),
+                                          (catalog_history, catalog_history.c.node),
+                                          (exported_resources, exported_resources.c.node),
+                                          (nodes, nodes.c.name)):
+                        conn.execute(sa.delete(table).where(column.in_(names)))
+
+                self._run("maintain", purge, write=True)
+                counts["purged"] += len(names)
+        if history_per_node > 0:
+            h = catalog_history
+            ranked = sa.select(h.c.id, sa.func.row_number().over(
+                partition_by=h.c.node, order_by=(h.c.last_seen.desc(), h.c.id.desc())).label("rank")).subquery()
+            old = sa.select(ranked.c.id).where(ranked.c.rank > history_per_node)
+
+            def prune_history(conn: Connection) -> int:
+                return int(conn.execute(sa.delete(h).where(h.c.id.in_(old))).rowcount)
+
+            counts["history"] = self._run("maintain", prune_history, write=True)
+        d = catalog_documents
+        unused = sa.select(d.c.digest).where(
+            d.c.digest.not_in(sa.select(catalogs.c.digest)),
+            d.c.digest.not_in(sa.select(catalog_history.c.digest))).limit(batch)
+
+        def collect(conn: Connection) -> int:
+            digests = list(conn.execute(unused).scalars())
+            if digests:
+                conn.execute(sa.delete(d).where(d.c.digest.in_(digests)))
+            return len(digests)
+
+        while gone := self._run("maintain", collect, write=True):
+            counts["documents"] += gone
+        return counts
+
+    def _delete_reports_in_batches(self, pick: sa.Select[Any]) -> int:
+        """Delete the reports ``pick`` selects (a limited query) and their events, a batch per transaction."""
+        def one_batch(conn: Connection) -> int:
+            ids = list(conn.execute(pick).scalars())
+            if ids:
+                conn.execute(sa.delete(events).where(events.c.report_id.in_(ids)))
+                conn.execute(sa.delete(reports).where(reports.c.id.in_(ids)))
+            return len(ids)
+
+        total = 0
+        while gone := self._run("maintain", one_batch, write=True):
+            total += gone
+        return total
+
     # -- liveness and the fleet --------------------------------------------------------------------------------
 
     def heartbeat(self, node: str, *, at: datetime | None = None, group: str | None = None) -> None:
@@ -546,15 +720,18 @@ class Store:
         self._run("set_node_group", work, write=True)
 
     def node_statuses(self, *, unresponsive_after: timedelta = timedelta(hours=1),
-                      now: datetime | None = None) -> list[NodeStatus]:
-        """Every node's status, sorted by name: one query, whatever the size of the fleet."""
+                      now: datetime | None = None, include_deactivated: bool = False) -> list[NodeStatus]:
+        """Every node's status, sorted by name: one query, whatever the size of the fleet. Deactivated
+        nodes are left out unless ``include_deactivated``."""
         stale_before = (utc(now) if now else now_utc()) - unresponsive_after
         n, r, c = nodes, reports, catalogs
         query = (sa.select(n.c.name, n.c.group_name, n.c.environment, n.c.last_seen, n.c.last_run,
-                           n.c.report_count, r.c.status, r.c.noop_pending, r.c.code_id,
+                           n.c.report_count, r.c.status, r.c.noop_pending, r.c.code_id, r.c.cached_catalog_status,
                            r.c.environment.label("report_environment"), c.c.code_id.label("catalog_code_id"))
                  .select_from(n.outerjoin(r, r.c.id == n.c.latest_report_id).outerjoin(c, c.c.node == n.c.name))
                  .order_by(n.c.name))
+        if not include_deactivated:
+            query = query.where(n.c.deactivated_at.is_(None))
 
         def work(conn: Connection) -> list[NodeStatus]:
             out = []
@@ -569,6 +746,8 @@ class Store:
                     environment=row.report_environment or row.environment,
                     group=row.group_name,
                     report_count=int(row.report_count or 0),
+                    cached_catalog=(row.cached_catalog_status
+                                    if row.cached_catalog_status in ("on_failure", "explicitly_requested") else None),
                 ))
             return out
 

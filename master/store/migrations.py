@@ -298,6 +298,53 @@ def _v6_store_identity(conn: Connection) -> None:
         conn.execute(sa.insert(t), missing)
 
 
+# -- version 7: a bounded store - each distinct catalog once, facts digests, deactivated nodes, leases ----------
+
+_v7 = sa.MetaData()
+_v7_documents = sa.Table(
+    "catalog_documents", _v7,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+    sa.Column("catalog", JSONDocument, nullable=False),
+)
+sa.Table(
+    "store_leases", _v7,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", Name, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
+)
+_v7_catalogs = sa.Table("catalogs", _v7, sa.Column("node", Name, primary_key=True),
+                        sa.Column("digest", sa.String(64)), sa.Column("compiled_at", UTCDateTime),
+                        sa.Column("catalog", JSONDocument), sa.Column("header", JSONDocument))
+_v7_facts = sa.Table("facts", _v7, sa.Column("node", Name, primary_key=True), sa.Column("digest", sa.String(64)))
+_v7_nodes = sa.Table("nodes", _v7, sa.Column("name", Name, primary_key=True),
+                     sa.Column("deactivated_at", UTCDateTime))
+
+
+_V7_HEADER_KEYS = ("version", "catalog_uuid", "code_id")
+
+
+def _v7_bounded_store(conn: Connection) -> None:
+    _v7_documents.create(conn)
+    _v7.tables["store_leases"].create(conn)
+    c, d = _v7_catalogs, _v7_documents
+    seen: set[str] = set()
+    headers = []
+    for row in conn.execute(sa.select(c.c.node, c.c.digest, c.c.compiled_at, c.c.catalog)).all():
+        doc = row.catalog if isinstance(row.catalog, dict) else {}
+        headers.append({"b_node": row.node, "b_header": {k: doc[k] for k in _V7_HEADER_KEYS if k in doc}})
+        if row.digest not in seen:
+            seen.add(row.digest)
+            conn.execute(sa.insert(d).values(digest=row.digest, stored_at=row.compiled_at, catalog=row.catalog))
+    conn.execute(sa.text("ALTER TABLE catalogs DROP COLUMN catalog"))
+    _add_columns(conn, c, ["header"])
+    if headers:
+        conn.execute(sa.update(c).where(c.c.node == sa.bindparam("b_node")).values(header=sa.bindparam("b_header")),
+                     headers)
+    _add_columns(conn, _v7_facts, ["digest"])
+    _add_columns(conn, _v7_nodes, ["deactivated_at"])
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
@@ -308,6 +355,7 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (4, _v4_run_seconds),
     (5, _v5_exported_resources),
     (6, _v6_store_identity),
+    (7, _v7_bounded_store),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"
@@ -321,9 +369,10 @@ def current_version(conn: Connection) -> int:
     return int(found or 0)
 
 
-def upgrade(conn: Connection, *, create: bool = True) -> tuple[int, int]:
-    """Run the missing migrations inside the caller's transaction; returns (version before, after).
-    Without ``create``, a database that holds no store yet raises StoreMissing instead."""
+def upgrade(conn: Connection, *, create: bool = True, to: int = SCHEMA_VERSION) -> tuple[int, int]:
+    """Run the missing migrations (up to version ``to``: older stores for tests) inside the caller's
+    transaction; returns (version before, after). Without ``create``, a database that holds no store yet
+    raises StoreMissing instead."""
     if conn.dialect.name == "postgresql":
         # several masters may start at once on one shared store; the first upgrades, the others wait
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
@@ -334,8 +383,8 @@ def upgrade(conn: Connection, *, create: bool = True) -> tuple[int, int]:
         raise StoreError(f"store schema version {before} is newer than this Bunraku knows ({SCHEMA_VERSION}); "
                          "upgrade Bunraku")
     version_table = sa.table("schema_version", sa.column("version"), sa.column("applied_at", UTCDateTime))
-    for version, migrate in MIGRATIONS[before:]:
+    for version, migrate in MIGRATIONS[before:to]:
         log.info("store: migrating schema to version %d (%s)", version, migrate.__name__)
         migrate(conn)
         conn.execute(sa.insert(version_table).values(version=version, applied_at=datetime.now(UTC)))
-    return before, SCHEMA_VERSION
+    return before, max(before, to)

@@ -68,6 +68,7 @@ nodes = sa.Table(
     sa.Column("last_run", UTCDateTime),
     sa.Column("latest_report_id", BigID),
     sa.Column("report_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("deactivated_at", UTCDateTime),
 )
 
 facts = sa.Table(
@@ -77,6 +78,7 @@ facts = sa.Table(
     sa.Column("environment", Name),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Column("facts", JSONDocument, nullable=False),
+    sa.Column("digest", sa.String(64)),
 )
 
 catalogs = sa.Table(
@@ -88,6 +90,16 @@ catalogs = sa.Table(
     sa.Column("environment", Name),
     sa.Column("compiled_at", UTCDateTime, nullable=False),
     sa.Column("compile_seconds", sa.Float),
+    sa.Column("header", JSONDocument),  # the catalog's per-compilation keys (version, catalog_uuid, code_id)
+)
+
+# Each distinct catalog once (version 7): nodes and their history name catalogs by digest, so an unchanged
+# compile writes a few bytes, not the catalog again.
+catalog_documents = sa.Table(
+    "catalog_documents",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
     sa.Column("catalog", JSONDocument, nullable=False),
 )
 
@@ -234,4 +246,14 @@ store_info = sa.Table(
     metadata,
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+# -- leases (version 7): which master runs a fleet-wide job (the store's maintenance) ---------------------------
+
+store_leases = sa.Table(
+    "store_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", Name, nullable=False),
+    sa.Column("until", UTCDateTime, nullable=False),
 )

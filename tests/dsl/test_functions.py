@@ -104,10 +104,16 @@ def test_jinja2_template_sees_scope_variables(tmp_path: Path) -> None:
 def test_template_errors_are_positioned(tmp_path: Path) -> None:
     tpl = tmp_path / "modules" / "app" / "templates"
     tpl.mkdir(parents=True)
-    (tpl / "bad.j2").write_text("{{ nope }}")
+    (tpl / "bad.j2").write_text("fine\n{{ nope }}")
+    (tpl / "syntax.j2").write_text("a\nb\n{% if %}\n")
+    # at the template's own line (where the fix goes), naming the manifest line that rendered it
     with pytest.raises(DslError) as info:
         messages(tmp_path, "notify { 'x': message => template('app/bad.j2') }\n", modulepath=[tmp_path / "modules"])
-    assert info.value.format_line() == f"{tmp_path / 'site.pp'}:1:26: error: template app/bad.j2: 'nope' is undefined"
+    assert info.value.format_line() == (f"{tpl / 'bad.j2'}:2:1: error: 'nope' is undefined "
+                                        f"(in template app/bad.j2, rendered at {tmp_path / 'site.pp'}:1:26)")
+    with pytest.raises(DslError) as info:
+        messages(tmp_path, "notify { 'x': message => template('app/syntax.j2') }\n", modulepath=[tmp_path / "modules"])
+    assert info.value.format_line().startswith(f"{tpl / 'syntax.j2'}:3:1: error: Expected an expression")
     with pytest.raises(DslError, match="points outside the module's templates/ directory"):
         messages(tmp_path, "notify { 'x': message => epp('app/../../../etc/passwd') }\n",
                  modulepath=[tmp_path / "modules"])

@@ -169,6 +169,9 @@ def test_parse_cache_by_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BUNRAKU_PARSE_CACHE", str(cache))
     _MEMO.clear()
     program = parse_string("notify { 'disk': }\n", "d.pp")
+    assert list(cache.glob("*.ast")) == []  # stored the second time a text is parsed
+    _MEMO.clear()
+    assert parse_string("notify { 'disk': }\n", "d.pp") == program
     files = list(cache.glob("*.ast"))
     assert len(files) == 1
     assert pickle.loads(files[0].read_bytes()) == program

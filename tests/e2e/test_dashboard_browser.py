@@ -203,3 +203,71 @@ def test_search_by_fact_and_statistics(browser: Any, dashboard: dict[str, Any]) 
     assert urlsplit(browser.current_url).path == "/login"
     browser.get(dashboard["url"] + "/")
     assert urlsplit(browser.current_url).path == "/login"
+
+
+@pytest.fixture(scope="module")
+def rolled_back(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A dashboard over a real rollout controller whose release failed its health check on the canary (a
+    real engine run) and was rolled back."""
+    from master.dashboard.rollouts import ControllerRolloutSource
+    from master.rollout import RolloutOptions, Rollouts
+    from tests.master.test_rollout import Clock, drive
+    from tests.master.test_rollout_views import EngineFleet, closed_port, health_check
+
+    base = tmp_path_factory.mktemp("browser-rollout")
+    pki = Pki()
+    ca = pki.write_ca(base)
+    cert, key = pki.write(base, "master", pki.issue("master", server=True))
+    store = Store.open(path=base / "store.db")
+    clock = Clock()
+    for i in range(4):
+        store.heartbeat(f"web{i:02d}.example.com", at=clock(), group="web")
+    port = closed_port()
+    fleet = EngineFleet(store, clock, {"bad2": [health_check(port)]})
+    rollouts = Rollouts(store, dispatcher=fleet, clock=clock)
+    fleet.rollouts = rollouts
+    first = rollouts.start("good1", "production", options=RolloutOptions.parse(canary=1, batch="50%"))
+    assert drive(rollouts, fleet, clock, first)["state"] == "completed"
+    rid = rollouts.start("bad2", "production", options=RolloutOptions.parse(canary=1, batch=1, auto_rollback=True))
+    assert drive(rollouts, fleet, clock, rid)["state"] == "rolled_back"
+    tokens = TokenStore(base / "tokens.json")
+    token = tokens.issue("browser-user")
+    server = serve(create_app(store, tokens=tokens, rollouts=ControllerRolloutSource(rollouts), cache_seconds=0),
+                   "127.0.0.1", 0, certfile=cert, keyfile=key, cafile=ca)
+    try:
+        yield {"url": server.url.rstrip("/"), "token": token, "store": store, "id": rid, "port": port}
+    finally:
+        server.shutdown()
+        store.close()
+
+
+def test_a_rolled_back_rollout_shows_its_reason_timeline_and_the_failing_report(
+        browser: Any, rolled_back: dict[str, Any]) -> None:
+    log_in(browser, rolled_back)
+    browser.get(rolled_back["url"] + "/rollouts")
+    row = browser.find_element(By.CSS_SELECTOR, "#rollouts tr:nth-child(2)")
+    assert row.find_element(By.CSS_SELECTOR, ".badge").text == "rolled_back"
+    assert "4 node(s) in 4 wave(s): 3 pending, 1 rolled_back" in row.text
+    navigate(browser, row.find_element(By.LINK_TEXT, str(rolled_back["id"])))
+    assert browser.find_element(By.TAG_NAME, "h1").text == f"Rollout {rolled_back['id']} rolled_back"
+    assert browser.find_element(By.ID, "rollout-reason").text == "auto-rollback: 1 node(s) failed; the budget is 0"
+    events = [r.find_elements(By.TAG_NAME, "td") for r in browser.find_elements(By.CSS_SELECTOR, "#timeline tr")[1:]]
+    kinds = [cells[1].text for cells in events]
+    assert kinds[0] == "started" and kinds[-1] == "rolled_back"
+    assert kinds.index("failed") < kinds.index("halted") < kinds.index("rollback_started")
+    failure = browser.find_element(By.CSS_SELECTOR, "#failures tr:nth-child(2)")
+    why = (f"health check web unhealthy after 3 attempts: connect to 127.0.0.1:{rolled_back['port']}: "
+           "connection refused")
+    assert failure.find_element(By.CSS_SELECTOR, "td.detail").text == why
+    assert [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h2")][1:3] == ["Wave 0 (canary)", "Wave 1"]
+    link = failure.find_element(By.CSS_SELECTOR, "a.report-link")
+    report_id = link.text.removeprefix("report #")
+    navigate(browser, link)
+    assert urlsplit(browser.current_url).path == f"/report/{report_id}"
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith(f"Report #{report_id} of web00.example.com")
+    assert "failed" in browser.find_element(By.TAG_NAME, "h1").text
+    assert why.removeprefix("health check web ") in browser.find_element(By.ID, "logs").text
+    browser.back()
+    navigate(browser, browser.find_element(By.CSS_SELECTOR, "#failures a.diff-link"))
+    assert urlsplit(browser.current_url).fragment == "changes"
+    assert browser.find_element(By.ID, "changes").text.startswith("Resources with events")

@@ -76,4 +76,5 @@ def test_bad_gid_fails_clearly(root: Path, state: Path) -> None:
     cb.add("User", "carol", gid="nosuchgroup")
     report = apply_catalog(cb.catalog, root=root, state_dir=state)
     [message] = failures(report)["User[carol]"]
-    assert "useradd" in message and "nosuchgroup" in message
+    # found before useradd runs, with what to do (engine.preflight)
+    assert "could not find group nosuchgroup (the gid)" in message and "add group { 'nosuchgroup': }" in message

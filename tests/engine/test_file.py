@@ -152,3 +152,32 @@ def test_file_validation_messages(params: dict, message: str) -> None:
     with pytest.raises(ValidationError) as err:
         FileType().validate("/x", params)
     assert str(err.value) == message
+
+
+def test_every_report_keeps_the_content_diff_the_console_shows_it_with_show_diff(root: Path, state: Path) -> None:
+    from engine.summary import report_lines
+
+    target = root / "etc/app.conf"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for show in (False, True):
+        target.write_text("port = 8080\n")
+        cb = CatalogBuilder()
+        cb.add("File", "/etc/app.conf", content="port = 9090\n")
+        cb.add("File", "/etc/quiet.conf", content="b\n", show_diff=False)
+        (root / "etc/quiet.conf").write_text("a\n")
+        report = apply_catalog(cb.catalog, root=root, state_dir=state, show_diff=show)
+        [diff] = [e for e in report.logs if e.message.startswith("---")]
+        assert "-port = 8080\n+port = 9090" in diff.message and "/etc/app.conf" in diff.message
+        assert "content_diff" in diff.tags and diff.level == ("notice" if show else "info")
+        console = "\n".join(text for _level, text in report_lines(report, verbose=True))
+        assert ("+port = 9090" in console) is show
+
+
+def test_a_huge_diff_is_cut_and_a_huge_file_not_diffed(root: Path, state: Path) -> None:
+    from engine.providers.file import DIFF_MAX_INPUT, DIFF_MAX_TEXT, unified_diff
+
+    old = "".join(f"line {i}\n" for i in range(20000)).encode()
+    new = "".join(f"LINE {i}\n" for i in range(20000)).encode()
+    text = unified_diff(old, new, "/x")
+    assert text is not None and len(text) <= DIFF_MAX_TEXT + 100 and text.endswith("(diff cut at 64 KiB)\n")
+    assert unified_diff(b"a" * (DIFF_MAX_INPUT + 1), b"b", "/x") is None

@@ -31,6 +31,9 @@ RELATIONSHIPS = ("before", "require", "notify", "subscribe")
 NOT_IMPLEMENTED = {"audit": "Bunraku does not implement audit (Puppet records the value instead of syncing)"}
 PUPPET_CANNOT_APPLY = {
     "Exec[undef-array-param]": "its path has an undef element, which Puppet's exec type fails on",
+    # Deferred values that cannot be resolved where the catalog is applied: Puppet fails the whole run
+    "Notify[deferred-nested]": "its Deferred calls lookup with arguments lookup does not accept",
+    "Notify[deferred-no-args]": "its Deferred names a function no module defines",
 }
 
 

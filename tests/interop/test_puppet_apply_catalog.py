@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from dsl.deferred import call_deferred
 from engine.apply import apply_catalog
 from engine.catalog import Catalog, parse_ref
 from engine.report import Report
@@ -123,7 +124,8 @@ def _prepare(case: CompileCase, base: Path) -> Outcome:
     prepare_root(out.b_doc, out.b_root)
     (base / "puppet.json").write_text(json.dumps(p_doc), encoding="utf-8")
     (base / "check.json").write_text(json.dumps(out.b_doc), encoding="utf-8")
-    out.bunraku = apply_catalog(Catalog.from_dict(out.b_doc), root="/", state_dir=base / "state")
+    out.bunraku = apply_catalog(Catalog.from_dict(out.b_doc), root="/", state_dir=base / "state",
+                                functions=call_deferred)  # as `bunraku apply` resolves Deferred values
     return out
 
 

@@ -26,10 +26,12 @@ from master.store import Store
 from master.store.documents import run_seconds
 
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
-ROLLOUT = {"id": "r-7", "rev": "3f2a9c1", "env": "production", "state": "running",
-           "waves": [{"name": "canary", "nodes": [{"name": "web01.example.com", "state": "done", "health": "healthy"}]},
-                     {"nodes": [{"name": "db01.example.com", "state": "running", "health": "unhealthy"},
-                                {"name": "cache01.example.com", "state": "pending", "health": "unknown"}]}]}
+ROLLOUT = {"id": "r-7", "code_id": "3f2a9c1", "environment": "production", "state": "running", "current_wave": 1,
+           "waves": [{"index": 0, "name": "canary",
+                      "nodes": [{"name": "web01.example.com", "state": "succeeded", "health": "healthy"}]},
+                     {"index": 1, "name": "batch 1",
+                      "nodes": [{"name": "db01.example.com", "state": "failed", "health": "unhealthy"},
+                                {"name": "cache01.example.com", "state": "pending", "health": None}]}]}
 
 
 # -- a WSGI test client ---------------------------------------------------------------------------------------
@@ -348,14 +350,15 @@ def test_statistics_by_fleet_group_and_node(site: Site) -> None:
 def test_rollouts(site: Site) -> None:
     client = site.client()
     listing = client.get("/rollouts")
-    assert '<a href="/rollout/r-7">r-7</a>' in listing.text and "1 / 3" in listing.text
+    assert '<a href="/rollout/r-7">r-7</a>' in listing.text
+    assert "3 node(s) in 2 wave(s): 1 pending, 1 succeeded, 1 failed; 1 unhealthy" in listing.text
     detail = client.get("/rollout/r-7")
-    assert "Wave 1: canary" in detail.text and "Wave 2" in detail.text
+    assert "Wave 0 (canary)" in detail.text and "Wave 1" in detail.text and "Wave 2" not in detail.text
     assert '<span class="badge unhealthy">unhealthy</span>' in detail.text
     assert client.get("/rollout/r-8").status == 404
     api = client.get("/api/rollouts").json()["rollouts"]
-    assert api[0]["progress"] == {"total": 3, "state:done": 1, "state:running": 1, "state:pending": 1,
-                                  "health:healthy": 1, "health:unhealthy": 1, "health:unknown": 1}
+    assert api[0]["progress"] == {"total": 3, "waves": 2, "states": {"succeeded": 1, "failed": 1, "pending": 1},
+                                  "health": {"healthy": 1, "unhealthy": 1}}
     empty = create_app(site.store, tokens=site.tokens, now=lambda: NOW)
     page = Client(empty, token=site.token).get("/rollouts")
     assert page.status == 200 and "No rollout has run yet." in page.text
@@ -378,7 +381,7 @@ def test_metrics(site: Site) -> None:
     assert 'bunraku_reports_received_total{status="unchanged"} 0.0' in text
     for status, count in site.app.fleet().counts.items():
         assert f'bunraku_nodes{{status="{status}"}} {float(count)}' in text
-    assert 'bunraku_rollouts{state="running"} 1.0' in text and 'bunraku_rollouts{state="done"} 0.0' in text
+    assert 'bunraku_rollouts{state="running"} 1.0' in text and 'bunraku_rollouts{state="completed"} 0.0' in text
     # a registry of its own: two Metrics never share counters
     assert "bunraku_catalogs_compiled_total 0.0" in Metrics().render().decode()
 

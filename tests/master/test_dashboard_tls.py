@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import http.client
 import json
+import logging
+import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +200,178 @@ def test_plain_http_and_shutdown(tmp_path: Path) -> None:
         store.close()
     with pytest.raises(OSError):
         fetch(server, tls, "/")
+
+
+# -- the HTTP server: keep-alive, deadlines, body size, connection cap -----------------------------------------
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Iterator[Callable[..., tuple[Any, Tls]]]:
+    """Starts a dashboard over a small fleet with the given connection limits; stops it afterwards."""
+    from master.dashboard.server import ConnectionLimits
+
+    tls = Tls(tmp_path)
+    store = Store.open(path=tmp_path / "store.db")
+    seed_sample_fleet(store, now=NOW, nodes=2, days=1, runs_per_day=2)
+    started: list[Any] = []
+
+    def start(**limits: Any) -> tuple[Any, Tls]:
+        server = serve(create_app(store, now=lambda: NOW), "127.0.0.1", 0, certfile=tls.server[0],
+                       keyfile=tls.server[1], cafile=tls.ca, limits=ConnectionLimits(**limits))
+        started.append(server)
+        return server, tls
+
+    yield start
+    for server in started:
+        server.shutdown()
+    store.close()
+
+
+def _tls_socket(server: Any, tls: Tls, client: tuple[Path, Path] | None = None) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    return tls.context(client).wrap_socket(raw, server_hostname="localhost")
+
+
+def _closed(connection: ssl.SSLSocket, within: float) -> bool:
+    """Whether the server closes ``connection`` within ``within`` seconds (reading what it sends)."""
+    deadline = time.monotonic() + within
+    connection.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            if connection.recv(65536) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except (ConnectionError, ssl.SSLError):
+            return True
+    return False
+
+
+def test_keep_alive_serves_requests_one_after_another_on_one_connection(
+        serving: Callable[..., tuple[Any, Tls]]) -> None:
+    server, tls = serving(idle_timeout=1.0)
+    connection = http.client.HTTPSConnection("127.0.0.1", server.port, context=tls.context(tls.operator), timeout=10)
+    try:
+        connection.request("GET", "/api/whoami")
+        first = connection.getresponse()
+        assert first.status == 200 and first.version == 11 and json.loads(first.read())["name"] == "ops-alice"
+        assert connection.sock is not None, "the server closed the connection after one request"
+        local = connection.sock.getsockname()
+        connection.request("GET", "/nodes")
+        second = connection.getresponse()
+        assert second.status == 200 and b"page 1 of 1" in second.read()
+        assert connection.sock is not None and connection.sock.getsockname() == local
+        # kept open while idle for less than idle_timeout, closed after it
+        assert _closed(connection.sock, within=5.0)
+    finally:
+        connection.close()
+
+
+def test_a_client_that_never_finishes_its_headers_is_dropped(serving: Callable[..., tuple[Any, Tls]]) -> None:
+    server, tls = serving(idle_timeout=1.0)
+    connection = _tls_socket(server, tls)
+    started = time.monotonic()
+    connection.sendall(b"GET /api/whoami HTTP/1.1\r\nHost: localhost\r\n")
+    closed = False
+    try:
+        # a header line a byte at a time, every 0.2 s: never silent for long, never done
+        for byte in b"X-Slow: " + b"a" * 100:
+            connection.sendall(bytes([byte]))
+            if _closed(connection, within=0.2):
+                closed = True
+                break
+    except (ConnectionError, ssl.SSLError):
+        closed = True
+    finally:
+        connection.close()
+    assert closed and time.monotonic() - started < 5.0
+    # the server carries on serving
+    assert fetch(server, tls, "/api/whoami", client=tls.operator)[0] == 200
+
+
+def _answer(connection: ssl.SSLSocket) -> tuple[int, bytes]:
+    """Status and the rest (headers, body) of the answer on ``connection`` (read until the server closes it)."""
+    connection.settimeout(10)
+    data = b""
+    while True:
+        try:
+            chunk = connection.recv(65536)
+        except (ConnectionError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return int(data.split(b" ", 2)[1]), data
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(serving: Callable[..., tuple[Any, Tls]],
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    server, tls = serving(max_body=1024)
+    # declared too large: refused on the headers alone, and the connection closed
+    connection = _tls_socket(server, tls, tls.operator)
+    connection.sendall(b"POST /api/nodes HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1048576\r\n"
+                       b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+    status, body = _answer(connection)
+    connection.close()
+    assert status == 413 and b"too large" in body
+    # sent in chunks without a length: refused once it grows past the limit
+    connection = _tls_socket(server, tls)
+    connection.sendall(b"POST /login HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                       b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")
+    chunk = b"token=" + b"a" * 600
+    try:
+        for _ in range(4):
+            connection.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+    except (ConnectionError, ssl.SSLError):
+        pass
+    status, _ = _answer(connection)
+    connection.close()
+    assert status == 413
+    # a length and chunks at once: refused by the HTTP parser, with the security headers, in one log line
+    with caplog.at_level(logging.DEBUG):
+        connection = _tls_socket(server, tls)
+        connection.sendall(b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n")
+        status, answer = _answer(connection)
+        connection.close()
+    assert status == 400 and b"\r\nX-Content-Type-Options: nosniff\r\n" in answer
+    assert not [r for r in caplog.records if r.exc_info], "a client's bad request logged a traceback"
+
+
+def test_a_body_that_never_arrives_is_answered_408(serving: Callable[..., tuple[Any, Tls]]) -> None:
+    server, tls = serving(body_timeout=1.0)
+    connection = _tls_socket(server, tls)
+    started = time.monotonic()
+    connection.sendall(b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n"
+                       b"Content-Type: application/x-www-form-urlencoded\r\n\r\ntoken=")
+    status, _ = _answer(connection)
+    connection.close()
+    assert status == 408 and time.monotonic() - started < 5.0
+
+
+def test_connections_kept_alive_count_against_the_cap(serving: Callable[..., tuple[Any, Tls]]) -> None:
+    server, tls = serving(total=2, per_address=2, per_network=2)
+    held = [http.client.HTTPSConnection("127.0.0.1", server.port, context=tls.context(tls.operator), timeout=10)
+            for _ in range(2)]
+    try:
+        for connection in held:
+            connection.request("GET", "/api/whoami")
+            assert connection.getresponse().read() and connection.sock is not None
+        # both are still open: a third is reset before any TLS
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            fetch(server, tls, "/api/whoami", client=tls.operator)
+        # each kept-alive connection is served again
+        for connection in held:
+            connection.request("GET", "/api/whoami")
+            assert connection.getresponse().status == 200
+    finally:
+        for connection in held:
+            connection.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if fetch(server, tls, "/api/whoami", client=tls.operator)[0] == 200:
+                break
+        except (ssl.SSLError, ConnectionError):
+            time.sleep(0.2)
+    assert fetch(server, tls, "/api/whoami", client=tls.operator)[0] == 200

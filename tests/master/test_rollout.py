@@ -245,11 +245,11 @@ def test_the_dashboard_shows_controller_rollouts(store: Store) -> None:
     drive(rollouts, fleet, clock, rid)
     source = ControllerRolloutSource(rollouts)
     (listed,) = source.list()
-    assert listed["id"] == str(rid) and listed["rev"] == "abc123" and listed["state"] == "done"
+    assert listed["id"] == rid and listed["code_id"] == "abc123" and listed["state"] == "completed"
     shown = source.get(str(rid))
     assert shown is not None
-    assert [w["name"] for w in shown["waves"]] == ["canary", "batch 1", "batch 2"]
-    assert {n["state"] for w in shown["waves"] for n in w["nodes"]} == {"done"}
+    assert [(w["index"], w["name"]) for w in shown["waves"]] == [(0, "canary"), (1, "batch 1"), (2, "batch 2")]
+    assert {n["state"] for w in shown["waves"] for n in w["nodes"]} == {"succeeded"}
     assert source.get("999") is None and source.get("nope") is None
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from master.store import SCHEMA_VERSION, Store, StoreError, StoreUnavailable, maintenance
+from master.store import SCHEMA_VERSION, Store, StoreError, StoreUnavailable, maintenance, migrations
 from master.store.guard import MARKER_NAME, locate, open_for_master
 from master.store.health import IDENTITY_CHECK_SECONDS, WriteHealth
 from tests.master.test_store import PgSchema, needs_pg
@@ -224,10 +224,13 @@ def test_a_master_refuses_a_damaged_store(tmp_path: Path) -> None:
 
 def test_a_store_from_before_the_marker_is_taken_as_the_masters(tmp_path: Path) -> None:
     db, state = tmp_path / "store.sqlite", tmp_path / "state"
-    _filled_store(db, reports=1)
-    with sqlite3.connect(db) as conn:  # as a version 5 store was: no identity inside
-        conn.execute("DROP TABLE store_info")
-        conn.execute("DELETE FROM schema_version WHERE version = 6")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:  # a version 5 store, with a report: no identity inside
+        migrations.upgrade(conn, to=5)
+        conn.execute(sa.text("INSERT INTO reports (transaction_uuid, node, time, received_at, status, noop, document) "
+                             "VALUES ('t1', 'web01.example.com', '2026-11-25 12:00:00', '2026-11-25 12:00:00', "
+                             "'changed', 0, '{}')"))
+    engine.dispose()
     with open_for_master(None, db, state) as store:
         store_id = store.identity()[0]
         assert store_id and store.schema_version() == SCHEMA_VERSION

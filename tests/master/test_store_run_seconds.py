@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from master.store import Store
+from master.store import Store, migrations
 from master.store.documents import run_seconds
 
 
@@ -34,14 +35,13 @@ def test_saved_reports_carry_their_run_time(tmp_path: Path) -> None:
 
 def test_the_migration_fills_the_column_from_stored_documents(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    store = Store.open(path=path)
-    store.save_report(_report("web01", 4.5))
-    with store.engine.begin() as conn:  # make it look like a version 3 store
-        conn.execute(sa.text("UPDATE reports SET run_seconds = NULL"))
-        conn.execute(sa.text("ALTER TABLE reports DROP COLUMN run_seconds"))
-        conn.execute(sa.text("DROP TABLE exported_resources"))  # version 5
-        conn.execute(sa.text("DELETE FROM schema_version WHERE version >= 4"))
-    store.close()
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # a version 3 store holding one report
+        migrations.upgrade(conn, to=3)
+        conn.execute(sa.text("INSERT INTO reports (transaction_uuid, node, time, received_at, status, noop, document) "
+                             "VALUES ('t1', 'web01', '2026-11-25 12:00:00', '2026-11-25 12:00:00', 'changed', 0, "
+                             ":doc)"), {"doc": json.dumps(_report("web01", 4.5))})
+    engine.dispose()
     reopened = Store.open(path=path)
     with reopened.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT run_seconds FROM reports")).scalar_one() == 4.5

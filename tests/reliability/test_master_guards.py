@@ -156,7 +156,7 @@ def test_templates_outside_modules_and_template_escapes_are_refused_by_the_maste
     assert "points outside the module's templates/ directory" in message and "root:" not in message
     message = _refused(client, "GetCatalog", pb.CatalogRequest(environment="ssti", facts_json=b"{}"),
                        grpc.StatusCode.FAILED_PRECONDITION)
-    assert "template demo/ssti.j2:1:" in message and "is unsafe" in message
+    assert "modules/demo/templates/ssti.j2:1:1: error:" in message and "is unsafe" in message
     message = _refused(client, "GetCatalog", pb.CatalogRequest(environment="erbescape", facts_json=b"{}"),
                        grpc.StatusCode.FAILED_PRECONDITION)
     assert "inline_template:1: unsupported Ruby in ERB: shell command" in message and "root:" not in message

@@ -85,7 +85,7 @@ def test_language_format_widths_are_capped(tmp_path: Path, expr: str, message: s
 def test_template_format_widths_are_capped(tmp_path: Path, template: str, message: str) -> None:
     text = f"line one\n{template}\n"
     assert _error(tmp_path, "template('demo/t.j2')", {"t.j2": text}) == \
-        f"site.pp:2:14: error: template demo/t.j2:2: {message}"
+        f"modules/demo/templates/t.j2:2:1: error: {message} (in template demo/t.j2, rendered at site.pp:2:14)"
 
 
 def test_epp_goes_through_the_same_sprintf(tmp_path: Path) -> None:

@@ -67,8 +67,9 @@ def test_absolute_link_in_the_image_is_followed_inside_the_image(tmp_path: Path,
     report = apply_catalog(cb.catalog, root=root, state_dir=tmp_path / "state")
     assert (image_side / "x").read_text() == "from the manifest\n"
     assert (image_side / "x").stat().st_uid == 4100  # the image's account, read through the same link
-    assert failures(report) == {"File[/etc/y]": ["change from 'absent' to 'file' failed: could not find user "
-                                                 "hostonly"]}
+    assert failures(report) == {"File[/etc/y]": [
+        f"Cannot apply: could not find user hostonly (the owner) in etc/passwd under {root}, and no user resource "
+        "before it creates it; add user { 'hostonly': } (it is then ordered first) or use an existing user"]}
     assert sorted(p.name for p in host_dir.iterdir()) == ["passwd"]
 
 
@@ -162,8 +163,8 @@ def test_exec_without_a_shell_in_the_image_fails_clearly(tmp_path: Path) -> None
     cb = CatalogBuilder()
     cb.add("Exec", "x", command="/bin/true")
     report = apply_catalog(cb.catalog, root=root, state_dir=tmp_path / "state")
-    assert failures(report) == {"Exec[x]": [f"change from 'notrun' to ['0'] failed: cannot run '/bin/true' in "
-                                            f"chroot {root}: there is no /bin/sh in it"]}
+    assert failures(report) == {"Exec[x]": [f"Cannot apply: there is no /bin/sh under {root} to run the command; "
+                                            "install a shell in the root, or give the command as an array of words"]}
 
 
 def test_init_script_and_health_check_run_inside_the_image(tmp_path: Path) -> None:

@@ -43,38 +43,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "Bunraku prints a Class reference's title quoted (Class['foo'])",
     'types: Init[Integer]':
         'Bunraku has no Init type (aliased to Any)',
-    'types: SemVer':
-        'Bunraku has no SemVer type (aliased to String)',
-    'types: Timespan':
-        'Bunraku has no Timespan type (aliased to Numeric)',
-    'types: Timestamp':
-        'Bunraku has no Timestamp type (aliased to Numeric)',
-    "semver_time: SemVer('1.2.3')":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    "semver_time: SemVer('1.2.3') < SemVer('1.10.0')":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    "semver_time: SemVer('1.0.0-rc1') < SemVer('1.0.0')":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    "semver_time: SemVer('1.2.3') =~ SemVerRange('>=1.0.0 <2.0.0')":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    "semver_time: SemVerRange('>=1.0.0')":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    "semver_time: SemVer('x')":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    "semver_time: '1.2.3' =~ SemVer":
-        'unsupported: Bunraku has no SemVer/SemVerRange values (SemVer is String; versions compare as strings)',
-    'semver_time: Timespan(60)':
-        'unsupported: Bunraku has no Timespan/Timestamp values (both are Numeric)',
-    "semver_time: Timespan('1-02:03:04')":
-        'unsupported: Bunraku has no Timespan/Timestamp values (both are Numeric)',
-    'semver_time: Timestamp(0)':
-        'unsupported: Bunraku has no Timespan/Timestamp values (both are Numeric)',
-    "semver_time: Timestamp('2020-01-01T00:00:00 UTC')":
-        'unsupported: Bunraku has no Timespan/Timestamp values (both are Numeric)',
-    'semver_time: Timestamp(0) + 60':
-        'unsupported: Bunraku has no Timespan/Timestamp values (both are Numeric)',
-    'semver_time: Timespan(1) + Timespan(2)':
-        'unsupported: Bunraku has no Timespan/Timestamp values (both are Numeric)',
     'literals: -1.5e+3':
         "Puppet's lexer rejects an explicit '+' in an exponent; Bunraku accepts it",
 }

@@ -1,4 +1,5 @@
-# Deferred(...) values: a compile without rich data (puppet catalog find) writes their string form.
+# Deferred(...) values: the catalog holds them as Puppet's server serves them (rich data); interpolated,
+# their string form.
 $joined = Deferred('join', [['a', 'b'], ','])
 notify { 'deferred-join': message => $joined }
 file { '/tmp/deferred-content': content => Deferred('inline_epp', ['<%= 1 %>']) }

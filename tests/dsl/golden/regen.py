@@ -70,6 +70,9 @@ from catalog_compare import (  # noqa: E402
 log = logging.getLogger("regen")
 
 PUPPET = "/usr/bin/puppet"
+#: cases compiled as Puppet's server serves a catalog to an agent (rich data: a Deferred as
+#: ``{"__ptype": "Deferred", ...}``), not as ``--render-as json`` prints it (their string form)
+RENDER_AS = {"deferred_values": "rich_data_json"}
 #: The core types Puppet's AIO packages vendor as modules (cron, ssh_authorized_key, host, mount ...).
 #: Debian ships them as puppet-module-puppetlabs-*-core; we put them on --vendormoduledir like AIO does.
 MODULES_AVAILABLE = Path("/usr/share/puppet/modules.available")
@@ -122,11 +125,12 @@ class PuppetRun:
         return self.root / "envs" / "production"
 
     def compile(
-        self, manifest: Path | None, basemodulepath: list[Path], hiera_config: Path | None
+        self, manifest: Path | None, basemodulepath: list[Path], hiera_config: Path | None,
+        render_as: str = "json",
     ) -> tuple[dict[str, Any] | None, str]:
         args = [
             PUPPET, "catalog", "find", self.node,
-            "--terminus", "compiler", "--render-as", "json",
+            "--terminus", "compiler", "--render-as", render_as,
             "--facts_terminus", "yaml",
             "--confdir", str(self.root / "confdir"),
             "--vardir", str(self.root / "vardir"),
@@ -158,7 +162,8 @@ def compile_case(case: CompileCase) -> tuple[dict[str, Any] | None, str, PuppetR
         # the environment's own modules/ is on its modulepath already
         catalog, err = run.compile(None, [], None)
     else:
-        catalog, err = run.compile(case.manifest, case.modulepath, case.hiera_config)
+        catalog, err = run.compile(case.manifest, case.modulepath, case.hiera_config,
+                                   RENDER_AS.get(case.name, "json"))
     return catalog, err, run
 
 

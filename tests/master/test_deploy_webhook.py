@@ -1,0 +1,53 @@
+"""``POST /deploy`` on the dashboard listener: the git server's webhook reaches the master's deployer."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from master.dashboard import create_app
+from master.dashboard.tokens import TokenStore
+from master.store import Store
+from tests.master.test_deploy import deployer, git, make_remote, push
+
+
+def _post(app: Any, body: bytes, *, token: str | None = None, cookie: str | None = None) -> tuple[int, Any]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/deploy", "QUERY_STRING": "", "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "wsgi.url_scheme": "https",
+        "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "localhost", "SERVER_PORT": "443",
+    }
+    if token:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    if cookie:
+        environ["HTTP_COOKIE"] = f"bunraku_token={cookie}"
+    captured: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        captured["status"] = int(status.split()[0])
+
+    data = b"".join(app(environ, start_response))
+    return captured["status"], json.loads(data) if data else None
+
+
+def test_the_webhook_deploys_for_operators_only(tmp_path: Path) -> None:
+    bare, work = make_remote(tmp_path)
+    d = deployer(tmp_path, f"file://{bare}")
+    tokens = TokenStore(tmp_path / "tokens.json")
+    operator, viewer = tokens.issue("ci", "operator"), tokens.issue("alice", "viewer")
+    web_only = tokens.issue("web-team", "operator", ["web"])
+    with Store.open(path=tmp_path / "s.db") as store:
+        app = create_app(store, tokens=tokens, deployer=d)
+        head = push(work, "manifests/site.pp", "notify { 'new': }\n")
+        status, reply = _post(app, b'{"environment": "production"}', token=operator)
+        assert status == 200 and reply["environments"][0]["commit"] == head == git(work, "rev-parse", "HEAD")
+        assert _post(app, b"{}", token=viewer)[0] == 403
+        assert _post(app, b"{}", token=web_only)[0] == 403  # a deploy reaches every group's nodes
+        assert _post(app, b"{}")[0] == 401
+        assert _post(app, b"{}", cookie=operator)[0] == 401  # a browser's cookie does not deploy (no CSRF)
+        assert _post(app, b'{"environment": "../x"}', token=operator)[0] == 400
+        assert _post(app, b"x" * 5000, token=operator)[0] == 413
+        # a master that does not fetch from git says so
+        assert _post(create_app(store, tokens=tokens), b"{}", token=operator)[0] == 404
