@@ -17,13 +17,13 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
-	$(BIN)/ruff check bunraku.py cli engine dsl master agent facts tests bench examples
-	$(BIN)/mypy engine dsl facts master agent cli
+	$(BIN)/ruff check bunraku.py cli engine dsl master agent facts wire tests bench examples
+	$(BIN)/mypy engine dsl facts master agent cli wire
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bunraku.py cli engine dsl master agent facts tests bench examples
-	$(BIN)/mypy engine dsl facts master agent cli
+	$(BIN)/ruff check bunraku.py cli engine dsl master agent facts wire tests bench examples
+	$(BIN)/mypy engine dsl facts master agent cli wire
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

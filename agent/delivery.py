@@ -18,8 +18,8 @@ import grpc
 
 from agent.spool import ReportSpool
 from agent.status import AgentStatus
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import CertificateRevoked, ClientError, MasterBusy, MasterClient, MasterUnavailable
+from wire.client import CertificateRevoked, ClientError, MasterBusy, MasterClient, MasterUnavailable
+from wire.proto import bunraku_pb2 as pb
 
 log = logging.getLogger(__name__)
 

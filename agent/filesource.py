@@ -11,8 +11,8 @@ from pathlib import Path
 
 from engine.errors import ProviderError
 from engine.sources import ModulepathFileSource, SourceStat
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError, MasterClient
+from wire.client import ClientError, MasterClient
+from wire.proto import bunraku_pb2 as pb
 
 log = logging.getLogger(__name__)
 

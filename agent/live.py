@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agent.run import AgentSettings, RunResult, disabled_reason, run_once, wait_for_next_run, wait_for_stop
-from master.proto import bunraku_pb2 as pb
-from master.rpc import pki
-from master.rpc.client import ClientError, MasterClient
+from wire import pki
+from wire.client import ClientError, MasterClient
+from wire.proto import bunraku_pb2 as pb
 
 log = logging.getLogger(__name__)
 

@@ -36,9 +36,8 @@ from engine.errors import EngineError
 from engine.fsutil import atomic_write
 from engine.report import Report
 from engine.summary import report_lines, write_catalog_summary, write_last_run_files
-from master.proto import bunraku_pb2 as pb
-from master.rpc import pki
-from master.rpc.client import (
+from wire import pki
+from wire.client import (
     ClientError,
     MasterBusy,
     MasterClient,
@@ -46,6 +45,7 @@ from master.rpc.client import (
     ca_server_for,
     ensure_certificate,
 )
+from wire.proto import bunraku_pb2 as pb
 
 log = logging.getLogger(__name__)
 

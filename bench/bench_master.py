@@ -108,8 +108,8 @@ async def burst(address: str, ids: list[tuple[str, bytes, bytes, bytes]], warmup
                 requests: int, mark: Callable[[], None] | None = None) -> tuple[float, list[float], int, int]:
     import grpc
 
-    from master.proto import bunraku_pb2 as pb
-    from master.proto import bunraku_pb2_grpc as pb_grpc
+    from wire.proto import bunraku_pb2 as pb
+    from wire.proto import bunraku_pb2_grpc as pb_grpc
 
     opts = [("grpc.max_receive_message_length", 256 * 1024 * 1024)]
     channels = [grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(ca, key, cert), options=opts)

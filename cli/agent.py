@@ -33,7 +33,7 @@ def _with_port(servers: str, port: int | None) -> str:
 
 def _agent_settings(obj: dict[str, Any]) -> Any:
     from agent.run import AgentSettings
-    from master.rpc.client import ClientError, split_servers
+    from wire.client import ClientError, split_servers
 
     root = Path(obj["root"])
     try:
@@ -202,7 +202,7 @@ def _print_fingerprint(obj: dict[str, Any]) -> None:
     """``--fingerprint``: this node's certificate's (or, before it is signed, its request's)."""
     from cryptography import x509
 
-    from master.rpc import pki
+    from wire import pki
 
     settings = _agent_settings(obj)
     paths = pki.SSLPaths(settings.ssldir, settings.certname)

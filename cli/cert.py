@@ -48,7 +48,7 @@ def _pass_ca(func: Any) -> Any:
 
 def _ca_call(func: Any, *args: Any, **kw: Any) -> Any:
     from master.ca import CAError
-    from master.rpc.pki import PkiError
+    from wire.pki import PkiError
 
     try:
         return func(*args, **kw)
@@ -63,7 +63,7 @@ def _ca_call(func: Any, *args: Any, **kw: Any) -> Any:
 @_pass_ca
 def cert_list(ca: Any, show_all: bool) -> None:
     """Pending requests (and with --all, every certificate)."""
-    from master.rpc.pki import fingerprint
+    from wire.pki import fingerprint
 
     if not ca.exists():
         die(f"error: no CA under {ca.dir}; start `bunraku master` once")
@@ -87,7 +87,7 @@ def cert_list(ca: Any, show_all: bool) -> None:
 def cert_sign(ca: Any, certnames: tuple[str, ...], sign_all: bool, allow_authorization: bool) -> None:
     """Sign pending certificate requests (compare their fingerprints, `bunraku cert list`, with the agents')."""
     from master.ca import CAError
-    from master.rpc.pki import PkiError
+    from wire.pki import PkiError
 
     names = list(certnames)
     if sign_all:
@@ -140,7 +140,7 @@ def cert_clean(ca: Any, certnames: tuple[str, ...]) -> None:
 def cert_generate(ca: Any, certname: str, operator: bool, out_ssldir: str, role: str | None = None,
                   role_groups: str | None = None) -> None:
     """Make a key and certificate here (e.g. an operator's) and write them as an ssldir."""
-    from master.rpc import pki
+    from wire import pki
 
     if role_groups and not role:
         die("error: --groups limits a role; give --role too")

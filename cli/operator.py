@@ -26,8 +26,8 @@ def operator_options(func: Any) -> Any:
 
 
 def operator_client(server: str, ssldir: str, certname: str) -> Any:
-    from master.rpc.client import MasterClient
-    from master.rpc.pki import SSLPaths
+    from wire.client import MasterClient
+    from wire.pki import SSLPaths
 
     paths = SSLPaths(Path(ssldir), certname)
     if not paths.has_identity():
@@ -40,7 +40,7 @@ def operator_client(server: str, ssldir: str, certname: str) -> Any:
 
 
 def fleet_call(func: Any, *args: Any, **kw: Any) -> Any:
-    from master.rpc.client import ClientError
+    from wire.client import ClientError
 
     try:
         return func(*args, **kw)

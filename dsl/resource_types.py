@@ -50,6 +50,7 @@ _TYPES: dict[str, str] = {
     "stage": "name",
     "filebucket": "name path port server",
     "host": "name ensure ip host_aliases comment target provider",
+    "mailalias": "name ensure recipient file target provider",
     "mount": "name ensure device fstype options pass dump atboot remounts target blockdevice provider",
     "ssh_authorized_key": "name ensure key type user target options drop_private_keys provider",
     "sshkey": "name ensure key type host_aliases target provider",

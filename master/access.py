@@ -8,8 +8,8 @@ import logging
 
 from cryptography import x509
 
-from master.rpc import pki
-from master.rpc.pki import OperatorRole
+from wire import pki
+from wire.pki import OperatorRole
 
 log = logging.getLogger(__name__)
 

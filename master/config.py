@@ -60,8 +60,9 @@
     compile_cpu_seconds: 60           # CPU time one catalog compile may take (0: no limit)
     user: null                        # drop root privileges to this user once listening
     puppet_listen: null               # HOST:PORT of Puppet's HTTP API (HTTPS, this CA) for unmodified Puppet
-                                      # agents; off when unset (agents default to port 8140, which `listen`
-                                      # holds by default: give one of the two another port)
+                                      # agents. Unset: on port 8140 of listen's host whenever `listen` is on
+                                      # another (nonzero) port (Puppet agents ask for 8140; with listen on
+                                      # 8140, set one of the two elsewhere); `off`: not served
     puppet_max_connections: 1024      # open connections on it (an idle one costs memory, not a thread)
     puppet_max_connections_per_address: 256  # of those, from one client address (an IPv6 /64)
     puppet_keepalive_timeout: 15      # seconds a connection may wait for its next (or first) request
@@ -153,10 +154,20 @@ class MasterConfig:
     user: str | None = None
     dashboard_listen: str | None = None      # HOST:PORT of the HTTPS dashboard and /metrics (off when unset)
     dashboard_tokens: Path | None = None     # token file for dashboard viewers (default: <ssldir>/dashboard-tokens.json)
-    puppet_listen: str | None = None         # HOST:PORT of Puppet's HTTP API (off when unset)
+    puppet_listen: str | None = None         # HOST:PORT of Puppet's HTTP API ("off"; unset: see puppet_api_address)
     puppet_max_connections: int = 1024
     puppet_max_connections_per_address: int = 256
     puppet_keepalive_timeout: float = 15.0
+
+    def puppet_api_address(self) -> tuple[str | None, bool]:
+        """(HOST:PORT of Puppet's HTTP API or None when off, whether it is the default): unset means on
+        port 8140 of ``listen``'s host whenever ``listen`` uses another, nonzero port."""
+        if self.puppet_listen is not None:
+            return (None if self.puppet_listen == "off" else self.puppet_listen), False
+        host, _, port = self.listen.rpartition(":")
+        if not port.isdigit() or int(port) in (0, PUPPET_PORT):
+            return None, False
+        return f"{host}:{PUPPET_PORT}", True
 
     def follows_branch(self, environment: str) -> bool:
         return bool(self.environments.get(environment, {}).get("follow_branch", True))
@@ -175,6 +186,9 @@ class MasterConfig:
         host, _, port = self.listen.rpartition(":")
         return f"{host}:{int(port) + 1}" if int(port) else f"{host}:0"
 
+
+#: the port Puppet agents ask for by default
+PUPPET_PORT = 8140
 
 _PATHS = {"ssldir", "vardir", "environmentpath", "enc", "groups", "dashboard_tokens", "git_credentials",
           "git_ssh_key"}
@@ -277,6 +291,8 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     for key in _PATHS:
         if data.get(key) is not None:
             data[key] = Path(os.path.expanduser(str(data[key])))
+    if data.get("puppet_listen") in (False, "false", "no", ""):  # YAML reads a bare off as false
+        data["puppet_listen"] = "off"
     for key in _DURATIONS:
         if data.get(key) is not None:
             data[key] = parse_duration(key, data[key])
@@ -295,7 +311,7 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     config = MasterConfig(**data)
     if ":" not in config.listen:
         raise ConfigError(f"error: listen address {config.listen!r} must be HOST:PORT")
-    if config.puppet_listen is not None and ":" not in str(config.puppet_listen):
+    if config.puppet_listen is not None and config.puppet_listen != "off" and ":" not in str(config.puppet_listen):
         raise ConfigError(f"error: puppet_listen address {config.puppet_listen!r} must be HOST:PORT")
     if config.log_format not in ("json", "kv"):
         raise ConfigError(f"error: log_format must be 'json' or 'kv', not {config.log_format!r}")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import MasterClient
+from wire.client import MasterClient
+from wire.proto import bunraku_pb2 as pb
 
 
 def list_nodes(client: MasterClient, unresponsive_after: float = 3600) -> list[dict[str, Any]]:

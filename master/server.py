@@ -35,10 +35,10 @@ from master.config import MasterConfig
 from master.connguard import ConnectionGuard
 from master.environments import Environments
 from master.live import Command, LiveHub
-from master.proto import bunraku_pb2 as pb
-from master.proto import bunraku_pb2_grpc as pb_grpc
-from master.rpc import pki
 from master.service import MasterContext, Peer, ServiceError
+from wire import pki
+from wire.proto import bunraku_pb2 as pb
+from wire.proto import bunraku_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -498,17 +498,27 @@ class MasterServer:
 
         cfg = self.config
         self.puppet_api: Any = None
-        if not cfg.puppet_listen:
+        listen, auto = cfg.puppet_api_address()
+        if listen is None:
             return
-        host, _, port = cfg.puppet_listen.rpartition(":")
+        host, _, port = listen.rpartition(":")
         limits = Limits(max_connections=cfg.puppet_max_connections,
                         max_per_address=cfg.puppet_max_connections_per_address,
                         handshake_timeout=cfg.handshake_timeout, keepalive_timeout=cfg.puppet_keepalive_timeout,
                         max_body=cfg.max_message_bytes, threads=cfg.max_threads,
                         rate_limit=RateLimit.parse(cfg.rate_limit), max_report_bytes=cfg.max_report_bytes)
-        self.puppet_api = PuppetAPIServer(ctx, host.strip("[]"), int(port), certfile=paths.cert, keyfile=paths.key,
-                                          cafile=paths.ca, limits=limits, budget=getattr(self, "_budget", None))
-        self.puppet_api.start()
+        try:
+            self.puppet_api = PuppetAPIServer(ctx, host.strip("[]"), int(port), certfile=paths.cert,
+                                              keyfile=paths.key, cafile=paths.ca, limits=limits,
+                                              budget=getattr(self, "_budget", None))
+            self.puppet_api.start()
+        except OSError as exc:
+            self.puppet_api = None
+            if not auto:
+                raise
+            # on by default, so a port already taken is no reason not to serve Bunraku's own agents
+            log.warning("Puppet's HTTP API is not served: %s; set puppet_listen to another HOST:PORT, or to off",
+                        exc)
 
     def _tick_rollouts(self, rollouts: Any, stop: threading.Event) -> None:
         # A master that just started has heard from nobody yet: give the agents one live_timeout to

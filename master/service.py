@@ -25,8 +25,8 @@ from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
 from master.config import MasterConfig
 from master.connguard import network_key
 from master.environments import EnvError, Environment, Environments
-from master.rpc import pki
-from master.rpc.pki import OperatorRole
+from wire import pki
+from wire.pki import OperatorRole
 
 if TYPE_CHECKING:  # built by the master (master.server), which imports them; here only their types
     from master.dashboard.metrics import Metrics

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Puppet's pp_cli_auth extension (1.3.6.1.4.1.34380.1.3.39): the CA puts it on operator certificates only
-#: (master/rpc/pki.py OPERATOR_OID), so an agent's certificate, signed by the same CA, does not log in.
+#: (wire/pki.py OPERATOR_OID), so an agent's certificate, signed by the same CA, does not log in.
 OPERATOR_OID = "1.3.6.1.4.1.34380.1.3.39"
 #: Serials of certificates the CA has revoked (the CA re-reads its CRL when the file changes).
 RevokedSerials = Callable[[], Collection[int]]

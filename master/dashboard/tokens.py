@@ -5,7 +5,7 @@ JSON file readable by the master alone (mode 0600, replaced atomically). ``verif
 it. The file is re-read when it changes, so a token issued or revoked from the command line takes effect
 without restarting the master.
 
-A token carries a role and groups as an operator certificate does (``master.rpc.pki.OperatorRole``): the
+A token carries a role and groups as an operator certificate does (``wire.pki.OperatorRole``): the
 role ``viewer``, ``operator`` or ``admin``, and the node groups it covers (none given: every group).
 """
 
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from master.rpc.pki import ROLES, OperatorRole
+from wire.pki import ROLES, OperatorRole
 
 log = logging.getLogger(__name__)
 

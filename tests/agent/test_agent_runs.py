@@ -123,8 +123,8 @@ def test_a_run_in_progress_blocks_another(master, tmp: Path) -> None:
 
 def test_unchanged_files_are_not_fetched_again(master, tmp: Path) -> None:
     from agent.filesource import RemoteFileSource
-    from master.rpc.client import MasterClient
-    from master.rpc.pki import SSLPaths
+    from wire.client import MasterClient
+    from wire.pki import SSLPaths
 
     s = agent_settings(master, tmp, "web07.example.com")
     run_once(s)

@@ -20,10 +20,10 @@ import pytest
 from agent.run import RunResult, run_daemon, run_once
 from agent.spool import ReportSpool
 from agent.status import AgentStatus
-from master.proto import bunraku_pb2 as pb
-from master.proto import bunraku_pb2_grpc as pb_grpc
 from tests.e2e.harness import make_site, start_master
 from tests.reliability.fleet import MasterProcess, bunraku, issue, light_agent
+from wire.proto import bunraku_pb2 as pb
+from wire.proto import bunraku_pb2_grpc as pb_grpc
 
 
 def _report(host: str, **fields: Any) -> dict[str, Any]:

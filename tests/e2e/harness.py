@@ -94,7 +94,7 @@ def agent_settings(master: Any, tmp: Path, certname: str, **kw: Any) -> Any:
 
 def issue_identity(master: Any, tmp: Path, certname: str, *, operator: bool = False) -> Any:
     """Key + certificate made by the CA directly, as an ssldir (for clients that skip the CSR dance)."""
-    from master.rpc import pki
+    from wire import pki
 
     key, cert = master.ctx.ca.generate(certname, operator=operator)
     paths = pki.SSLPaths(tmp / "ids" / certname, certname)
@@ -105,7 +105,7 @@ def issue_identity(master: Any, tmp: Path, certname: str, *, operator: bool = Fa
 
 
 def client_for(master: Any, paths: Any) -> Any:
-    from master.rpc.client import MasterClient
+    from wire.client import MasterClient
 
     return MasterClient([master.address], paths, timeout=30)
 
@@ -141,7 +141,7 @@ def issue_identity_from_ca(ssldir: Path, tmp: Path, certname: str, *, role: str 
                            operator: bool = False) -> Any:
     """Like :func:`issue_identity` for a master in another process: the CA on disk signs directly."""
     from master.ca import CertificateAuthority
-    from master.rpc import pki
+    from wire import pki
 
     ca = CertificateAuthority(ssldir)
     key, cert = ca.generate(certname, operator=operator, role=role)

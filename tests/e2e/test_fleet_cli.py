@@ -96,8 +96,17 @@ def test_agent_waits_for_signing_then_converges_and_operators_see_it(site: dict)
 
 
 def test_user_errors_are_one_line(site: dict) -> None:
-    node_cert = ["--server", site["server"], "--ssldir", str(site["tmp"] / "agent-ssl"),
-                 "--certname", "web01.example.com"]
+    # a node certificate of its own (signed here), whatever the other tests did or will do
+    tmp = site["tmp"]
+    (tmp / "root2" / "etc").mkdir(parents=True, exist_ok=True)
+    agent2 = ["agent", "--server", site["server"], "--ca-server", site["ca"], "--certname", "web02.example.com",
+              "--root", str(tmp / "root2"), "--vardir", str(tmp / "agent2"), "--ssldir", str(tmp / "agent2-ssl"),
+              "--facts", str(site["facts"]), "--onetime", "--waitforcert", "0", "--noop"]
+    bunraku(*agent2)  # asks for its certificate
+    assert bunraku("cert", "--ssldir", str(tmp / "ssl"), "sign", "web02.example.com").returncode == 0
+    fetched = bunraku(*agent2)  # fetches it
+    assert (tmp / "agent2-ssl" / "certs" / "web02.example.com.pem").exists(), fetched.stdout + fetched.stderr
+    node_cert = ["--server", site["server"], "--ssldir", str(tmp / "agent2-ssl"), "--certname", "web02.example.com"]
     refused = bunraku("nodes", *node_cert)
     assert refused.returncode == 1 and "not an operator certificate" in refused.stderr
     assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1

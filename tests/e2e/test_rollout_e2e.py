@@ -50,8 +50,9 @@ def site_pp(motd: str, extra: str = "") -> str:
 UNHEALTHY = "  healthcheck { 'app': check => command, command => '/bin/false', retries => 0 }\n"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A master and 12 live agents of its own for each test: no test depends on what another did."""
     tmp = tmp_path_factory.mktemp("rollout")
     work = make_git_site(tmp)
     groups = tmp / "groups.yaml"
@@ -158,9 +159,13 @@ def test_incremental_rollout_applies_only_what_changed(fleet: dict[str, Any]) ->
 
 
 def test_roles_and_groups_are_enforced(fleet: dict[str, Any]) -> None:
-    from master.rpc.client import ClientError
+    from master import fleet as ops
+    from wire.client import ClientError
 
     master, tmp = fleet["master"], fleet["tmp"]
+    commit_change(fleet["work"], "manifests/site.pp", site_pp("v2"), "v2")
+    first = ops.start_rollout(fleet["admin"], "production", "production", group="web", health_timeout=20)
+    assert _drive(fleet["admin"], first["id"])["state"] == "completed"  # the web group's: rollout 1
     viewer = issue_identity_from_ca(Path(master.config.ssldir), tmp, "viewer1", role="role=viewer")
     db_op = issue_identity_from_ca(Path(master.config.ssldir), tmp, "dbop", role="role=operator;groups=db")
     server = ["--server", master.address]
@@ -172,8 +177,6 @@ def test_roles_and_groups_are_enforced(fleet: dict[str, Any]) -> None:
     listed = bunraku("rollout", "list", *server, "--ssldir", str(viewer.ssldir), "--certname", "viewer1")
     assert listed.returncode == 0 and "completed" in listed.stdout
     with client_for(master, db_op) as client:
-        from master import fleet as ops
-
         with pytest.raises(ClientError) as err:
             ops.start_rollout(client, "production", "production", group="web")
         assert err.value.code.name == "PERMISSION_DENIED"
@@ -216,7 +219,7 @@ def _start_master_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 def test_master_killed_mid_rollout_resumes_after_restart(tmp_path: Path) -> None:
     from master import fleet as ops
-    from master.rpc.client import ClientError, MasterClient
+    from wire.client import ClientError, MasterClient
 
     work = make_git_site(tmp_path)
     port, ca_port = _free_port(), _free_port()

@@ -8,9 +8,9 @@ import grpc
 import pytest
 
 from master import fleet as ops
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, commit_change, issue_identity, make_git_site, start_master, wait_for
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 NODES = {"web01.example.com": "web", "web02.example.com": "web", "db01.example.com": "db"}
 BROKEN_FOR_DB = """\

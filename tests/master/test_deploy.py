@@ -499,8 +499,8 @@ def test_settings_are_checked(tmp_path: Path) -> None:
 
 # -- the master ------------------------------------------------------------------------------------------
 def test_master_serves_environments_fetched_from_a_remote(tmp_path: Path) -> None:
-    from master.proto import bunraku_pb2 as pb
     from tests.e2e.harness import client_for, issue_identity, start_master
+    from wire.proto import bunraku_pb2 as pb
 
     bare, work = make_remote(tmp_path)
     first = git(work, "rev-parse", "HEAD")

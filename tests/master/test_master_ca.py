@@ -9,7 +9,7 @@ import pytest
 from cryptography import x509
 
 from master.ca import AutosignPolicy, CAError, CertificateAuthority
-from master.rpc import pki
+from wire import pki
 
 
 def _csr(name: str, **kw) -> bytes:

@@ -12,9 +12,6 @@ import grpc
 import pytest
 
 from master.ca import CertificateAuthority
-from master.proto import bunraku_pb2 as pb
-from master.rpc import pki
-from master.rpc.client import ClientError, MasterUnavailable
 from tests.e2e.harness import (
     client_for,
     commit_change,
@@ -24,6 +21,9 @@ from tests.e2e.harness import (
     make_site,
     start_master,
 )
+from wire import pki
+from wire.client import ClientError, MasterUnavailable
+from wire.proto import bunraku_pb2 as pb
 
 FACTS = {"role": "web", "networking": {"fqdn": "web01.example.com"}}
 
@@ -104,7 +104,7 @@ def test_a_certificate_from_another_ca_is_refused(master, tmp: Path) -> None:
 
 def test_without_a_certificate_only_the_certificate_request_is_allowed(master) -> None:
     creds = grpc.ssl_channel_credentials(root_certificates=master.ctx.ca.ca_pem())
-    from master.proto import bunraku_pb2_grpc as pb_grpc
+    from wire.proto import bunraku_pb2_grpc as pb_grpc
 
     with grpc.secure_channel(master.ca_address, creds) as channel:
         stub = pb_grpc.MasterStub(channel)

@@ -1,4 +1,4 @@
-"""The committed gRPC stubs are what bunraku.proto generates (regenerate with master/proto/regen.sh)."""
+"""The committed gRPC stubs are what bunraku.proto generates (regenerate with wire/proto/regen.sh)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ import pytest
 
 def test_generated_stubs_are_up_to_date() -> None:
     pytest.importorskip("grpc_tools")
-    from master.proto import regen
+    from wire.proto import regen
 
     rendered = regen.render()
     for name, text in rendered.items():
         committed = (regen.HERE / name).read_text(encoding="utf-8")
-        assert committed == text, f"master/proto/{name} is stale: run master/proto/regen.sh"
+        assert committed == text, f"wire/proto/{name} is stale: run wire/proto/regen.sh"
 
 
 def test_the_check_sees_a_stale_stub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("grpc_tools")
-    from master.proto import regen
+    from wire.proto import regen
 
     proto = tmp_path / "bunraku.proto"
     proto.write_text((regen.HERE / "bunraku.proto").read_text().replace(

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from master.puppetapi import Limits, PuppetAPIServer, fileserving
-from master.rpc import pki
 from tests.e2e.harness import issue_identity, make_site, start_master
+from wire import pki
 
 pytest.importorskip("aiohttp")
 

@@ -13,11 +13,11 @@ from master.config import ConfigError, load_config
 from master.environments import EnvError, Environments
 from master.live import Command, LiveHub, LiveRefused
 from master.rollout import Rollouts
-from master.rpc import pki
 from master.server import PeerAuthenticator
 from master.service import MasterContext, Peer, ServiceError, release_environment, require_role
 from master.store import Store
 from tests.e2e.harness import commit_change, git, make_git_site
+from wire import pki
 
 
 # -- roles ------------------------------------------------------------------------------------------------

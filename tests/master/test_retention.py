@@ -40,3 +40,14 @@ def test_one_of_two_masters_runs_a_pass(tmp_path: Path) -> None:
         assert first.run_once() == {"reports": 2, "deactivated": 0, "purged": 0, "history": 0, "documents": 0}
         assert second.run_once() is None  # the lease is master-a's
         assert len(a.reports("web01", last=10)) == 1
+
+
+def test_puppets_api_is_on_8140_by_default_when_the_grpc_port_is_elsewhere(tmp_path: Path) -> None:
+    assert load_config(None, {"listen": "0.0.0.0:8150"}).puppet_api_address() == ("0.0.0.0:8140", True)
+    assert load_config(None, {"listen": "127.0.0.1:8140"}).puppet_api_address() == (None, False)  # 8140 taken
+    assert load_config(None, {"listen": "127.0.0.1:0"}).puppet_api_address() == (None, False)  # tests, ephemeral
+    given = load_config(None, {"listen": "0.0.0.0:8150", "puppet_listen": "10.0.0.1:8141"})
+    assert given.puppet_api_address() == ("10.0.0.1:8141", False)
+    conf = tmp_path / "m.yaml"
+    conf.write_text("listen: 0.0.0.0:8150\npuppet_listen: off\n")  # YAML's bare off
+    assert load_config(conf).puppet_api_address() == (None, False)

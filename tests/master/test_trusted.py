@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from agent.run import run_once
 from bunraku import main
 from master import service
-from master.rpc import pki
 from tests.e2e.harness import agent_settings, start_master
+from wire import pki
 
 pytest.importorskip("aiohttp")
 

@@ -126,7 +126,7 @@ class MasterProcess:
 
 def issue(ca: Any, base: Path, certname: str, *, operator: bool = False) -> Any:
     """An ssldir for ``certname`` with a key and certificate from ``ca`` (no CSR round trip)."""
-    from master.rpc import pki
+    from wire import pki
 
     key, cert = ca.generate(certname, operator=operator)
     paths = pki.SSLPaths(base / certname, certname)
@@ -324,7 +324,7 @@ def traced_calls() -> Iterator[CallTrace]:
     """While in the block, agent runs (``agent.run``) use a client that records every attempt of every
     unary call on every master in the trace. The calls themselves are the real ones."""
     import agent.run
-    from master.rpc.client import MasterClient
+    from wire.client import MasterClient
 
     trace = CallTrace()
     numbers = itertools.count(1)

@@ -351,7 +351,7 @@ def _kill_agent_mid_apply(tmp_path: Path, kills: int, seed: int) -> None:
     srv = base / "root/srv"
     (base / "root").mkdir(parents=True)
     (base / "facts.json").write_text(json.dumps({"role": "web"}))
-    from master.rpc import pki
+    from wire import pki
 
     paths = issue(master.ca(), tmp_path / "ids", "apply.example.com")
     shutil.copytree(paths.ssldir, base / "ssl")
@@ -448,8 +448,8 @@ def test_a_corrupt_catalog_cache_is_set_aside_and_replaced(master, tmp_path: Pat
 def test_a_malformed_catalog_from_the_master_is_refused_and_the_cached_one_used(
         master, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from agent.run import run_once
-    from master.proto import bunraku_pb2 as pb
-    from master.rpc.client import MasterClient
+    from wire.client import MasterClient
+    from wire.proto import bunraku_pb2 as pb
 
     s = _agent(master, tmp_path, "malformed.example.com")
     assert run_once(s).exit_code == 2

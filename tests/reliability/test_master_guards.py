@@ -15,10 +15,10 @@ import grpc
 import pytest
 
 from master.limits import DocumentError, RateLimit, RateLimiter, check_document, check_report
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import record_figures
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 EVIL_PP = """\
 node default {
@@ -84,7 +84,7 @@ def test_an_oversized_message_is_refused_and_the_master_keeps_serving(master, cl
     assert info.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert master.config.max_message_bytes == 16 * 1024 * 1024
     # another client that would: the master refuses to receive it
-    from master.proto import bunraku_pb2_grpc as pb_grpc
+    from wire.proto import bunraku_pb2_grpc as pb_grpc
 
     paths = client.paths
     creds = grpc.ssl_channel_credentials(paths.ca.read_bytes(), paths.key.read_bytes(), paths.cert.read_bytes())

@@ -20,11 +20,11 @@ from typing import Any
 import grpc
 import pytest
 
-from master.proto import bunraku_pb2 as pb
-from master.rpc import pki
-from master.rpc.client import ClientError, MasterClient, MasterUnavailable
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import ROOT, MasterProcess, free_port, issue, pg_store_or_skip, record_figures
+from wire import pki
+from wire.client import ClientError, MasterClient, MasterUnavailable
+from wire.proto import bunraku_pb2 as pb
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,7 @@ def report_for(node: str, rng: random.Random) -> dict[str, Any]:
 
 
 def submit(client: Any, report: dict[str, Any]) -> str:
-    from master.proto import bunraku_pb2 as pb
+    from wire.proto import bunraku_pb2 as pb
 
     return str(client.call("SubmitReport", pb.ReportRequest(report_json=json.dumps(report).encode())).id)
 
@@ -111,7 +111,7 @@ def test_a_full_store_serves_catalogs_refuses_reports_and_recovers_when_space_re
         tmp_path: Path, small_disk: Path, caplog: pytest.LogCaptureFixture) -> None:
     from agent.run import run_once
     from master.dashboard import TokenStore, create_app
-    from master.rpc.client import ClientError, MasterUnavailable
+    from wire.client import ClientError, MasterUnavailable
 
     caplog.set_level(logging.INFO)
     make_site(tmp_path / "envs")
@@ -182,7 +182,7 @@ def _dashboard_page(app: Any, token: str) -> str:
 
 
 def test_a_deleted_store_acknowledges_nothing_and_is_restored_from_an_online_backup(tmp_path: Path) -> None:
-    from master.rpc.client import MasterClient, MasterUnavailable
+    from wire.client import MasterClient, MasterUnavailable
 
     make_site(tmp_path / "envs")
     master = MasterProcess(tmp_path / "m", tmp_path / "envs")
@@ -284,7 +284,7 @@ def corrupt_middle_pages(db: Path) -> None:
 
 
 def test_a_master_will_not_start_on_a_damaged_store(tmp_path: Path) -> None:
-    from master.rpc.client import MasterClient
+    from wire.client import MasterClient
 
     master = MasterProcess(tmp_path / "m", None)
     master.start()
@@ -327,8 +327,8 @@ def test_a_master_will_not_start_on_a_damaged_store(tmp_path: Path) -> None:
 
 def test_the_grpc_code_of_a_refused_report_is_unavailable(tmp_path: Path) -> None:
     """Agents keep a report the master answers UNAVAILABLE (and drop one it refuses for good)."""
-    from master.proto import bunraku_pb2 as pb
-    from master.proto import bunraku_pb2_grpc as pb_grpc
+    from wire.proto import bunraku_pb2 as pb
+    from wire.proto import bunraku_pb2_grpc as pb_grpc
 
     master = start_master(tmp_path, None)
     try:

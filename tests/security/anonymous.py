@@ -11,8 +11,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import AttributeOID, NameOID, ObjectIdentifier
 
-from master.rpc import pki
-from master.rpc.client import fetch_ca_on_first_use, request_certificate
+from wire import pki
+from wire.client import fetch_ca_on_first_use, request_certificate
 
 
 def raw_csr(key: Any, common_name: str, *, extensions: dict[str, str] | None = None,
@@ -40,7 +40,7 @@ class AnonymousClient:
         self.ca_pem = fetch_ca_on_first_use(ca_address)
 
     def submit(self, certname: str, csr_pem: bytes) -> Any:
-        """The master's CertificateReply; raises master.rpc.client.ClientError when the call is refused."""
+        """The master's CertificateReply; raises wire.client.ClientError when the call is refused."""
         return request_certificate(self.ca_address, self.ca_pem, certname, csr_pem, timeout=20)
 
     def ask(self, certname: str, *, key: Any = None, **csr: Any) -> tuple[Any, Any, bytes]:

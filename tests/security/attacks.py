@@ -279,8 +279,8 @@ class ConnectionFlood:
 def flood_large_facts(client: Any, documents: list[bytes], calls: int) -> Counter[str]:
     """``calls`` concurrent GetCatalog and SubmitFacts calls (alternately) from one node, each with one of
     ``documents``; counts the outcomes: "ok", or the status code and message of a refusal."""
-    from master.proto import bunraku_pb2 as pb
-    from master.rpc.client import ClientError
+    from wire.client import ClientError
+    from wire.proto import bunraku_pb2 as pb
 
     outcomes: Counter[str] = Counter()
     lock = threading.Lock()
@@ -312,8 +312,8 @@ def main(argv: list[str]) -> int:
         python -m tests.security.attacks large-facts ADDRESS SSLDIR CERTNAME CALLS  -> outcomes (JSON)
         python -m tests.security.attacks idle ADDRESS COUNT SOURCES               -> until stdin closes
     """
-    from master.rpc import pki
-    from master.rpc.client import MasterClient
+    from wire import pki
+    from wire.client import MasterClient
 
     if argv[0] == "large-facts":
         address, ssldir, certname, calls = argv[1], Path(argv[2]), argv[3], int(argv[4])

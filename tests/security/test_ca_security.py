@@ -17,13 +17,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from master.proto import bunraku_pb2 as pb
-from master.proto import bunraku_pb2_grpc as pb_grpc
-from master.rpc import pki
-from master.rpc.client import ClientError, MasterClient, MasterUnavailable
 from tests.e2e.harness import make_site, start_master
 from tests.reliability.fleet import bunraku
 from tests.security.anonymous import AnonymousClient, public_key_der, raw_csr
+from wire import pki
+from wire.client import ClientError, MasterClient, MasterUnavailable
+from wire.proto import bunraku_pb2 as pb
+from wire.proto import bunraku_pb2_grpc as pb_grpc
 
 PENDING, SIGNED, REJECTED = pb.CertificateReply.PENDING, pb.CertificateReply.SIGNED, pb.CertificateReply.REJECTED
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import MasterProcess
 from tests.security.attacks import alive, children, wait_until
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 LOOPING_PP = """\
 node 'loop.example.com' {

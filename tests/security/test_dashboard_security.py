@@ -23,9 +23,9 @@ from master.dashboard import server as dashboard_server
 from master.dashboard.http import Response, UnsafeHeader
 from master.dashboard.sample import SampleFleet, seed_sample_fleet
 from master.rollout import RolloutOptions
-from master.rpc import pki
 from tests.e2e.harness import issue_identity_from_ca, make_site, start_master
 from tests.reliability.fleet import bunraku
+from wire import pki
 
 WEB_ONLY = pki.role_text("viewer", ["web"])
 

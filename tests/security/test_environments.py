@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from master.environments import Environments, RefusedCommit
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, git, issue_identity, make_git_site, start_master
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 FACTS = {"role": "web", "networking": {"fqdn": "web01.example.com"}}
 LINK = "modules/demo/files/passwd"

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from master.limits import BUSY_MESSAGE
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import MasterClient
 from tests.e2e.harness import make_site
 from tests.reliability.fleet import ROOT, MasterProcess, issue, record_figures
 from tests.security.attacks import PeakSampler
+from wire.client import MasterClient
+from wire.proto import bunraku_pb2 as pb
 
 MB = 1_000_000
 RSS_BOUND = 1500 * MB

@@ -11,9 +11,9 @@ import pytest
 
 from dsl.compiler import CompileRequest, compile_catalog
 from dsl.errors import DslError
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, start_master
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 HIERA = """\
 version: 5

@@ -17,10 +17,6 @@ import pytest
 from master import limits
 from master.config import ConfigError, load_config
 from master.connguard import ConnectionGuard
-from master.proto import bunraku_pb2 as pb
-from master.proto import bunraku_pb2_grpc as pb_grpc
-from master.rpc import pki
-from master.rpc.client import MasterClient, request_certificate
 from tests.e2e.harness import make_site
 from tests.reliability.fleet import issue
 from tests.security.attacks import (
@@ -33,6 +29,10 @@ from tests.security.attacks import (
     still_open,
     wait_until,
 )
+from wire import pki
+from wire.client import MasterClient, request_certificate
+from wire.proto import bunraku_pb2 as pb
+from wire.proto import bunraku_pb2_grpc as pb_grpc
 
 OPEN_FILES = 1024  # the usual hard limit of a service started without LimitNOFILE
 CAPS = limits.connection_caps(4096, 256, 8, OPEN_FILES)  # the defaults, lowered to fit

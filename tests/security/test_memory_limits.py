@@ -15,11 +15,11 @@ import pytest
 
 from master import compilepool, service
 from master.limits import BUSY_MESSAGE, InflightBytes
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError, MasterClient
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import MasterProcess, issue, record_figures
 from tests.security.attacks import PeakSampler, big_facts, flood_large_facts, rss_bytes, wait_until
+from wire.client import ClientError, MasterClient
+from wire.proto import bunraku_pb2 as pb
 
 MB = 1_000_000
 HOG_PP = """\

@@ -13,11 +13,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
 from tests.reliability.fleet import bunraku
 from tests.security.anonymous import AnonymousClient
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 SIGNED = pb.CertificateReply.SIGNED
 
@@ -110,7 +110,7 @@ def test_a_certificate_issued_to_a_bad_name_before_is_refused_and_can_be_cleaned
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import NameOID
 
-    from master.rpc import pki
+    from wire import pki
 
     name = "web05.example.com\n"  # as a CA that checked only a prefix of the name signed it
     ca = master.ctx.ca

@@ -12,12 +12,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from master.proto import bunraku_pb2 as pb
-from master.rpc import pki
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, issue_identity_from_ca, make_site, start_master
 from tests.reliability.fleet import MasterProcess, bunraku
 from tests.security.anonymous import AnonymousClient
+from wire import pki
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
 
 PENDING, SIGNED = pb.CertificateReply.PENDING, pb.CertificateReply.SIGNED
 ADVICE = "`bunraku cert generate NAME --operator --role ROLE --out-ssldir DIR` for admin"

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from master.puppetapi.app import THROTTLE_QUEUE
-from master.rpc import pki
-from master.rpc.client import ClientError, request_certificate
 from tests.e2e.harness import issue_identity, make_site, start_master
+from wire import pki
+from wire.client import ClientError, request_certificate
 
 RATE = {"per_node_per_minute": 60, "burst": 10}
 REPORT_LIMIT = 64 * 1024

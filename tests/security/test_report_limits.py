@@ -18,10 +18,10 @@ import pytest
 from agent.delivery import deliver_spool, final_refusal
 from agent.spool import ReportSpool
 from agent.status import AgentStatus
-from master.proto import bunraku_pb2 as pb
-from master.rpc.client import ClientError, MasterBusy
 from master.service import MAX_REPORTS_PER_CALL
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
+from wire.client import ClientError, MasterBusy
+from wire.proto import bunraku_pb2 as pb
 
 MAX_MESSAGE = 1024 * 1024
 MAX_REPORT = 64 * 1024

@@ -13,10 +13,10 @@ import grpc
 import pytest
 
 from master.ca import CertificateAuthority
-from master.proto import bunraku_pb2 as pb
-from master.proto import bunraku_pb2_grpc as pb_grpc
-from master.rpc.client import ClientError
 from tests.e2e.harness import client_for, issue_identity, make_site, start_master
+from wire.client import ClientError
+from wire.proto import bunraku_pb2 as pb
+from wire.proto import bunraku_pb2_grpc as pb_grpc
 
 BIG_FILE = 8 * 1024 * 1024
 

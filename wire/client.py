@@ -19,9 +19,9 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from master.proto import bunraku_pb2 as pb
-from master.proto import bunraku_pb2_grpc as pb_grpc
-from master.rpc import pki
+from wire import pki
+from wire.proto import bunraku_pb2 as pb
+from wire.proto import bunraku_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 

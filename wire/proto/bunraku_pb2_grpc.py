@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from master.proto import bunraku_pb2 as master_dot_proto_dot_bunraku__pb2
+from wire.proto import bunraku_pb2 as wire_dot_proto_dot_bunraku__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in master/proto/bunraku_pb2_grpc.py depends on'
+        + ' but the generated code in wire/proto/bunraku_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,88 +36,88 @@ class MasterStub:
         """
         self.RequestCertificate = channel.unary_unary(
                 '/bunraku.v1.Master/RequestCertificate',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.CertificateRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.CertificateReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.CertificateRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.CertificateReply.FromString,
                 _registered_method=True)
         self.GetCatalog = channel.unary_unary(
                 '/bunraku.v1.Master/GetCatalog',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.CatalogRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.CatalogReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.CatalogRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.CatalogReply.FromString,
                 _registered_method=True)
         self.SubmitFacts = channel.unary_unary(
                 '/bunraku.v1.Master/SubmitFacts',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.FactsRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.FactsReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.FactsRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.FactsReply.FromString,
                 _registered_method=True)
         self.SubmitReport = channel.unary_unary(
                 '/bunraku.v1.Master/SubmitReport',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.ReportRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.ReportReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.ReportRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.ReportReply.FromString,
                 _registered_method=True)
         self.FileMetadata = channel.unary_unary(
                 '/bunraku.v1.Master/FileMetadata',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.FileMetadataRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.FileMetadataReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.FileMetadataRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.FileMetadataReply.FromString,
                 _registered_method=True)
         self.FileContent = channel.unary_stream(
                 '/bunraku.v1.Master/FileContent',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.FileContentRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.FileChunk.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.FileContentRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.FileChunk.FromString,
                 _registered_method=True)
         self.PluginSync = channel.unary_unary(
                 '/bunraku.v1.Master/PluginSync',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.PluginSyncRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.PluginSyncReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.PluginSyncRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.PluginSyncReply.FromString,
                 _registered_method=True)
         self.ListNodes = channel.unary_unary(
                 '/bunraku.v1.Master/ListNodes',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.ListNodesRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.ListNodesReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.ListNodesRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.ListNodesReply.FromString,
                 _registered_method=True)
         self.GetReports = channel.unary_unary(
                 '/bunraku.v1.Master/GetReports',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.GetReportsRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.GetReportsReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.GetReportsRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.GetReportsReply.FromString,
                 _registered_method=True)
         self.GetFacts = channel.unary_unary(
                 '/bunraku.v1.Master/GetFacts',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.GetFactsRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.GetFactsReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.GetFactsRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.GetFactsReply.FromString,
                 _registered_method=True)
         self.DiffCatalog = channel.unary_unary(
                 '/bunraku.v1.Master/DiffCatalog',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.DiffCatalogReply.FromString,
                 _registered_method=True)
         self.Live = channel.unary_stream(
                 '/bunraku.v1.Master/Live',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.LiveHello.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.LiveCommand.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.LiveHello.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.LiveCommand.FromString,
                 _registered_method=True)
         self.Heartbeat = channel.unary_unary(
                 '/bunraku.v1.Master/Heartbeat',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.HeartbeatRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.HeartbeatReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.HeartbeatRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.HeartbeatReply.FromString,
                 _registered_method=True)
         self.StartRollout = channel.unary_unary(
                 '/bunraku.v1.Master/StartRollout',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.StartRolloutRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.StartRolloutRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
                 _registered_method=True)
         self.RolloutStatus = channel.unary_unary(
                 '/bunraku.v1.Master/RolloutStatus',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
                 _registered_method=True)
         self.RolloutCommand = channel.unary_unary(
                 '/bunraku.v1.Master/RolloutCommand',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
                 _registered_method=True)
         self.ListRollouts = channel.unary_unary(
                 '/bunraku.v1.Master/ListRollouts',
-                request_serializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
-                response_deserializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
                 _registered_method=True)
 
 
@@ -238,88 +238,88 @@ def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RequestCertificate': grpc.unary_unary_rpc_method_handler(
                     servicer.RequestCertificate,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.CertificateRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.CertificateReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.CertificateRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.CertificateReply.SerializeToString,
             ),
             'GetCatalog': grpc.unary_unary_rpc_method_handler(
                     servicer.GetCatalog,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.CatalogRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.CatalogReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.CatalogRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.CatalogReply.SerializeToString,
             ),
             'SubmitFacts': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitFacts,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.FactsRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.FactsReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.FactsRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.FactsReply.SerializeToString,
             ),
             'SubmitReport': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitReport,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.ReportRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.ReportReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.ReportRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.ReportReply.SerializeToString,
             ),
             'FileMetadata': grpc.unary_unary_rpc_method_handler(
                     servicer.FileMetadata,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.FileMetadataRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.FileMetadataReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.FileMetadataRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.FileMetadataReply.SerializeToString,
             ),
             'FileContent': grpc.unary_stream_rpc_method_handler(
                     servicer.FileContent,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.FileContentRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.FileChunk.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.FileContentRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.FileChunk.SerializeToString,
             ),
             'PluginSync': grpc.unary_unary_rpc_method_handler(
                     servicer.PluginSync,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.PluginSyncRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.PluginSyncReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.PluginSyncRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.PluginSyncReply.SerializeToString,
             ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.ListNodesRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.ListNodesReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.ListNodesRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.ListNodesReply.SerializeToString,
             ),
             'GetReports': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReports,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.GetReportsRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.GetReportsReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.GetReportsRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.GetReportsReply.SerializeToString,
             ),
             'GetFacts': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFacts,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.GetFactsRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.GetFactsReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.GetFactsRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.GetFactsReply.SerializeToString,
             ),
             'DiffCatalog': grpc.unary_unary_rpc_method_handler(
                     servicer.DiffCatalog,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.DiffCatalogReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.DiffCatalogReply.SerializeToString,
             ),
             'Live': grpc.unary_stream_rpc_method_handler(
                     servicer.Live,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.LiveHello.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.LiveCommand.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.LiveHello.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.LiveCommand.SerializeToString,
             ),
             'Heartbeat': grpc.unary_unary_rpc_method_handler(
                     servicer.Heartbeat,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.HeartbeatRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.HeartbeatReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.HeartbeatRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.HeartbeatReply.SerializeToString,
             ),
             'StartRollout': grpc.unary_unary_rpc_method_handler(
                     servicer.StartRollout,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.StartRolloutRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.StartRolloutRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
             ),
             'RolloutStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.RolloutStatus,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
             ),
             'RolloutCommand': grpc.unary_unary_rpc_method_handler(
                     servicer.RolloutCommand,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.RolloutReply.SerializeToString,
             ),
             'ListRollouts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRollouts,
-                    request_deserializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.FromString,
-                    response_serializer=master_dot_proto_dot_bunraku__pb2.ListRolloutsReply.SerializeToString,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -347,8 +347,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/RequestCertificate',
-            master_dot_proto_dot_bunraku__pb2.CertificateRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.CertificateReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.CertificateRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.CertificateReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -374,8 +374,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/GetCatalog',
-            master_dot_proto_dot_bunraku__pb2.CatalogRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.CatalogReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.CatalogRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.CatalogReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -401,8 +401,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/SubmitFacts',
-            master_dot_proto_dot_bunraku__pb2.FactsRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.FactsReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.FactsRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.FactsReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -428,8 +428,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/SubmitReport',
-            master_dot_proto_dot_bunraku__pb2.ReportRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.ReportReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.ReportRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.ReportReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -455,8 +455,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/FileMetadata',
-            master_dot_proto_dot_bunraku__pb2.FileMetadataRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.FileMetadataReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.FileMetadataRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.FileMetadataReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -482,8 +482,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/FileContent',
-            master_dot_proto_dot_bunraku__pb2.FileContentRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.FileChunk.FromString,
+            wire_dot_proto_dot_bunraku__pb2.FileContentRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.FileChunk.FromString,
             options,
             channel_credentials,
             insecure,
@@ -509,8 +509,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/PluginSync',
-            master_dot_proto_dot_bunraku__pb2.PluginSyncRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.PluginSyncReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.PluginSyncRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.PluginSyncReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -536,8 +536,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/ListNodes',
-            master_dot_proto_dot_bunraku__pb2.ListNodesRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.ListNodesReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.ListNodesRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.ListNodesReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -563,8 +563,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/GetReports',
-            master_dot_proto_dot_bunraku__pb2.GetReportsRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.GetReportsReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.GetReportsRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.GetReportsReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -590,8 +590,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/GetFacts',
-            master_dot_proto_dot_bunraku__pb2.GetFactsRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.GetFactsReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.GetFactsRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.GetFactsReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -617,8 +617,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/DiffCatalog',
-            master_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.DiffCatalogReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.DiffCatalogRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.DiffCatalogReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -644,8 +644,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/Live',
-            master_dot_proto_dot_bunraku__pb2.LiveHello.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.LiveCommand.FromString,
+            wire_dot_proto_dot_bunraku__pb2.LiveHello.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.LiveCommand.FromString,
             options,
             channel_credentials,
             insecure,
@@ -671,8 +671,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/Heartbeat',
-            master_dot_proto_dot_bunraku__pb2.HeartbeatRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.HeartbeatReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.HeartbeatRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.HeartbeatReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -698,8 +698,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/StartRollout',
-            master_dot_proto_dot_bunraku__pb2.StartRolloutRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.StartRolloutRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -725,8 +725,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/RolloutStatus',
-            master_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.RolloutStatusRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -752,8 +752,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/RolloutCommand',
-            master_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.RolloutCommandRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.RolloutReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -779,8 +779,8 @@ class Master:
             request,
             target,
             '/bunraku.v1.Master/ListRollouts',
-            master_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
-            master_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
+            wire_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
             options,
             channel_credentials,
             insecure,

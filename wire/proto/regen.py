@@ -1,4 +1,4 @@
-"""Regenerate the committed gRPC stubs from ``bunraku.proto``: ``python -m master.proto.regen``.
+"""Regenerate the committed gRPC stubs from ``bunraku.proto``: ``python -m wire.proto.regen``.
 
 ``render()`` returns the stubs as text without writing them, so a test can tell stale stubs.
 """
@@ -19,13 +19,13 @@ def render() -> dict[str, str]:
     from grpc_tools import protoc  # only needed to regenerate (the `test` extra)
 
     with tempfile.TemporaryDirectory() as out:
-        # Generate under the package path so the _grpc module imports `master.proto.bunraku_pb2`.
+        # Generate under the package path so the _grpc module imports `wire.proto.bunraku_pb2`.
         root = Path(out) / "src"
-        pkg = root / "master" / "proto"
+        pkg = root / "wire" / "proto"
         pkg.mkdir(parents=True)
         (pkg / PROTO).write_text((HERE / PROTO).read_text(encoding="utf-8"), encoding="utf-8")
         args = ["protoc", f"-I{root}", f"--python_out={out}", f"--pyi_out={out}",
-                f"--grpc_python_out={out}", str(Path("master/proto") / PROTO)]
+                f"--grpc_python_out={out}", str(Path("wire/proto") / PROTO)]
         import os
 
         cwd = os.getcwd()
@@ -36,7 +36,7 @@ def render() -> dict[str, str]:
             os.chdir(cwd)
         if code != 0:
             raise RuntimeError(f"protoc failed with exit status {code}")
-        return {name: (Path(out) / "master" / "proto" / name).read_text(encoding="utf-8") for name in OUTPUTS}
+        return {name: (Path(out) / "wire" / "proto" / name).read_text(encoding="utf-8") for name in OUTPUTS}
 
 
 def main() -> int:

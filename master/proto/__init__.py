@@ -1,1 +1,0 @@
-"""The master's gRPC API: ``bunraku.proto`` and its generated stubs (regenerate with ``regen.sh``)."""

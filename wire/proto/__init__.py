@@ -1,0 +1,1 @@
+"""The gRPC API agents and operator tools use: ``bunraku.proto`` and its generated stubs (regenerate with ``regen.sh``)."""
