@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,45 @@ ACCEPT_BATCH = 64
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 #: how long a closing connection may take to flush what is left for a peer that does not read
 CLOSE_TIMEOUT = 5.0
+
+
+def reset_close(conn: socket.socket) -> None:
+    """Close with a reset: nothing of a refused connection lingers on our side."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+    except OSError:
+        pass
+    conn.close()
+
+
+class CountedProtocol(asyncio.Protocol):
+    """An HTTP server's protocol for one connection, giving the connection's slot back (``release``) when
+    it ends: the accept loops of the Puppet API and the dashboard count connections before any TLS."""
+
+    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None]) -> None:
+        self._inner = inner
+        self._release = release
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        try:
+            self._inner.connection_lost(exc)
+        finally:
+            self._release()
 
 
 def address_key(address: str) -> str:
@@ -148,8 +188,7 @@ class ConnectionGuard:
                 return
             address = str(peer[0])
             if not self._admit(address):
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)  # a reset: nothing lingers
-                conn.close()
+                reset_close(conn)
                 continue
             conn.setblocking(False)
             loop.create_task(self._relay(conn, address))

@@ -25,6 +25,7 @@ from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
 from master.config import MasterConfig
 from master.connguard import network_key
 from master.environments import EnvError, Environment, Environments
+from master.store.documents import redact_catalog
 from wire import pki
 from wire.pki import OperatorRole
 
@@ -357,8 +358,6 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
         ctx.metrics.catalog_compiled(seconds)
     if not hit:
         # the worker digested the catalog: an unchanged one is stored without being parsed here again
-        from master.store.documents import redact_catalog
-
         _bookkeep(ctx.store.save_catalog_digest, node, compiled.digest, compiled.header,
                   lambda: redact_catalog(json.loads(data)), code_id=env.code_id, environment=env.name,
                   compile_seconds=seconds)

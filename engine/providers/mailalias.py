@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.providers.parsedfile import Entry, Item, ParsedFile, lines_of
+from engine.providers.parsedfile import Entry, Item, ParsedFile, lines_of, split_commas
 from engine.registry import provider
 
 _INCLUDE = ":include:"
@@ -14,18 +14,7 @@ _INCLUDE = ":include:"
 
 def split_recipients(text: str) -> list[str]:
     """``a, "|/usr/bin/x y", b`` -> ``['a', '|/usr/bin/x y', 'b']`` (commas inside quotes stay)."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
+    out = split_commas(text)
     return [r.strip().strip('"').strip() for r in out if r.strip()]
 
 

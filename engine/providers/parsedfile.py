@@ -19,6 +19,24 @@ from engine.fsutil import atomic_write
 from engine.registry import Change, Provider
 
 
+def split_commas(text: str) -> list[str]:
+    """``a,"b,c",d`` -> ``['a', '"b,c"', 'd']``: split at the commas outside double quotes, quotes kept
+    (an ``authorized_keys`` option list, an ``/etc/aliases`` recipient list)."""
+    out: list[str] = []
+    cur: list[str] = []
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
 @dataclass(slots=True)
 class Entry:
     """One record: its name, its fields as the type's properties, and its text as read."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.errors import ProviderError
 from engine.fsutil import atomic_write
+from engine.providers.parsedfile import split_commas
 from engine.registry import Change, Provider, provider
 from engine.types.ssh_authorized_key import KEY_TYPES
 
@@ -27,19 +28,9 @@ class KeyLine:
 
 def _split_options(text: str) -> list[str]:
     """``from="a,b",no-pty`` -> ``['from="a,b"', 'no-pty']`` (commas inside quotes stay)."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if cur:
-        out.append("".join(cur))
+    out = split_commas(text)
+    if not out[-1]:
+        out.pop()
     return out
 
 

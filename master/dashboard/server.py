@@ -26,7 +26,6 @@ import logging
 import os
 import socket
 import ssl
-import struct
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
-from master.connguard import address_key, network_key
+from master.connguard import CountedProtocol, address_key, network_key, reset_close
 from master.dashboard import http
 from master.dashboard.app import PEER_CERT_KEY
 
@@ -216,35 +215,6 @@ def tls_context(*, certfile: str | Path, keyfile: str | Path, cafile: str | Path
 # -- the WSGI application behind aiohttp ---------------------------------------------------------------------
 
 
-class _Counted(asyncio.Protocol):
-    """aiohttp's protocol for one connection, giving the connection's slot back when it ends."""
-
-    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None]) -> None:
-        self._inner = inner
-        self._release = release
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._inner.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        try:
-            self._inner.connection_lost(exc)
-        finally:
-            self._release()
-
-
 class _ProtocolLog(logging.Logger):
     """The log of aiohttp's connection handling: a request the HTTP parser refuses is the client's doing,
     one debug line (no client may fill the master's log with tracebacks); anything else is an error."""
@@ -407,15 +377,6 @@ class _Handler:
         return _response(status, reason, headers, content)
 
 
-def _reset(conn: socket.socket) -> None:
-    """Close with a reset: nothing of a refused connection lingers on our side."""
-    try:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    conn.close()
-
-
 class DashboardServer:
     """A running dashboard: ``host``, ``port``, ``url``, ``wait()``, ``shutdown()``."""
 
@@ -500,7 +461,7 @@ class DashboardServer:
             reason = self._gate.admit(host)
             if reason is not None:
                 self._gate.refused(host, reason)
-                _reset(conn)
+                reset_close(conn)
                 continue
             task = loop.create_task(self._serve(server, conn, host))
             handshakes.add(task)
@@ -524,7 +485,7 @@ class DashboardServer:
             connection = _Connection(server, loop=loop, access_log=None,  # type: ignore[arg-type]
                                      keepalive_timeout=self.limits.idle_timeout, lingering_time=0,
                                      auto_decompress=False, logger=_PROTOCOL_LOG)
-            return _Counted(connection, release)
+            return CountedProtocol(connection, release)
 
         try:
             await loop.connect_accepted_socket(protocol, conn, ssl=self._contexts.current(),

@@ -19,11 +19,9 @@ import asyncio
 import logging
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from master import limits as master_limits
-from master.connguard import address_key
+from master.connguard import CountedProtocol, address_key, reset_close
 from master.puppetapi.app import Guards, Throttle, create_app
 from master.service import MasterContext
 
@@ -95,35 +93,6 @@ class _Gate:
             self._refused, self._logged_at = 0, now
 
 
-class _Counted(asyncio.Protocol):
-    """aiohttp's protocol for one connection, telling the gate when the connection ends."""
-
-    def __init__(self, inner: asyncio.Protocol, release: Callable[[], None]) -> None:
-        self._inner = inner
-        self._release = release
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._inner.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        self._inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self._inner.eof_received()
-
-    def pause_writing(self) -> None:
-        self._inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._inner.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        try:
-            self._inner.connection_lost(exc)
-        finally:
-            self._release()
-
-
 def tls_context(*, certfile: Path, keyfile: Path, cafile: Path) -> ssl.SSLContext:
     """Server TLS (1.2 or later) with the master's certificate; a client certificate is asked for and,
     when sent, must chain to the CA (revocation is checked per request, against the CA's current CRL)."""
@@ -134,15 +103,6 @@ def tls_context(*, certfile: Path, keyfile: Path, cafile: Path) -> ssl.SSLContex
     context.verify_mode = ssl.CERT_OPTIONAL
     context.set_alpn_protocols(["http/1.1"])
     return context
-
-
-def _reset(conn: socket.socket) -> None:
-    """Close with a reset: nothing of a refused connection lingers on our side."""
-    try:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    conn.close()
 
 
 class PuppetAPIServer:
@@ -236,7 +196,7 @@ class PuppetAPIServer:
             refusal = self._gate.admit(source)
             if refusal is not None:
                 self._gate.refused(str(address[0]), refusal)
-                _reset(conn)
+                reset_close(conn)
                 continue
             task = loop.create_task(self._serve(runner, conn, source))
             connections.add(task)
@@ -255,7 +215,7 @@ class PuppetAPIServer:
         server: Any = runner.server
         try:
             await asyncio.get_running_loop().connect_accepted_socket(
-                lambda: _Counted(server(), release), conn, ssl=self._tls,
+                lambda: CountedProtocol(server(), release), conn, ssl=self._tls,
                 ssl_handshake_timeout=self.limits.handshake_timeout)
         except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
             log.debug("puppet API: TLS with %s failed: %s", source, exc)
