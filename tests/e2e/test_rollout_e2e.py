@@ -224,7 +224,7 @@ def test_master_killed_mid_rollout_resumes_after_restart(tmp_path: Path) -> None
     work = make_git_site(tmp_path)
     port, ca_port = _free_port(), _free_port()
     config = tmp_path / "master.yaml"
-    config.write_text(f"listen: 127.0.0.1:{port}\nca_listen: 127.0.0.1:{ca_port}\ncertname: master.test\n"
+    config.write_text(f"listen: 127.0.0.1:{port}\nca_listen: 127.0.0.1:{ca_port}\npuppet_listen: off\ncertname: master.test\n"
                       f"ssldir: {tmp_path / 'ssl'}\nvardir: {tmp_path / 'var'}\nenvironmentpath: null\n"
                       f"git: {{repo: {work}, poll_seconds: 0}}\nworkers: 1\nlog_format: kv\n"
                       f"environments: {{production: {{follow_branch: false}}}}\n"

@@ -52,7 +52,7 @@ class MasterProcess:
         self.vardir = base / "var"
         self.log_path = base / f"{name}.log"
         self.port_file = base / "ports"
-        config = {"listen": f"127.0.0.1:{self.port}", "ca_listen": f"127.0.0.1:{self.ca_port}",
+        config = {"listen": f"127.0.0.1:{self.port}", "ca_listen": f"127.0.0.1:{self.ca_port}", "puppet_listen": "off",
                   "certname": "master.test", "ssldir": str(self.ssldir), "vardir": str(self.vardir),
                   "environmentpath": str(envs) if envs else None, "workers": 1, "log_format": "json",
                   "environment_timeout": 0}
