@@ -209,7 +209,7 @@ def test_first_master_killed_while_calls_are_in_flight_agents_fail_over(tmp_path
 
 
 def test_first_master_hung_agents_fail_over_within_their_timeout(tmp_path: Path, site: Path, pg_url: str) -> None:
-    _failover_mid_calls(tmp_path, site, pg_url, "hang", agents=8, threads=8, timeout=3.0)
+    _failover_mid_calls(tmp_path, site, pg_url, "hang", agents=8, threads=8, timeout=6.0)
 
 
 @pytest.mark.soak
