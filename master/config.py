@@ -49,7 +49,7 @@
     report_ttl: 14d                   # reports older than this go, with their events (each node keeps its
                                       # latest); durations: 90s, 30m, 12h, 14d, or seconds; 0: keep forever
     node_ttl: 0                       # nodes silent this long are deactivated (0: never)
-    node_purge_ttl: 14d               # deactivated nodes (`bunraku node deactivate`, node_ttl) are purged
+    node_purge_ttl: 14d               # deactivated nodes (`bunraku store deactivate`, node_ttl) are purged
                                       # with everything stored about them after this (0: never)
     catalog_history_per_node: 20      # distinct catalogs remembered per node (the catalog diff history)
     store_maintenance_seconds: 3600   # how often one master (holding a lease in the store) applies the above
