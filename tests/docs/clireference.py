@@ -52,7 +52,8 @@ def _default(param: click.Option) -> str:
     if param.is_flag and not param.secondary_opts:
         return ""
     value = param.default
-    if callable(value) or value is None or value == () or param.multiple and not value:
+    unset = type(value).__name__ == "Sentinel"  # click 8.2's UNSET: no default
+    if unset or callable(value) or value is None or value == () or param.multiple and not value:
         return ""
     if isinstance(value, bool):
         spelled = param.opts if value else param.secondary_opts
@@ -68,6 +69,7 @@ def option_of(param: click.Option) -> Opt:
     bracket = _BRACKET.search(help_text)
     if bracket and not default:  # "HOST:PORT for agents. [127.0.0.1:8140]": the default the code applies
         default, help_text = bracket.group(1), help_text[: bracket.start()].rstrip()
+    default = default.replace("`", "")  # shown in a code span
     metavar = ""
     if not param.is_flag:
         if param.metavar:
@@ -95,6 +97,9 @@ def walk(group: click.Group | None = None) -> list[Cmd]:
         usage = " ".join(["bunraku", *path, pieces]).strip()
         summary = " ".join((cmd.help or "").split())
         opts = tuple(option_of(p) for p in cmd.params if isinstance(p, click.Option))
+        # old spellings a command keeps for an option (cli.common.PuppetCommand's aliases: --env)
+        opts += tuple(Opt((alias,), "", "", f"as {target}", True, "")
+                      for alias, target in sorted((getattr(cmd, "aliases", None) or {}).items()))
         out.append(Cmd(path, usage, summary, opts, isinstance(cmd, click.Group)))
         if isinstance(cmd, click.Group):
             for name in sorted(cmd.commands):
@@ -120,7 +125,7 @@ def render(commands: list[Cmd] | None = None) -> str:
         lines += ["", f"{'#' * min(3 + len(cmd.path) - 1, 4) if cmd.path else '###'} {title}", "",
                   f"`{_cell(cmd.usage)}`", ""]
         if cmd.summary:
-            lines += [cmd.summary, ""]
+            lines += [cmd.summary.replace("<", "&lt;"), ""]
         shown = [o for o in cmd.options if not o.hidden]
         hidden = [o for o in cmd.options if o.hidden]
         if shown:
@@ -129,13 +134,14 @@ def render(commands: list[Cmd] | None = None) -> str:
                 names = ", ".join(f"`{n}`" for n in o.names)
                 metavar = f" {_cell(o.metavar)}" if o.metavar else ""
                 default = f"`{_cell(o.default)}`" if o.default else ""
-                meaning = _cell(o.help) + (f" Environment: `{o.envvar}`." if o.envvar else "")
+                meaning = _cell(o.help).replace("<", "&lt;") + (f" Environment: `{o.envvar}`." if o.envvar else "")
                 lines.append(f"| {names}{metavar} | {default} | {meaning} |")
             lines.append("")
         if hidden:
             names = ", ".join(f"`{n}`" for o in hidden for n in o.names)
-            lines += [f"Also accepted, hidden from `--help` (Puppet's flags; see "
-                      f"[COMPATIBILITY.md](COMPATIBILITY.md#command-line)): {names}.", ""]
+            lines += [f"Also accepted, hidden from `--help` (Puppet's flags, and old spellings; "
+                      f"[COMPATIBILITY.md](COMPATIBILITY.md#command-line) says what each of Puppet's does): "
+                      f"{names}.", ""]
     lines += ["", END]
     return "\n".join(lines)
 

@@ -28,6 +28,10 @@ REFERENCE = DOCS / "REFERENCE.md"
 GUIDE = DOCS / "GUIDE.md"
 MANUAL = sorted(DOCS.glob("*.md"))
 
+#: the loopback ports the manual's walkthrough uses: the master (8140), its CA (8141), its dashboard (8443),
+#: and a port where the walkthrough's failing health check must find nothing (8089)
+WALKTHROUGH_PORTS = {"GUIDE.md": (8140, 8141, 8443, 8089)}
+
 #: blocks that cannot run on a test machine, per file: each is marked with its reason in the doc.
 #: Keep this short; raise a count only with a reason a reader will accept.
 NOT_RUN = {"GUIDE.md": 4, "REFERENCE.md": 0}
@@ -36,6 +40,15 @@ NOT_RUN = {"GUIDE.md": 4, "REFERENCE.md": 0}
 # -- the examples run ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("doc", [p for p in MANUAL if any(runnable(b) for b in blocks(p))], ids=lambda p: p.name)
 def test_the_examples_run_as_shown(doc: Path, tmp_path: Path) -> None:
+    import shutil
+    import socket
+
+    for tool in ("git", "curl"):
+        assert shutil.which(tool), f"the manual's examples use {tool}, which is not installed"
+    for port in WALKTHROUGH_PORTS.get(doc.name, ()):
+        with socket.socket() as probe:
+            taken = probe.connect_ex(("127.0.0.1", port)) == 0
+        assert not taken, f"{doc.name}'s walkthrough needs 127.0.0.1:{port}, which something else listens on"
     session = Session(tmp_path)
     ran = 0
     took: dict[str, float] = {}
