@@ -13,7 +13,7 @@ A block is run according to its language and the HTML comment on the line before
   an agent daemon) until the session ends; the session waits until each has printed TEXT.
 - ``<!-- not run: REASON -->``: not run (it needs what a test machine has not: a real host, a network,
   Puppet). The tests count these, so the list stays short and explicit.
-- ```yaml and ```puppet blocks that are not files are parsed, so that no example has a syntax error.
+- ```yaml, ```json and ```puppet blocks that are not files are parsed, so that no example has a syntax error.
 
 Commands run one after another in one temporary directory, with ``HOME`` inside it, and what one
 exports (``export BUNRAKU_SERVER=...``) and the directory it changes to are kept for the next, as in a
@@ -225,7 +225,7 @@ class Session:
 
 
 def check_syntax(block: Block, tmp: Path) -> None:
-    """A yaml or puppet example parses."""
+    """A yaml, json or puppet example parses."""
     if block.lang == "yaml":
         import yaml
 
@@ -233,6 +233,13 @@ def check_syntax(block: Block, tmp: Path) -> None:
             yaml.safe_load(block.text)
         except yaml.YAMLError as exc:
             raise AssertionError(f"{block.where}: the YAML example does not parse: {exc}") from None
+    elif block.lang == "json":
+        import json
+
+        try:
+            json.loads(block.text)
+        except ValueError as exc:
+            raise AssertionError(f"{block.where}: the JSON example does not parse: {exc}") from None
     elif block.lang == "puppet":
         from dsl.errors import DslError
         from dsl.parser import parse_file

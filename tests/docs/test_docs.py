@@ -2,7 +2,7 @@
 environment variables, and its links resolve.
 
 - docs/*.md: every console and sh block runs (tests/docs/mdblocks.py says how), in one session per file,
-  except those marked ``<!-- not run: REASON -->``, which are counted below; yaml and puppet blocks parse.
+  except those marked ``<!-- not run: REASON -->``, which are counted below; yaml, json and puppet blocks parse.
 - docs/REFERENCE.md lists every command and option of `bunraku` with its default
   (``python -m tests.docs.clireference`` rewrites that section), every field of the master's settings
   with its default, and every BUNRAKU_* environment variable the code reads.
@@ -66,7 +66,9 @@ def test_the_examples_run_as_shown(doc: Path, tmp_path: Path) -> None:
         session.close()
         slow = sorted(cpu_took.items(), key=lambda item: -item[1])[:8]
         print(f"{doc.name}: {ran} blocks in {sum(took.values()):.1f} s ({sum(cpu_took.values()):.1f} s of CPU); "
-              "most CPU: " + ", ".join(f"{where} {seconds:.1f} s" for where, seconds in slow))
+              "most CPU: " + ", ".join(f"{where} {seconds:.1f} s" for where, seconds in slow)
+              + "; longest: " + ", ".join(f"{where} {seconds:.1f} s"
+                                          for where, seconds in sorted(took.items(), key=lambda i: -i[1])[:8]))
     assert ran > 0
 
 
@@ -95,11 +97,11 @@ def test_every_shell_block_is_run_or_says_why_not() -> None:
                 assert block.lang in ("sh", "console"), f"{block.where}: use ```sh or ```console"
 
 
-def test_yaml_and_puppet_examples_parse(tmp_path: Path) -> None:
+def test_yaml_json_and_puppet_examples_parse(tmp_path: Path) -> None:
     checked = 0
     for doc in [*MANUAL, REPO / "README.md"]:
         for block in blocks(doc):
-            if block.file is None and block.lang in ("yaml", "puppet"):
+            if block.file is None and block.lang in ("yaml", "json", "puppet"):
                 check_syntax(block, tmp_path)
                 checked += 1
     assert checked > 5
