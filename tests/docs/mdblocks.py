@@ -7,8 +7,9 @@ A block is run according to its language and the HTML comment on the line before
   for any number of lines, and ``...`` inside a line for any text. A command with no lines after it only
   has to succeed. A command may fail only when the next one is ``echo $?``, which shows its status.
 - ```sh: the whole block runs as one bash script with ``set -e``; it must succeed.
-- ``<!-- file: PATH -->`` before a block of any language: the block is the content of PATH, written
-  into the session directory (the reader creates that file).
+- a line that is only a path in backticks and a colon (`site/hiera.yaml`:) right before a block of any
+  language: the block is that file's content, written into the session's current directory (the reader
+  creates that file).
 - ``<!-- background; wait for: TEXT -->`` before a console block: its commands keep running (a master,
   an agent daemon) until the session ends; the session waits until each has printed TEXT.
 - ``<!-- not run: REASON -->``: not run (it needs what a test machine has not: a real host, a network,
@@ -37,6 +38,7 @@ DOCS = REPO / "docs"
 
 _FENCE = re.compile(r"^(```+|~~~+)\s*([\w+-]*)\s*$")
 _NOTE = re.compile(r"^<!--\s*(.*?)\s*-->\s*$")
+_FILE = re.compile(r"^`([\w./~-]+)`:\s*$")
 
 
 @dataclass
@@ -86,7 +88,9 @@ def blocks(path: Path) -> list[Block]:
             i += 1
         before = lines[start - 1] if start > 0 else ""
         note = _NOTE.match(before)
-        out.append(Block(path, start + 1, lang, "\n".join(body) + "\n", note.group(1) if note else ""))
+        named = _FILE.match(before)
+        text = note.group(1) if note else f"file: {named.group(1)}" if named else ""
+        out.append(Block(path, start + 1, lang, "\n".join(body) + "\n", text))
         i += 1
     return out
 
