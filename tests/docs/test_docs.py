@@ -222,6 +222,16 @@ def test_the_settings_example_of_the_reference_loads(tmp_path: Path) -> None:
     load_config(path)
 
 
+def test_the_reference_lists_every_key_of_the_groups_file() -> None:
+    code = (REPO / "master" / "classify.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'\bspec\.get\("(\w+)"', code))
+    assert read >= {"nodes", "classes", "parameters", "environment"}, read
+    section = _section(REFERENCE.read_text(encoding="utf-8"), "The groups file")
+    documented = set(re.findall(r"^\| `(\w+)` \|", section, re.M))
+    assert read == documented, (f"keys master/classify.py reads: {sorted(read)}; the groups file table of "
+                                f"docs/REFERENCE.md lists: {sorted(documented)}")
+
+
 # -- environment variables ----------------------------------------------------------------------------------
 _PACKAGES = ("cli", "agent", "master", "engine", "facts", "wire", "dsl", "bench")
 
