@@ -232,6 +232,40 @@ def test_the_reference_lists_every_key_of_the_groups_file() -> None:
                                 f"docs/REFERENCE.md lists: {sorted(documented)}")
 
 
+def _guide_section(heading: str) -> str:
+    text = GUIDE.read_text(encoding="utf-8")
+    start = text.index(f"\n### {heading}\n")
+    end = text.find("\n### ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def test_the_guide_lists_every_healthcheck_attribute_with_its_default() -> None:
+    from engine.catalog import HEALTHCHECK_ATTRIBUTES, HEALTHCHECK_CHECKS
+    from engine.types import healthcheck
+
+    rows = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+        r"^\| `(\w+)` \| ([^|]+) \|([^|]*)\|", _guide_section("Health checks"), re.M)}
+    assert set(rows) == set(HEALTHCHECK_ATTRIBUTES), (sorted(rows), sorted(HEALTHCHECK_ATTRIBUTES))
+    for kind, attributes in HEALTHCHECK_CHECKS.items():
+        for name in attributes:
+            assert rows[name][0].strip() == kind, f"healthcheck {name}: a {kind} check's attribute"
+    for name, default in (("retries", healthcheck.DEFAULT_RETRIES), ("interval", healthcheck.DEFAULT_INTERVAL),
+                          ("timeout", healthcheck.DEFAULT_TIMEOUT)):
+        assert rows[name][1].strip() == f"`{_canonical(default)}`", f"healthcheck {name}: the default is {default}"
+
+
+def test_the_guide_explains_every_rollout_and_node_state() -> None:
+    from master.rollout.view import NODE_STATES, ROLLOUT_STATES
+
+    section = _guide_section("Rollout states")
+    tables = re.split(r"\n\n(?=\| node state)", section)
+    assert len(tables) == 2, "the rollout states table, then the node states table"
+    rollout = re.findall(r"^\| `(\w+)` \|", tables[0], re.M)
+    node = re.findall(r"^\| `(\w+)` \|", tables[1], re.M)
+    assert rollout == list(ROLLOUT_STATES), (rollout, ROLLOUT_STATES)
+    assert node == list(NODE_STATES), (node, NODE_STATES)
+
+
 # -- environment variables ----------------------------------------------------------------------------------
 _PACKAGES = ("cli", "agent", "master", "engine", "facts", "wire", "dsl", "bench")
 
