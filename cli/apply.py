@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,11 @@ def _load_catalog_file(path: str) -> Any:
         die(f"{path}: error: {exc}")
 
 
+@contextmanager
+def _no_dir() -> Iterator[str]:
+    yield ""
+
+
 def _compile(manifest: str | None, code: str | None, node: str, facts: dict[str, Any], modulepath: str | None,
              hiera_config: str | None, environment: str, strict_variables: bool) -> Any:
     """The catalog of MANIFEST, or of ``-e CODE`` (compiled from a temporary file that errors call ``-e``)."""
@@ -52,7 +59,7 @@ def _compile(manifest: str | None, code: str | None, node: str, facts: dict[str,
         die("error: the manifest compiler is not available in this build; apply a --catalog instead")
     from dsl.errors import DslError
 
-    with tempfile.TemporaryDirectory(prefix="bunraku-execute-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bunraku-execute-") if code is not None else _no_dir() as tmp:
         path = Path(manifest) if manifest else Path(tmp) / "execute.pp"
         if code is not None:
             path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
@@ -74,6 +81,38 @@ def _compile(manifest: str | None, code: str | None, node: str, facts: dict[str,
             for resource in catalog:
                 if resource.file == str(path):
                     resource.file = None
+    return catalog
+
+
+def _cached_compile(manifest: str, node: str, facts: dict[str, Any], modulepath: str | None,
+                    hiera_config: str | None, environment: str, strict_variables: bool, state: Any,
+                    log_level: int) -> Any:
+    """The catalog of MANIFEST, reused from the last run when nothing it was compiled from has changed
+    (:mod:`dsl.compilecache`); a reused catalog never loads the compiler."""
+    import os
+
+    from dsl import compilecache
+
+    settings = {"manifest": os.path.abspath(manifest), "node": node, "environment": environment,
+                "modulepath": [os.path.abspath(p) for p in split_path(modulepath)],
+                "hiera_config": os.path.abspath(hiera_config) if hiera_config else None,
+                "strict_variables": strict_variables, "log_level": log_level}
+    key = compilecache.settings_key(settings)
+    document = compilecache.lookup(state, key, facts)
+    if document is not None:
+        from engine.catalog import Catalog, CatalogError
+
+        try:
+            return Catalog.from_dict(document)
+        except CatalogError:
+            pass  # an entry from another build: compile
+    from dsl.parsecache import cache_dir
+    from engine.report import puppet_time
+
+    parse_cache = cache_dir()
+    with compilecache.watch(facts, exclude=(str(parse_cache),) if parse_cache else ()) as watcher:
+        catalog = _compile(manifest, None, node, facts, modulepath, hiera_config, environment, strict_variables)
+    compilecache.store(state, key, watcher, catalog.to_dict(), puppet_time())
     return catalog
 
 
@@ -136,12 +175,16 @@ def _init_root(root_dir: str, noop: bool) -> None:
 @click.option("--report", "report_file", type=click.Path(dir_okay=False), help="Also write the report JSON here.")
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="Where reports and the filebucket live (default ROOT/var/lib/bunraku).")
+@click.option("--catalog-cache/--no-catalog-cache", default=True, show_default=True,
+              help="Reuse the last run's catalog of MANIFEST when no file, fact or setting it was compiled "
+                   "from has changed (kept in the state directory; with --root DIR, only in a --state-dir "
+                   "outside DIR).")
 def apply_cmd(manifest: str | None, code: str | None, catalog_file: str | None, modulepath: str | None,
               hiera_config: str | None, facts_file: str | None, node: str | None, environment: str,
               strict_variables: bool, strict: str | None, noop: bool, show_diff: bool, root_dir: str,
               init_root: bool, tags: str | None, detailed_exitcodes: bool, test_mode: bool, verbose: bool, debug: bool,
               logdest: tuple[str, ...], write_catalog_summary: bool, loadclasses: bool,
-              report_file: str | None, state_dir: str | None) -> None:
+              report_file: str | None, state_dir: str | None, catalog_cache: bool) -> None:
     """Converge this host (or --root DIR) to MANIFEST, to -e CODE or to a --catalog JSON."""
     import logging
     import time
@@ -179,8 +222,18 @@ def apply_cmd(manifest: str | None, code: str | None, catalog_file: str | None, 
             node_name = node or certname_from_facts(facts)
             if facts is None:
                 facts = host_facts_or_minimal(node_name)
-            catalog = _compile(manifest, code, node_name, facts, modulepath, hiera_config, environment,
-                               strict_variables or strict == "error")
+            strict_compile = strict_variables or strict == "error"
+            from engine.statedir import StateDir
+
+            cache_in = StateDir.for_run(root_dir, state_dir)
+            # never from a state directory inside an image (--root DIR without a --state-dir of the host's):
+            # whoever writes the image does not choose the catalog applied to it
+            if catalog_cache and code is None and manifest is not None and cache_in.root == "/":
+                catalog = _cached_compile(manifest, node_name, facts, modulepath, hiera_config, environment,
+                                          strict_compile, cache_in, logging.getLogger().getEffectiveLevel())
+            else:
+                catalog = _compile(manifest, code, node_name, facts, modulepath, hiera_config, environment,
+                                   strict_compile)
         retrieval = time.perf_counter() - retrieval_started
         tag_list = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
         progress = progress_line() if sys.stderr.isatty() else None

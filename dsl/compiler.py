@@ -10,6 +10,7 @@ collectors until nothing changes, then overrides, relationships and validation.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, cast
 
 from engine.catalog import KIND_OF_DECLARATION, Catalog, Resource, capitalize_type
 
-from . import ast
+from . import ast, compilecache
 from . import types as T
 from .errors import DslError, DslTypeError, EvaluationError, Span
 from .evaluator import Evaluator, FunctionImpl, Scope
@@ -249,6 +250,9 @@ class Compiler(Evaluator):
         for k, v in facts.items():
             if isinstance(k, str) and k.isidentifier() and k not in ("facts", "trusted"):
                 top[k] = v
+        if compilecache.current() is not None:  # a masterless compile whose catalog may be reused
+            facts = compilecache.WatchedVars(facts)
+            top = self.top.vars = compilecache.WatchedVars(top)
         certname = req.node
         trusted = req.trusted or trusted_data(certname, "local")  # a masterless run, as ``puppet apply``
         top["facts"] = facts
@@ -1106,9 +1110,9 @@ class Compiler(Evaluator):
             return {p: res.params[p] for p in _INHERITED_METAPARAMS if res.params.get(p) is not None}
 
         inherited: dict[str, dict[str, Any]] = {}
-        queue, seen = ["Class[main]"], set()
+        queue, seen = deque(["Class[main]"]), set()
         while queue:
-            source = queue.pop(0)
+            source = queue.popleft()
             if source in seen:
                 continue
             seen.add(source)

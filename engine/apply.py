@@ -214,7 +214,7 @@ class Transaction:
     # -- the run ----------------------------------------------------------------------------------------
     def run(self) -> Report:
         started = time.perf_counter()
-        registry.load_all()
+        registry.load_types({res.type for res in self.catalog})
         is_container, leaves = self._prepare()
 
         def autoreq(i: int) -> Iterable[str]:

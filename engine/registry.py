@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from engine.catalog import METAPARAMS as CATALOG_METAPARAMS
@@ -188,9 +189,45 @@ def provider(type_name: str, name: str) -> Callable[[P], P]:
     return register
 
 
+#: The built-in types and the module (``engine.types.M`` and ``engine.providers.M``) that registers each:
+#: a run loads only the types its catalog holds (tests/engine/test_registry.py keeps this table whole).
+BUILTIN_MODULES: dict[str, str] = {
+    "cron": "cron", "exec": "exec", "file": "file", "healthcheck": "healthcheck", "host": "host",
+    "mailalias": "mailalias", "mount": "mount", "notify": "notify", "package": "package",
+    "resources": "resources", "service": "service", "ssh_authorized_key": "ssh_authorized_key",
+    "sshkey": "sshkey", "user": "user", "group": "user",
+}
+_loaded = False
+_loaded_modules: set[str] = set()
+_load_lock = threading.RLock()
+
+
+def _load_type(name: str) -> None:
+    """Import the modules of built-in type ``name`` (no-op for other names and loaded types).
+
+    Thread-safe: a module counts as loaded only once both imports are done, so a second thread never
+    sees a half-registered type (it waits on the lock instead)."""
+    module = BUILTIN_MODULES.get(name)
+    if module is None or _loaded or module in _loaded_modules:
+        return
+    with _load_lock:
+        if module in _loaded_modules:
+            return
+        import_module(f"engine.types.{module}")
+        import_module(f"engine.providers.{module}")
+        _loaded_modules.add(module)
+
+
+def load_types(names: Iterable[str]) -> None:
+    """Load the built-in types among ``names`` (type names, any case)."""
+    for name in names:
+        _load_type(name.lower())
+
+
 def get_type(name: str) -> ResourceType | None:
-    load_all()
-    return _TYPES.get(name.lower())
+    name = name.lower()
+    _load_type(name)
+    return _TYPES.get(name)
 
 
 def type_names() -> list[str]:
@@ -199,11 +236,12 @@ def type_names() -> list[str]:
 
 
 def providers_of(type_name: str) -> list[str]:
+    _load_type(type_name)
     return list(_PROVIDERS.get(type_name, {}))
 
 
 def get_provider(type_name: str, name: str) -> type[Provider]:
-    load_all()
+    _load_type(type_name)
     try:
         return _PROVIDERS[type_name][name]
     except KeyError:
@@ -211,22 +249,14 @@ def get_provider(type_name: str, name: str) -> type[Provider]:
         raise ValidationError(f"no provider '{name}' for type '{type_name}' (known: {known})") from None
 
 
-_loaded = False
-_load_lock = threading.RLock()
-
-
 def load_all() -> None:
-    """Import every built-in type and provider module (they register themselves).
-
-    Thread-safe: the flag is set only once the imports are done, so a second thread never sees a
-    half-filled registry (it waits on the lock instead)."""
+    """Import every built-in type and provider module (they register themselves)."""
     global _loaded
     if _loaded:
         return
     with _load_lock:
         if _loaded:
             return
-        import engine.providers  # noqa: F401
-        import engine.types  # noqa: F401
-
+        for name in BUILTIN_MODULES:
+            _load_type(name)
         _loaded = True

@@ -24,8 +24,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from engine import __version__
 
 if TYPE_CHECKING:
     from engine.statedir import StateDir
@@ -42,17 +45,8 @@ STORE_ONLY_KEYS = ("apply_mode", "incremental", "health")
 PUPPET_REPORT_YAML_TAG = "!ruby/object:Puppet::Transaction::Report"
 
 
-def _bunraku_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("bunraku")
-    except Exception:  # not installed as a distribution (a bare checkout): the version we ship
-        return "0.1.0"
-
-
 #: What a report says in ``puppet_version``: which agent wrote it (Puppet's field for that).
-AGENT_VERSION = f"bunraku {_bunraku_version()}"
+AGENT_VERSION = f"bunraku {__version__}"
 
 
 def puppet_time(ns: int | None = None) -> str:
@@ -61,9 +55,17 @@ def puppet_time(ns: int | None = None) -> str:
     if ns is None:
         ns = time.time_ns()
     seconds, fraction = divmod(ns, 1_000_000_000)
+    second, offset = _local_second(seconds)
+    return f"{second}.{fraction:09d}{offset}"
+
+
+@lru_cache(maxsize=4)
+def _local_second(seconds: int) -> tuple[str, str]:
+    """A second's local date and time and its UTC offset (``+02:00``): a run stamps a thousand events
+    within a few seconds."""
     local = datetime.fromtimestamp(seconds).astimezone()
     offset = local.strftime("%z")
-    return f"{local:%Y-%m-%dT%H:%M:%S}.{fraction:09d}{offset[:3]}:{offset[3:]}"
+    return f"{local:%Y-%m-%dT%H:%M:%S}", f"{offset[:3]}:{offset[3:]}"
 
 
 def labelize(name: str) -> str:

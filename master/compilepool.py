@@ -150,13 +150,32 @@ def compile_job_full(job: CompileJob) -> Compiled:
         raise CompileFailure(_relative(exc.format_line(), job.env_dir)) from None
     except RecursionError:
         raise CompileFailure("manifest nesting too deep") from None
-    from master.store.documents import DIGEST_EXCLUDED_KEYS, catalog_digest
+    from master.store.documents import DIGEST_EXCLUDED_KEYS
 
     doc = catalog.to_dict()
+    data, digest = _serialise(doc)
     exported = [r for r in doc.get("resources") or [] if isinstance(r, dict) and r.get("exported")]
-    return Compiled(json.dumps(doc, ensure_ascii=False).encode("utf-8"), catalog_digest(doc),
-                    {k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc},
+    return Compiled(data, digest, {k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc},
                     json.dumps(exported, sort_keys=True, default=str))
+
+
+def _serialise(doc: dict[str, Any]) -> tuple[bytes, str]:
+    """The catalog's JSON to send and its digest (:func:`master.store.documents.catalog_digest`), encoding
+    the catalog once where it can: the digest is taken over the canonical JSON of the catalog without its
+    per-compilation keys; when no value had to be redacted for it, that very text, with those keys put
+    back in front, is what is sent (the same document, its keys sorted)."""
+    from master.store.documents import DIGEST_EXCLUDED_KEYS, canonical_json, redact_catalog
+
+    redacted = redact_catalog(doc)
+    body = canonical_json({k: v for k, v in redacted.items() if k not in DIGEST_EXCLUDED_KEYS})
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    same = all(a is b for a, b in zip(redacted.get("resources") or (), doc.get("resources") or (), strict=True))
+    if not same:  # secrets were redacted for the digest: the catalog sent keeps them
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8"), digest
+    header = canonical_json({k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc})
+    if header == "{}":
+        return body.encode("utf-8"), digest
+    return (header[:-1] + ("," + body[1:] if body != "{}" else "}")).encode("utf-8"), digest
 
 
 # -- the worker process ------------------------------------------------------------------------------
@@ -577,6 +596,14 @@ class CompilePool:
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
         return data, False
+
+    def drop(self, environment: str | None = None) -> int:
+        """Forget the cached catalogs of ``environment`` (None: all); returns how many were dropped."""
+        with self._lock:
+            doomed = [k for k in self._cache if environment is None or k[2] == environment]
+            for key in doomed:
+                del self._cache[key]
+        return len(doomed)
 
     def shutdown(self) -> None:
         with self._cond:

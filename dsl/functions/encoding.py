@@ -11,6 +11,7 @@ import re
 import time as time_module
 from typing import Any
 
+from .. import compilecache
 from .. import types as T
 from ..values import DEFAULT, RegexValue, Sensitive
 from .common import fact
@@ -527,6 +528,7 @@ def pw_hash(call: Call, password: Any, kind: str, salt: Any) -> str | None:
 def str2saltedsha512(call: Call, password: str) -> str:
     import os
 
+    compilecache.impure("asked for randomness")
     seed = os.urandom(4)
     return (seed + hashlib.sha512(seed + password.encode()).digest()).hex()
 
@@ -545,6 +547,7 @@ def str2saltedpbkdf2(call: Call, password: Any, salt: Any, iterations: int) -> d
 # -- time ------------------------------------------------------------------------------------------------------
 @function("time", "String $timezone?", legacy=True)
 def time(call: Call, timezone: str | None = None) -> int:
+    compilecache.impure("asked for the time")
     return int(time_module.time())
 
 
@@ -566,6 +569,7 @@ def strftime(call: Call, *args: Any) -> str:
 def _strftime_now(call: Call, fmt: str, timezone: str | None = None) -> str:
     import datetime
 
+    compilecache.impure("asked for the time")
     now = datetime.datetime.now(datetime.UTC)
     if timezone:
         try:

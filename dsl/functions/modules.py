@@ -14,6 +14,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from .. import compilecache
 from ..valuerules import hashable
 from .contract import Call, function
 from .encoding import to_json_text
@@ -678,6 +679,7 @@ def cert_date_valid(call: Call, path: str) -> Any:
         cert = x509.load_pem_x509_certificate(target.read_bytes())
     except (OSError, ValueError) as exc:
         call.fail(f"No date found in certificate: {exc}")
+    compilecache.impure("asked for the time")
     now = datetime.datetime.now(datetime.UTC)
     begin, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     if now > end or now < begin or end <= begin:

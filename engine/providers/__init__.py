@@ -1,18 +1,2 @@
-"""Providers: read the current state and change only what differs. Importing registers them."""
-
-from engine.providers import (  # noqa: F401
-    cron,
-    exec,
-    file,
-    healthcheck,
-    host,
-    mailalias,
-    mount,
-    notify,
-    package,
-    resources,
-    service,
-    ssh_authorized_key,
-    sshkey,
-    user,
-)
+"""Providers: read the current state and change only what differs. Each module registers its providers when
+imported; :mod:`engine.registry` imports those a run needs (``BUILTIN_MODULES``)."""

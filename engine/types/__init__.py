@@ -1,18 +1,2 @@
-"""Resource types: pure validation and normalisation of parameters. Importing registers them."""
-
-from engine.types import (  # noqa: F401
-    cron,
-    exec,
-    file,
-    healthcheck,
-    host,
-    mailalias,
-    mount,
-    notify,
-    package,
-    resources,
-    service,
-    ssh_authorized_key,
-    sshkey,
-    user,
-)
+"""Resource types: pure validation and normalisation of parameters. Each module registers its types when
+imported; :mod:`engine.registry` imports those a run needs (``BUILTIN_MODULES``)."""

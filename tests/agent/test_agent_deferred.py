@@ -70,4 +70,6 @@ def test_the_agent_command_gives_the_functions(tmp_path: Path) -> None:
     obj = {"server": "puppet:8140", "ca_server": None, "certname": "n1", "ssldir": None, "vardir": None,
            "root": str(tmp_path), "environment": "production", "facts_file": None, "challenge": None,
            "csr_attributes": (), "ca_fingerprint": None, "waitforcert": 0}
-    assert _agent_settings(obj).functions is call_deferred
+    functions = _agent_settings(obj).functions
+    assert functions is not None
+    assert functions("sprintf", ["%s-%s", "a", "b"], {}) == call_deferred("sprintf", ["%s-%s", "a", "b"], {})
