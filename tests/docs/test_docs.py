@@ -349,6 +349,12 @@ def test_every_relative_link_resolves() -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_the_index_lists_every_document() -> None:
+    index = (DOCS / "README.md").read_text(encoding="utf-8")
+    missing = [doc.name for doc in MANUAL if doc.name != "README.md" and f"]({doc.name})" not in index]
+    assert not missing, f"docs/README.md, the index of docs/, does not link {missing}: add a row for each"
+
+
 def test_the_readme_points_to_the_manual() -> None:
     head = (REPO / "README.md").read_text(encoding="utf-8")[:3000]
     assert "(docs/README.md)" in head or "(docs/)" in head or "(docs/GUIDE.md)" in head
