@@ -9,12 +9,21 @@ import os
 import tempfile
 from pathlib import Path
 
+import grpc
+
 from engine.errors import ProviderError
-from engine.sources import ModulepathFileSource, SourceStat
+from engine.sources import ArtifactRef, ModulepathFileSource, SourceStat
 from wire.client import ClientError, MasterClient
 from wire.proto import bunraku_pb2 as pb
 
 log = logging.getLogger(__name__)
+
+#: how many times one run carries on with an artifact download the network cut
+ARTIFACT_ATTEMPTS = 3
+#: refusals another attempt would only repeat (no such artifact, yanked, another digest, not allowed)
+_FINAL_CODES = frozenset({grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+                          grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT,
+                          grpc.StatusCode.OUT_OF_RANGE})
 
 
 class RemoteFileSource:
@@ -95,6 +104,38 @@ class RemoteFileSource:
                     os.unlink(tmp)
                 except OSError:
                     pass
+
+    def fetch_artifact(self, ref: ArtifactRef, dest: str) -> str:
+        """Download ``ref`` from the master into ``dest`` a chunk at a time, carrying on from the end of a
+        partial ``dest`` (a download cut short, in this run or an earlier one). The caller checks the digest."""
+        uri = f"artifact:///{ref.app}/{ref.version}"
+        name = ref.filename or f"{ref.app}-{ref.version}"
+        error: ClientError | None = None
+        for _attempt in range(ARTIFACT_ATTEMPTS):
+            have = os.path.getsize(dest) if os.path.exists(dest) else 0
+            if ref.size >= 0 and have > ref.size:  # not a prefix of this content: start again
+                os.truncate(dest, 0)
+                have = 0
+            if ref.size >= 0 and have == ref.size:
+                return name
+            try:
+                with open(dest, "ab") as out:
+                    for chunk in self.client.stream("FileContent", pb.FileContentRequest(
+                            uri=uri, environment=self.environment, sha256=ref.sha256, offset=have)):
+                        out.write(chunk.data)
+                    out.flush()
+                    os.fsync(out.fileno())
+                self.fetched += 1
+                return name
+            except ClientError as exc:
+                error = exc
+                if exc.code in _FINAL_CODES:
+                    break
+                log.info("artifact %s %s: download cut at %d bytes (%s); carrying on", ref.app, ref.version,
+                         os.path.getsize(dest), exc)
+        held = os.path.getsize(dest) if os.path.exists(dest) else 0
+        raise ProviderError(f"could not fetch artifact {ref.app} {ref.version}: {error}"
+                            + (f" (the next run carries on from {held} bytes)" if held else ""))
 
     def listdir(self, uri: str) -> list[str]:
         if not uri.startswith("puppet://"):

@@ -1,8 +1,8 @@
 """The agent's live channel: a stream from the master kept open while the daemon runs.
 
 The master pings down the stream and sends "run now" (with the apply mode) when a rollout wants this
-node; the agent sends its own heartbeats with the ``Heartbeat`` call. When the stream breaks or goes
-silent for three heartbeats the agent reconnects, with jittered exponential backoff. Runs still happen
+node, and tasks to run or cancel (:mod:`agent.tasks`); the agent sends its own heartbeats with the
+``Heartbeat`` call. When the stream breaks or goes silent for three heartbeats the agent reconnects, with jittered exponential backoff. Runs still happen
 on the timer; a "run now" only starts the next one early. The identity is the agent's certificate.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from agent.run import AgentSettings, RunResult, disabled_reason, run_once, wait_for_next_run, wait_for_stop
+from agent.tasks import TaskRunner
 from wire import pki
 from wire.client import ClientError, MasterClient
 from wire.proto import bunraku_pb2 as pb
@@ -72,6 +73,7 @@ class LiveChannel:
         self._threads: list[threading.Thread] = []
         #: send a heartbeat now (it says whether the agent is disabled) rather than at the next beat
         self.beat_now = threading.Event()
+        self.tasks = TaskRunner(settings)
 
     def start(self) -> None:
         for target, name in ((self._listen, "live"), (self._beat, "live-heartbeat")):
@@ -80,6 +82,7 @@ class LiveChannel:
             self._threads.append(thread)
 
     def join(self, timeout: float = 5.0) -> None:
+        self.tasks.close()
         self._cancel()
         self.beat_now.set()  # the heartbeat thread sees ``stop`` at once
         for thread in self._threads:
@@ -145,6 +148,11 @@ class LiveChannel:
             if disabled_reason(self.settings) is not None:
                 self.beat_now.set()  # the run will be skipped: tell the master why at once
             self.requests.request(mode)
+        elif message.kind == pb.LiveCommand.TASK:
+            self.tasks.start(message.task)
+        elif message.kind == pb.LiveCommand.CANCEL:
+            if self.tasks.cancel(message.task.task_id):
+                log.info("the master cancels task %d", message.task.task_id)
 
     def _beat(self) -> None:
         client: MasterClient | None = None

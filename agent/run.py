@@ -82,6 +82,8 @@ class AgentSettings:
     apply_mode: str = "full"  # this run: full | incremental (only what changed since the last good catalog)
     #: resolves the catalog's Deferred values (engine.deferred); the CLI gives the language's functions
     functions: FunctionCaller | None = None
+    #: the accounts this agent runs tasks as (agent.tasks); none by default: it runs no task
+    task_accounts: tuple[str, ...] = ()
 
     # -- where things live under vardir --------------------------------------------------------------
     @property

@@ -216,4 +216,6 @@ def summary_lines(info: dict[str, Any], spool_dir: Path) -> list[str]:
     lost = info.get("report_not_kept")
     if isinstance(lost, dict):
         lines.append(f"lost:      the report of the run at {lost.get('time')}: {lost.get('reason')}")
+    if info.get("disabled") is not None:  # what the master is told too (live channel, heartbeats)
+        lines.insert(0, f"disabled:  {info['disabled']} (runs are skipped until `bunraku agent enable`)")
     return lines

@@ -13,6 +13,7 @@ import click
 from cli import (
     agent,
     apply,
+    artifact,
     cert,
     compile,
     dashboard,
@@ -24,6 +25,7 @@ from cli import (
     resource,
     rollout,
     store,
+    task,
 )
 from cli.common import __version__
 
@@ -43,6 +45,6 @@ for _command in (
     compile.compile_cmd, compile.parser_group, compile.lookup_cmd, facts.facts_cmd, apply.apply_cmd,
     resource.resource_cmd, filebucket.filebucket_group, master.master_cmd, dashboard.dashboard_group,
     store.store_group, agent.agent_group, cert.cert_group, fleet.nodes_cmd, report.report_group,
-    fleet.catalog_group, rollout.rollout_group,
+    fleet.catalog_group, rollout.rollout_group, task.task_group, artifact.artifact_group,
 ):
     main.add_command(_command)

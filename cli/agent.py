@@ -9,12 +9,18 @@ from typing import Any
 import click
 
 from cli.common import (
+    AGENT_SSLDIR,
+    AGENT_VARDIR,
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_SERVER,
+    SERVER_ENVVAR,
     Duration,
-    PuppetGroup,
+    OptionsAnywhereGroup,
     RunOutput,
     deferred_functions,
     die,
     load_facts_file,
+    log_level,
     refused,
     run_exit_status,
     setup_cli_logging,
@@ -53,32 +59,33 @@ def _agent_settings(obj: dict[str, Any]) -> Any:
         extensions[key] = value
     return AgentSettings(
         certname=certname, servers=servers, ca_server=obj["ca_server"],
-        ssldir=Path(obj["ssldir"]) if obj["ssldir"] else root / "etc/bunraku/ssl",
-        vardir=Path(obj["vardir"]) if obj["vardir"] else root / "var/lib/bunraku/agent",
+        ssldir=Path(obj["ssldir"]) if obj["ssldir"] else root / AGENT_SSLDIR,
+        vardir=Path(obj["vardir"]) if obj["vardir"] else root / AGENT_VARDIR,
         root=root, environment=obj["environment"], facts_file=Path(obj["facts_file"]) if obj["facts_file"] else None,
         challenge=obj["challenge"], csr_extensions=extensions, ca_fingerprint=obj["ca_fingerprint"],
         waitforcert=obj["waitforcert"], functions=deferred_functions())
 
 
-@click.group("agent", cls=PuppetGroup, invoke_without_command=True)
-@click.option("--server", "--server-list", default="puppet:8140", show_default=True,
+@click.group("agent", cls=OptionsAnywhereGroup, invoke_without_command=True)
+@click.option("--server", "--server-list", envvar=SERVER_ENVVAR, default=DEFAULT_SERVER, show_default=True,
               help="Master(s), HOST[:PORT], comma-separated, tried in order (Puppet's --server_list).")
 @click.option("--masterport", "--serverport", "masterport", type=click.IntRange(1, 65535),
               help="The port of the masters named without one. [8140]")
 @click.option("--ca-server", help="HOST:PORT of the CA listener (default: the first server's port + 1).")
 @click.option("--certname", help="This node's certificate name (default: its FQDN).")
-@click.option("--ssldir", type=click.Path(file_okay=False), help="[ROOT/etc/bunraku/ssl]")
+@click.option("--ssldir", type=click.Path(file_okay=False), help=f"This node's key and certificate. [ROOT/{AGENT_SSLDIR}]")
 @click.option("--vardir", type=click.Path(file_okay=False),
-              help="Catalog cache, report spool, lock, plugins. [ROOT/var/lib/bunraku/agent]")
+              help=f"Catalog cache, report spool, lock, plugins. [ROOT/{AGENT_VARDIR}]")
 @click.option("--root", "root_dir", default="/", show_default=True, type=click.Path(file_okay=False),
               help="Target root directory to converge.")
-@click.option("--environment", default="production", show_default=True)
+@click.option("--environment", default=DEFAULT_ENVIRONMENT, show_default=True,
+              help="The environment to ask the master for (its classifier may decide otherwise).")
 @click.option("-o", "--onetime", is_flag=True, help="Run once and exit.")
 @click.option("-t", "--test", "test_mode", is_flag=True,
               help="Once, verbose, with diffs and detailed exit codes; no cached catalog on failure.")
 @click.option("--noop", is_flag=True, help="Only report what would change.")
 @click.option("--tags", help="Apply only resources with one of these comma-separated tags (or type names).")
-@click.option("--show-diff", is_flag=True)
+@click.option("--show-diff", is_flag=True, help="Show a unified diff of each file's content change.")
 @click.option("--detailed-exitcodes", is_flag=True, help="Exit 0 no changes, 2 changes, 4 failures, 6 both.")
 @click.option("--facts", "facts_file", type=click.Path(dir_okay=False),
               help="Submit these facts (JSON/YAML) instead of collecting this host's.")
@@ -96,8 +103,10 @@ def _agent_settings(obj: dict[str, Any]) -> Any:
 @click.option("--no-pluginsync", is_flag=True, help="Do not sync custom facts from the master.")
 @click.option("--live/--no-live", default=True, show_default=True,
               help="Daemon mode: keep a live channel to the master (heartbeats, runs on demand for rollouts).")
-@click.option("-v", "--verbose", is_flag=True)
-@click.option("-d", "--debug", is_flag=True)
+@click.option("--task-accounts", metavar="ACCOUNTS", default="",
+              help="Accounts the master's tasks may run as here, comma-separated (root too must be listed). [none]")
+@click.option("-v", "--verbose", is_flag=True, help="Show info messages too (each resource checked, ...).")
+@click.option("-d", "--debug", is_flag=True, help="Show debug messages too.")
 @click.option("-l", "--logdest", multiple=True, metavar="DEST",
               help="console (default), syslog or a file path (.json/.jsonl: JSON records); comma-separated "
                    "or repeated.")
@@ -129,7 +138,7 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
                 no_pluginsync: bool, verbose: bool, debug: bool, live: bool = True, masterport: int | None = None,
                 logdest: tuple[str, ...] = (), disable_message: str | None = None, enable_runs: bool = False,
                 fingerprint: bool = False, no_daemonize: bool = False,
-                write_catalog_summary: bool = False, trace: bool = False) -> None:
+                write_catalog_summary: bool = False, trace: bool = False, task_accounts: str = "") -> None:
     """Run the agent: on a timer (--runinterval), or once (--onetime, -t)."""
     obj = {"server": server, "ca_server": ca_server, "certname": certname, "ssldir": ssldir, "vardir": vardir,
            "root": root_dir, "environment": environment, "facts_file": facts_file, "challenge": challenge,
@@ -157,10 +166,9 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
     from agent.run import run_daemon, run_once
 
     setup_cli_logging(verbose or test_mode, debug)
-    out = RunOutput(logdest)
-    import logging
-
-    out.capture_logging(logging.DEBUG if debug else logging.INFO if verbose or test_mode else logging.WARNING)
+    # a daemon's lines are a log: each with its time, as the log records on stderr
+    out = RunOutput(logdest, timestamps=not (onetime or test_mode))
+    out.capture_logging(log_level(verbose or test_mode, debug))
     settings = _agent_settings(obj)
     settings.noop = noop
     settings.tags = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
@@ -171,6 +179,7 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
     settings.runinterval = runinterval
     settings.splay = splay and not test_mode
     settings.splaylimit = splaylimit
+    settings.task_accounts = tuple(a.strip() for a in task_accounts.split(",") if a.strip())
     detailed = detailed_exitcodes or test_mode
     shown = {"info", "notice", "warning", "err"} if (verbose or test_mode or debug) else {"notice", "warning", "err"}
 
@@ -245,10 +254,11 @@ def agent_status(obj: dict[str, Any], as_json: bool) -> None:
     """The last run, the reports waiting in the spool, and those set aside or lost (and why)."""
     import json
 
+    from agent.run import disabled_reason
     from agent.status import summary, summary_lines
 
     settings = _agent_settings(obj)
-    info = summary(settings.status_file, settings.spool_dir)
+    info = {"disabled": disabled_reason(settings), **summary(settings.status_file, settings.spool_dir)}
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return

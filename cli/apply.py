@@ -141,6 +141,8 @@ def _init_root(root_dir: str, noop: bool) -> None:
 @click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False),
               help="Apply this catalog JSON (- for stdin) instead of compiling a manifest.")
 @click.option("--modulepath", help="Colon-separated module directories.")
+@click.option("--artifact-dir", type=click.Path(file_okay=False),
+              help="Where `release` resources find their artifacts without a master: DIR/APP/VERSION/FILE.")
 @click.option("--hiera-config", type=click.Path(dir_okay=False), help="A Hiera 5 hiera.yaml.")
 @click.option("--facts", "facts_file", type=click.Path(dir_okay=False), help="Facts as JSON or YAML.")
 @click.option("--node", "--certname", "node", default=None,
@@ -180,7 +182,7 @@ def _init_root(root_dir: str, noop: bool) -> None:
                    "from has changed (kept in the state directory; with --root DIR, only in a --state-dir "
                    "outside DIR).")
 def apply_cmd(manifest: str | None, code: str | None, catalog_file: str | None, modulepath: str | None,
-              hiera_config: str | None, facts_file: str | None, node: str | None, environment: str,
+              artifact_dir: str | None, hiera_config: str | None, facts_file: str | None, node: str | None, environment: str,
               strict_variables: bool, strict: str | None, noop: bool, show_diff: bool, root_dir: str,
               init_root: bool, tags: str | None, detailed_exitcodes: bool, test_mode: bool, verbose: bool, debug: bool,
               logdest: tuple[str, ...], write_catalog_summary: bool, loadclasses: bool,
@@ -241,7 +243,8 @@ def apply_cmd(manifest: str | None, code: str | None, catalog_file: str | None, 
         try:
             report = apply_catalog(catalog, root=Path(root_dir), noop=noop, tags=tag_list,
                                    show_diff=show_diff or test_mode, state_dir=state, facts=facts,
-                                   file_sources=ModulepathFileSource(split_path(modulepath)), progress=progress,
+                                   file_sources=ModulepathFileSource(split_path(modulepath), artifact_dir),
+                                   progress=progress,
                                    functions=deferred_functions())
         except EngineError as exc:
             engine_error(exc)

@@ -8,11 +8,11 @@ from typing import Any
 
 import click
 
-from cli.common import die
+from cli.common import OptionsAnywhereGroup, die, master_config
 
 
 # -- the CA -----------------------------------------------------------------------------------------
-@click.group("cert")
+@click.group("cert", cls=OptionsAnywhereGroup)
 @click.option("--ssldir", type=click.Path(file_okay=False), help="The master's ssldir.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="The master's YAML settings.")
 @click.pass_context
@@ -34,13 +34,9 @@ def _pass_ca(func: Any) -> Any:
     def with_ca(ctx: click.Context, *args: Any, sub_ssldir: str | None = None, sub_config: str | None = None,
                 **kw: Any) -> Any:
         from master.ca import CertificateAuthority
-        from master.config import ConfigError, load_config
 
         given = ctx.obj or {}
-        try:
-            config = load_config(sub_config or given.get("config"), {"ssldir": sub_ssldir or given.get("ssldir")})
-        except ConfigError as exc:
-            die(str(exc))
+        config = master_config(sub_config or given.get("config"), ssldir=sub_ssldir or given.get("ssldir"))
         return func(CertificateAuthority(config.ssldir), *args, **kw)
 
     return with_ca
@@ -131,8 +127,9 @@ def cert_clean(ca: Any, certnames: tuple[str, ...]) -> None:
 @cert_group.command("generate")
 @click.argument("certname")
 @click.option("--operator", is_flag=True, help="An operator certificate (pp_cli_auth): fleet calls.")
-@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]),
-              help="An operator's role: viewer reads; operator runs rollouts; admin: all. [admin]")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin", "publisher"]),
+              help="An operator's role: viewer reads; operator runs rollouts; admin: all; publisher only pushes "
+                   "artifacts (CI). [admin]")
 @click.option("--groups", "role_groups", help="With --role: the node groups it may act on, comma-separated. [all]")
 @click.option("--out-ssldir", type=click.Path(file_okay=False), required=True,
               help="Where to write the key, certificate and CA (an ssldir for --ssldir of the client).")

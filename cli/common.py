@@ -8,12 +8,40 @@ from typing import Any, NoReturn
 
 import click
 
-__version__ = "0.1.0"
+from engine import __version__
 
 
 def die(message: str, code: int = 1) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(code)
+
+
+# -- the defaults every command shares (one place, so no two commands disagree) -------------------------
+#: the master agents and operators talk to: Puppet's `server` default, on Puppet's port (the master's
+#: certificate names ``puppet`` and ``localhost``); BUNRAKU_SERVER overrides it for every command
+DEFAULT_SERVER = "puppet:8140"
+SERVER_ENVVAR = "BUNRAKU_SERVER"
+#: an agent's ssldir and vardir, under its --root
+AGENT_SSLDIR = "etc/bunraku/ssl"
+AGENT_VARDIR = "var/lib/bunraku/agent"
+#: an operator's ssldir, as `bunraku cert generate NAME --operator --out-ssldir` writes it
+OPERATOR_SSLDIR = str(Path.home() / ".bunraku/ssl")
+OPERATOR_CERTNAME = "admin"
+#: the environment a node or a command uses unless told otherwise
+DEFAULT_ENVIRONMENT = "production"
+# The master's ssldir and vardir are its settings' defaults (master.config.MasterConfig): `master`,
+# `cert`, `store` and `dashboard token-*` all read them through master_config().
+
+
+def master_config(config_file: str | None, **given: Any) -> Any:
+    """The master's settings as `bunraku master` would read them (its --config file, then the options
+    given here); every command that works on the master's files takes its paths from this."""
+    from master.config import ConfigError, load_config
+
+    try:
+        return load_config(config_file, {k: v for k, v in given.items() if v is not None})
+    except ConfigError as exc:
+        die(str(exc))
 
 
 def report_dsl_error(exc: Any) -> NoReturn:
@@ -86,11 +114,24 @@ def engine_error(exc: Exception) -> NoReturn:
     die(message if ": error: " in message or message.startswith("error:") else f"error: {message}")
 
 
-def setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
+def log_level(verbose: bool = False, debug: bool = False) -> int:
+    """The lowest level a run logs: notices (Puppet's default), info with -v, everything with -d."""
     import logging
 
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    from master.logfmt import NOTICE
+
+    return logging.DEBUG if debug else logging.INFO if verbose else NOTICE
+
+
+def setup_cli_logging(verbose: bool = False, debug: bool = False) -> None:
+    """Log records on stderr in the master's format: ``TIME Level: message`` (Puppet's level names)."""
+    import logging
+
+    from master.logfmt import PuppetFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(PuppetFormatter())
+    logging.basicConfig(level=log_level(verbose, debug), handlers=[handler])
     logging.getLogger("grpc").setLevel(logging.WARNING)
 
 
@@ -105,10 +146,17 @@ def given(param: str) -> bool:
 def deferred_functions() -> Any:
     """The functions that resolve a catalog's Deferred values where it is applied (engine.deferred),
     or None in a build without the manifest language."""
-    try:
-        from dsl.deferred import call_deferred
-    except ImportError:
+    from importlib.util import find_spec
+
+    if find_spec("dsl") is None:
         return None
+
+    def call_deferred(name: str, args: list[Any], scope: Any) -> Any:
+        # imported on the first Deferred value only: a catalog without one never loads the language
+        from dsl.deferred import call_deferred as call
+
+        return call(name, args, scope)
+
     return call_deferred
 
 
@@ -134,25 +182,34 @@ def run_exit_status(report: Any, *, detailed: bool, run_code: int | None = None)
 # -- Puppet's spellings ----------------------------------------------------------------------------
 def _respell(command: click.Command, args: list[str]) -> list[str]:
     """``--show_diff`` for ``--show-diff``: Puppet's settings are spelt with underscores, and any
-    underscore spelling of one of this command's long options is taken for it (hidden from --help)."""
+    underscore spelling of one of this command's long options is taken for it (hidden from --help);
+    so is an old spelling the command keeps as a hidden alias (``aliases``: ``--env`` for ``--environment``)."""
     names = {opt for param in command.params if isinstance(param, click.Option)
              for opt in (*param.opts, *param.secondary_opts)}
+    aliases: dict[str, str] = getattr(command, "aliases", None) or {}
     out: list[str] = []
     rest = False
     for arg in args:
         if not rest and arg == "--":
             rest = True
-        elif not rest and arg.startswith("--") and "_" in arg:
+        elif not rest and arg.startswith("--"):
             name, eq, value = arg.partition("=")
             dashed = name.replace("_", "-")
-            if name not in names and dashed in names:
+            if name not in names and aliases.get(dashed) in names:
+                arg = aliases[dashed] + eq + value
+            elif name not in names and dashed in names:
                 arg = dashed + eq + value
         out.append(arg)
     return out
 
 
 class PuppetCommand(click.Command):
-    """A command that also takes Puppet's underscore spellings of its options."""
+    """A command that also takes Puppet's underscore spellings of its options, and the old spellings
+    ``aliases`` maps to its options (hidden from --help)."""
+
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.aliases = dict(aliases or {})
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _respell(self, args))
@@ -163,6 +220,79 @@ class PuppetGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _respell(self, args))
+
+
+def _long_options(command: click.Command) -> dict[str, click.Option]:
+    """Each option string of ``command`` (``--ssldir``, ``-v``, ``--no-live``) to its option."""
+    return {opt: param for param in command.params if isinstance(param, click.Option)
+            for opt in (*param.opts, *param.secondary_opts)}
+
+
+def _takes_value(option: click.Option, name: str, following: str | None) -> bool:
+    if name in option.secondary_opts or option.count:
+        return False
+    if option.is_flag:  # a flag, or one whose value may be left out (``--disable [MESSAGE]``)
+        return bool(getattr(option, "_flag_needs_value", False)) and following is not None \
+            and not following.startswith("-")
+    return True
+
+
+def _take_options(args: list[str], wanted: Any) -> tuple[list[str], list[str]]:
+    """Split ``args`` into the options ``wanted(name)`` returns an option for (with their values) and
+    the rest, in order; nothing after ``--`` is an option."""
+    taken: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name, eq, _value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        option = wanted(name) if arg.startswith("-") and arg != "-" else None
+        if option is None:
+            rest.append(arg)
+            index += 1
+            continue
+        following = args[index + 1] if index + 1 < len(args) else None
+        consumes = not eq and _takes_value(option, name, following)
+        taken.extend(args[index:index + 1 + int(consumes and following is not None)])
+        index += 1 + int(consumes)
+    return taken, rest
+
+
+class OptionsAnywhereGroup(PuppetGroup):
+    """A command group whose options may come after the subcommand, and the subcommands' before it:
+    `bunraku cert list --ssldir X` and `bunraku cert --ssldir X list`, `bunraku report --server M show
+    NODE` and `bunraku report show NODE --server M` alike. An option both declare stays where it is."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._reorder(ctx, args))
+
+    def _reorder(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = _respell(self, args)
+        mine = _long_options(self)
+        position = None
+        index = 0
+        while index < len(args):  # the subcommand: the first command name that is no option's value
+            arg = args[index]
+            if arg == "--":
+                break
+            if arg in self.commands:
+                position = index
+                break
+            option = mine.get(arg)
+            following = args[index + 1] if index + 1 < len(args) else None
+            index += 2 if option is not None and _takes_value(option, arg, following) else 1
+        if position is None:
+            return args
+        sub = self.commands[args[position]]
+        theirs = _long_options(sub)
+        before, after = args[:position], args[position + 1:]
+        # the subcommand's options given before it go after it; the group's given after it come before it
+        to_sub, before = _take_options(before, lambda name: None if name in mine else theirs.get(name))
+        to_group, after = _take_options(after, lambda name: None if name in theirs else mine.get(name))
+        return [*before, *to_group, args[position], *to_sub, *after]
 
 
 def warn(message: str) -> None:
@@ -179,8 +309,11 @@ class RunOutput:
     timestamped line each; ``.json``/``.jsonl`` files get JSON records), ``syslog``; several
     destinations comma-separated or repeated. A destination that cannot be opened is a one-line error."""
 
-    def __init__(self, logdest: tuple[str, ...] | list[str] = ()) -> None:
+    def __init__(self, logdest: tuple[str, ...] | list[str] = (), *, timestamps: bool = False) -> None:
         import logging
+
+        #: console lines start with the time too (a daemon's log), as file lines always do
+        self.timestamps = timestamps
 
         dests = [d.strip() for item in logdest for d in item.split(",") if d.strip()] or ["console"]
         self.console = False
@@ -211,18 +344,20 @@ class RunOutput:
         self._handler: logging.Handler | None = None
 
     def __call__(self, level: str, text: str) -> None:
+        from master.logfmt import log_time
+
+        stamp = log_time()
         if self.console:
-            click.echo(click.style(text, fg=LEVEL_COLOURS.get(level)) if self.colour else text)
+            line = f"{stamp} {text}" if self.timestamps else text
+            click.echo(click.style(line, fg=LEVEL_COLOURS.get(level)) if self.colour else line)
         if self.files:
-            import datetime
             import json
 
-            now = datetime.datetime.now().astimezone()
             for fh, kind in self.files:
                 if kind == "text":
-                    fh.write(f"{now.strftime('%Y-%m-%d %H:%M:%S %z')} {text}\n")
+                    fh.write(f"{stamp} {text}\n")
                 else:
-                    record = json.dumps({"time": now.isoformat(), "level": level, "message": text})
+                    record = json.dumps({"time": stamp, "level": level, "message": text})
                     fh.write(record + (",\n" if kind == "json" else "\n"))
                 fh.flush()
         if self.syslog:
@@ -237,13 +372,14 @@ class RunOutput:
 
         if not self.files and not self.syslog:
             return
-        names = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning"}
+        from master.logfmt import puppet_level
+
         out = self
 
         class _Forward(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
-                kind = names.get(record.levelno, "err")
-                label = {"debug": "Debug", "info": "Info", "warning": "Warning"}.get(kind, "Error")
+                label = puppet_level(record.levelno)
+                kind = "err" if label == "Error" else label.lower()
                 console, out.console = out.console, False
                 try:
                     out(kind, f"{label}: {record.getMessage()}")

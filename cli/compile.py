@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from cli.common import die, host_facts_or_minimal, load_facts_file, report_dsl_error, split_path
+from cli.common import (
+    DEFAULT_ENVIRONMENT,
+    OptionsAnywhereGroup,
+    die,
+    host_facts_or_minimal,
+    load_facts_file,
+    report_dsl_error,
+    split_path,
+)
 
 
 # -- the language ---------------------------------------------------------------------------------
@@ -21,7 +29,8 @@ def _compile_options(func: Any) -> Any:
         click.option("--hiera-config", type=click.Path(dir_okay=False), help="A Hiera 5 hiera.yaml."),
         click.option("--env-dir", type=click.Path(file_okay=False),
                      help="An environment directory (manifests/, modules/, hiera.yaml, data/)."),
-        click.option("--environment", default="production", show_default=True),
+        click.option("--environment", default=DEFAULT_ENVIRONMENT, show_default=True,
+                     help="The environment's name, as $environment and $server_facts see it."),
         click.option("--strict-variables", is_flag=True, help="Unknown variables are errors."),
     ]
     for opt in reversed(options):
@@ -71,7 +80,7 @@ def compile_cmd(manifest: str | None, node: str, facts_file: str | None, modulep
     click.echo(catalog.to_json(indent=2 if pretty else None))
 
 
-@click.group("parser")
+@click.group("parser", cls=OptionsAnywhereGroup)
 def parser_group() -> None:
     """Manifest syntax tools."""
 
@@ -96,9 +105,11 @@ def parser_validate(files: tuple[str, ...]) -> None:
 @click.command("lookup")
 @click.argument("key")
 @_compile_options
-@click.option("--merge", type=click.Choice(["first", "unique", "hash", "deep"]), default=None)
+@click.option("--merge", type=click.Choice(["first", "unique", "hash", "deep"]), default=None,
+              help="The merge behaviour (default: the key's lookup_options, else first).")
 @click.option("--default", "default_value", default=None, help="Value when the key is not found.")
-@click.option("--render-as", type=click.Choice(["yaml", "json", "s"]), default="yaml")
+@click.option("--render-as", type=click.Choice(["yaml", "json", "s"]), default="yaml", show_default=True,
+              help="How to print the value (s: as a plain string).")
 @click.option("--explain", is_flag=True,
               help="Show each Hiera level and data file searched, and where the value came from.")
 def lookup_cmd(key: str, node: str, facts_file: str | None, modulepath: str | None,

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from cli.common import PuppetCommand, die, warn
+from cli.common import (
+    DEFAULT_SERVER,
+    OPERATOR_CERTNAME,
+    OPERATOR_SSLDIR,
+    SERVER_ENVVAR,
+    PuppetCommand,
+    die,
+    warn,
+)
 from cli.operator import node_facts
 
 # -- facts ----------------------------------------------------------------------------------------
@@ -36,10 +44,11 @@ _REFUSED = {
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds each collector, external executable and custom fact may take.")
 @click.option("--node", "node_name", help="The facts the master stored for NODE (operator certificate).")
-@click.option("--server", envvar="BUNRAKU_SERVER", default="localhost:8140", help="With --node: the master(s).")
-@click.option("--ssldir", "op_ssldir", envvar="BUNRAKU_SSLDIR", default=str(Path.home() / ".bunraku/ssl"),
+@click.option("--server", envvar=SERVER_ENVVAR, default=DEFAULT_SERVER, show_default=True,
+              help="With --node: the master(s).")
+@click.option("--ssldir", "op_ssldir", envvar="BUNRAKU_SSLDIR", default=OPERATOR_SSLDIR,
               help="With --node: the operator's ssldir.")
-@click.option("--certname", "op_certname", envvar="BUNRAKU_CERTNAME", default="admin",
+@click.option("--certname", "op_certname", envvar="BUNRAKU_CERTNAME", default=OPERATOR_CERTNAME,
               help="With --node: the operator certificate's name.")
 @click.option("--no-custom-facts", is_flag=True, help="Load no custom facts (not even with --custom-dir, -p).")
 @click.option("--no-external-facts", is_flag=True, help="Load no external facts (no facts.d).")

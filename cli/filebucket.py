@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
-from cli.common import die, engine_error
+from cli.common import OptionsAnywhereGroup, die, engine_error
 
 
-@click.group("filebucket")
+@click.group("filebucket", cls=OptionsAnywhereGroup)
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="The state directory (default ROOT/var/lib/bunraku).")
-@click.option("--root", "root_dir", default="/", show_default=True, type=click.Path(file_okay=False))
+@click.option("--root", "root_dir", default="/", show_default=True, type=click.Path(file_okay=False),
+              help="The target root whose bucket to read (as `apply --root`).")
 @click.pass_context
 def filebucket_group(ctx: click.Context, state_dir: str | None, root_dir: str) -> None:
     """The local filebucket: contents kept before files were replaced."""

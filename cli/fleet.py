@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli.common import OptionsAnywhereGroup
 from cli.operator import fleet_call, operator_client, operator_options
 
 
@@ -11,7 +12,7 @@ from cli.operator import fleet_call, operator_client, operator_options
 @operator_options
 @click.option("--unresponsive-after", type=float, default=3600, show_default=True,
               help="Seconds without contact before a node counts as unresponsive.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def nodes_cmd(server: str, op_ssldir: str, op_certname: str, unresponsive_after: float, as_json: bool) -> None:
     """The fleet: each node's status, last run, code_id and group."""
     import json
@@ -27,7 +28,7 @@ def nodes_cmd(server: str, op_ssldir: str, op_certname: str, unresponsive_after:
         click.echo(line)
 
 
-@click.group("catalog")
+@click.group("catalog", cls=OptionsAnywhereGroup)
 def catalog_group() -> None:
     """Catalogs on the master."""
 
@@ -37,7 +38,7 @@ def catalog_group() -> None:
 @click.option("--from", "from_rev", required=True, help="A git revision of the node's environment.")
 @click.option("--to", "to_rev", required=True, help="Another revision (e.g. a branch before it is merged).")
 @click.option("--environment", default="", help="Default: the node's classified environment.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @operator_options
 def catalog_diff_cmd(node: str, from_rev: str, to_rev: str, environment: str, as_json: bool, server: str,
                      op_ssldir: str, op_certname: str) -> None:

@@ -28,7 +28,8 @@ from cli.common import die, given
 @click.option("--enc", type=click.Path(dir_okay=False), help="External node classifier executable.")
 @click.option("--groups", type=click.Path(dir_okay=False), help="YAML file of node groups.")
 @click.option("--workers", type=int, help="Compile processes (0: one per core).")
-@click.option("--log-format", type=click.Choice(["json", "kv"]), help="Structured log format.")
+@click.option("--log-format", type=click.Choice(["text", "json", "kv"]),
+              help="Log lines: text (TIME Level: message, as the agent's) or structured json / kv. [text]")
 @click.option("--port-file", type=click.Path(dir_okay=False),
               help="Write 'PORT CA_PORT' here once listening (useful with port 0).")
 @click.option("--user", help="Once listening, run as this user (its state is handed to it).")

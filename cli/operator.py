@@ -7,17 +7,18 @@ from typing import Any
 
 import click
 
-from cli.common import die
+from cli.common import DEFAULT_SERVER, OPERATOR_CERTNAME, OPERATOR_SSLDIR, SERVER_ENVVAR, die
 
 
 # -- fleet operations (operator certificate) ---------------------------------------------------------
 def operator_options(func: Any) -> Any:
     options = [
-        click.option("--server", envvar="BUNRAKU_SERVER", default="localhost:8140", show_default=True,
+        click.option("--server", envvar=SERVER_ENVVAR, default=DEFAULT_SERVER, show_default=True,
                      help="Master(s), comma-separated."),
-        click.option("--ssldir", "op_ssldir", envvar="BUNRAKU_SSLDIR", default=str(Path.home() / ".bunraku/ssl"),
+        click.option("--ssldir", "op_ssldir", envvar="BUNRAKU_SSLDIR", default=OPERATOR_SSLDIR,
                      show_default=True, help="The operator's ssldir."),
-        click.option("--certname", "op_certname", envvar="BUNRAKU_CERTNAME", default="admin", show_default=True,
+        click.option("--certname", "op_certname", envvar="BUNRAKU_CERTNAME", default=OPERATOR_CERTNAME,
+                     show_default=True,
                      help="The operator certificate's name."),
     ]
     for opt in reversed(options):

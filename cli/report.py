@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cli.common import die
+from cli.common import OptionsAnywhereGroup, die
 from cli.operator import fleet_call, operator_client, operator_options
 
 
-@click.group("report")
+@click.group("report", cls=OptionsAnywhereGroup)
 def report_group() -> None:
     """Reports stored on the master."""
 

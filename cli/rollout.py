@@ -6,10 +6,11 @@ from typing import Any
 
 import click
 
+from cli.common import DEFAULT_ENVIRONMENT, OptionsAnywhereGroup, PuppetCommand, die
 from cli.operator import fleet_call, operator_client, operator_options
 
 
-@click.group("rollout")
+@click.group("rollout", cls=OptionsAnywhereGroup)
 def rollout_group() -> None:
     """Release control: roll a commit out to the fleet in waves (operator certificate)."""
 
@@ -26,9 +27,12 @@ def _print_rollout(info: dict[str, Any], as_json: bool) -> None:
         click.echo(line)
 
 
-@rollout_group.command("start")
-@click.argument("rev")
-@click.option("--environment", "--env", "environment", default="production", show_default=True, help="The git environment.")
+@rollout_group.command("start", cls=PuppetCommand, aliases={"--env": "--environment"})
+@click.argument("rev", required=False)
+@click.option("--environment", default=DEFAULT_ENVIRONMENT, show_default=True,
+              help="The git environment.")
+@click.option("--artifact", metavar="APP=VERSION",
+              help="Roll an application version out (instead of REV) to the nodes whose catalogs deploy APP.")
 @click.option("--group", help="Only the nodes of this group (product line).")
 @click.option("--canary", help="Nodes of the first wave: N or N%. [1]")
 @click.option("--batch", help="Nodes of each later wave: N or N%. [10%]")
@@ -39,21 +43,25 @@ def _print_rollout(info: dict[str, Any], as_json: bool) -> None:
 @click.option("--auto-rollback", is_flag=True, help="When halted, give the nodes their previous release back.")
 @click.option("--incremental", is_flag=True, help="Agents apply only what changed since their last good run.")
 @click.option("--force", is_flag=True, help="Start even if the release does not compile for some nodes.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @operator_options
-def rollout_start(rev: str, environment: str, group: str | None, canary: str | None, batch: str | None,
+def rollout_start(rev: str | None, environment: str, artifact: str | None, group: str | None, canary: str | None, batch: str | None,
                   max_concurrent: int | None, max_failures: str | None, health_timeout: float | None,
                   pause_between: float | None, auto_rollback: bool, incremental: bool, force: bool, as_json: bool,
                   server: str, op_ssldir: str, op_certname: str) -> None:
     """Roll REV (a branch of the environment or a commit) out, wave by wave. The master first compiles
-    REV for every node in scope and refuses, naming each node and its error, if any fails (--force)."""
+    REV for every node in scope and refuses, naming each node and its error, if any fails (--force).
+    With --artifact APP=VERSION, the version of an application is rolled out instead, in the same waves;
+    a rollback switches nodes back to the version they had, already on disk."""
     from master import fleet
 
+    if bool(rev) == bool(artifact):
+        die("error: rollout start takes REV or --artifact APP=VERSION (one of them)")
     with operator_client(server, op_ssldir, op_certname) as client:
-        info = fleet_call(fleet.start_rollout, client, rev, environment, group=group, canary=canary, batch=batch,
-                           max_concurrent=max_concurrent, max_failures=max_failures, health_timeout=health_timeout,
-                           pause_between=pause_between, auto_rollback=auto_rollback, incremental=incremental,
-                           force=force)
+        info = fleet_call(fleet.start_rollout, client, rev or "", environment, group=group, canary=canary,
+                          batch=batch, max_concurrent=max_concurrent, max_failures=max_failures,
+                          health_timeout=health_timeout, pause_between=pause_between, auto_rollback=auto_rollback,
+                          incremental=incremental, force=force, artifact=artifact or "")
     if as_json:
         _print_rollout(info, True)
         return
@@ -64,7 +72,7 @@ def rollout_start(rev: str, environment: str, group: str | None, canary: str | N
 
 @rollout_group.command("status")
 @click.argument("rollout_id", type=int)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @operator_options
 def rollout_status(rollout_id: int, as_json: bool, server: str, op_ssldir: str, op_certname: str) -> None:
     """A rollout: its state, waves, each node's state and health, and its timeline."""
@@ -103,7 +111,7 @@ for _command in ("pause", "resume", "retry", "abort", "rollback"):
 
 
 @rollout_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @operator_options
 def rollout_list(as_json: bool, server: str, op_ssldir: str, op_certname: str) -> None:
     """Every rollout, newest first."""

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from cli.common import die
+from cli.common import OptionsAnywhereGroup, die
 
 
-@click.group("store")
+@click.group("store", cls=OptionsAnywhereGroup)
 def store_group() -> None:
     """The master's store: back it up (while the master runs), check it, restore it, create it."""
 

@@ -101,9 +101,9 @@ def format_key() -> str:
 
 
 def bunraku_version(root: Path) -> str:
-    """The release, read from the CLI package's source (importing it, or the package metadata, would
+    """The release, read from the source that defines it (importing it, or the package metadata, would
     cost more than a parse of a small file)."""
-    for rel in ("cli/common.py", "cli/__init__.py", "bunraku.py"):
+    for rel in ("engine/__init__.py", "cli/common.py", "cli/__init__.py", "bunraku.py"):
         try:
             text = (root / rel).read_text(encoding="utf-8")
         except OSError:

@@ -55,6 +55,8 @@ _TYPES: dict[str, str] = {
     "ssh_authorized_key": "name ensure key type user target options drop_private_keys provider",
     "sshkey": "name ensure key type host_aliases target provider",
     "healthcheck": " ".join(HEALTHCHECK_ATTRIBUTES),  # Bunraku's own type: defined with the engine's
+    "release": "app version path keep owner group format before_switch after_switch healthcheck sha256 size "
+               "filename provider",  # Bunraku's own type (engine/types/release.py)
     "whit": "name",
     "component": "name",
 }
@@ -65,7 +67,7 @@ BUILTIN_TYPES: dict[str, frozenset[str]] = {
 }
 
 #: The attribute that names the managed thing when the title doesn't.
-NAMEVARS = {"file": "path", "exec": "command", "tidy": "path"}
+NAMEVARS = {"file": "path", "exec": "command", "tidy": "path", "release": "app"}
 
 
 # -- what a type knows about its attributes and titles ------------------------------------------------

@@ -195,7 +195,7 @@ BUILTIN_MODULES: dict[str, str] = {
     "cron": "cron", "exec": "exec", "file": "file", "healthcheck": "healthcheck", "host": "host",
     "mailalias": "mailalias", "mount": "mount", "notify": "notify", "package": "package",
     "resources": "resources", "service": "service", "ssh_authorized_key": "ssh_authorized_key",
-    "sshkey": "sshkey", "user": "user", "group": "user",
+    "sshkey": "sshkey", "user": "user", "group": "user", "release": "release",
 }
 _loaded = False
 _loaded_modules: set[str] = set()

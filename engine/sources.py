@@ -40,11 +40,67 @@ class FileSource(Protocol):
     def listdir(self, uri: str) -> list[str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    """An application artifact a ``release`` resource deploys: the master's ``app`` ``version``, with the
+    digest, size and file name the catalog gives (empty, -1, empty when unknown: a masterless run)."""
+
+    app: str
+    version: str
+    sha256: str = ""
+    size: int = -1
+    filename: str = ""
+
+
+class ArtifactSource(Protocol):
+    """Where artifacts come from: the master (the agent's source) or a local directory."""
+
+    def fetch_artifact(self, ref: ArtifactRef, dest: str) -> str:
+        """Write ``ref``'s content to ``dest``, carrying on from what a partial ``dest`` already holds;
+        return the artifact's file name. The caller checks the digest."""
+        ...
+
+
+def fetch_artifact(source: object, ref: ArtifactRef, dest: str) -> str:
+    """``source.fetch_artifact(ref, dest)``, or a one-line error when ``source`` has no artifacts."""
+    fetch = getattr(source, "fetch_artifact", None)
+    if fetch is None:
+        raise ProviderError(f"no artifact source for {ref.app} {ref.version}: run under a master, or give "
+                            "`bunraku apply` an --artifact-dir")
+    return str(fetch(ref, dest))
+
+
+def copy_local_artifact(artifact_dir: str, ref: ArtifactRef, dest: str) -> str:
+    """``ARTIFACT_DIR/APP/VERSION/FILE`` (the one file there) copied to ``dest``: masterless runs."""
+    folder = os.path.join(artifact_dir, ref.app, ref.version)
+    try:
+        names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    except OSError:
+        names = []
+    if ref.filename and ref.filename in names:
+        names = [ref.filename]
+    if len(names) != 1:
+        found = "no file" if not names else f"{len(names)} files"
+        raise ProviderError(f"artifact {ref.app} {ref.version}: expected one file in {folder}, found {found}")
+    with open(os.path.join(folder, names[0]), "rb") as src, open(dest, "wb") as out:
+        while block := src.read(1024 * 1024):
+            out.write(block)
+    return names[0]
+
+
 class ModulepathFileSource:
     """Resolve sources on this machine: plain paths, file:// and puppet:///modules/ on a modulepath."""
 
-    def __init__(self, modulepath: Sequence[Path | str] = ()) -> None:
+    def __init__(self, modulepath: Sequence[Path | str] = (), artifact_dir: Path | str | None = None) -> None:
         self.modulepath = [str(p) for p in modulepath]
+        #: masterless artifacts: ``ARTIFACT_DIR/APP/VERSION/FILE``
+        self.artifact_dir = str(artifact_dir) if artifact_dir is not None else None
+
+    def fetch_artifact(self, ref: ArtifactRef, dest: str) -> str:
+        if self.artifact_dir is None:
+            raise ProviderError(f"no artifact source for {ref.app} {ref.version}: run under a master, or give "
+                                "`bunraku apply` an --artifact-dir")
+        return copy_local_artifact(self.artifact_dir, ref, dest)
 
     def local_path(self, uri: str) -> str | None:
         if uri.startswith("puppet://"):
@@ -116,6 +172,9 @@ class ImageFileSource:
     def __init__(self, inner: FileSource, root: str) -> None:
         self.inner = inner
         self.root = root
+
+    def fetch_artifact(self, ref: ArtifactRef, dest: str) -> str:
+        return fetch_artifact(self.inner, ref, dest)
 
     def _local(self, uri: str) -> bool:
         return self.root != "/" and not uri.startswith("puppet://")

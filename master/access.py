@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 #: Reading (nodes, facts, catalogs, reports, rollouts) takes at least this role.
 READ_ROLE = "viewer"
+#: Pushing application artifacts (``bunraku artifact push``) takes this role (a CI job's), or operator or admin.
+PUBLISH_ROLE = "publisher"
 #: What a certificate whose role extension cannot be read grants: the least there is (no group at all).
 UNREADABLE_ROLE = OperatorRole("viewer", frozenset())
 
@@ -42,3 +44,9 @@ def may_read(role: OperatorRole, group: str | None) -> bool:
     """Whether ``role`` may read a node of ``group`` (None: a node in no group, seen only by a role that
     covers every group), or a rollout of ``group`` (None: a rollout over the whole fleet)."""
     return role.allows(READ_ROLE) and role.covers(group)
+
+
+def may_see_artifacts(role: OperatorRole) -> bool:
+    """Whether ``role`` may list and show artifacts: readers of the fleet, and publishers (CI checks what it
+    pushed)."""
+    return role.allows(READ_ROLE) or role.allows(PUBLISH_ROLE)

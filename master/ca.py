@@ -246,7 +246,8 @@ class CertificateAuthority:
             sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.DNSName(master_certname),
                                             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                                             x509.IPAddress(ipaddress.ip_address("::1"))]
-            for alt in dns_alt_names:
+            # `puppet`, the name agents and operators ask for unless told otherwise (as Puppet's CA does)
+            for alt in dict.fromkeys(n for n in ("puppet", *dns_alt_names) if n != master_certname):
                 try:
                     sans.append(x509.IPAddress(ipaddress.ip_address(alt)))
                 except ValueError:

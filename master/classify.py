@@ -9,6 +9,8 @@ Groups (product lines) are declared in YAML::
         classes: [role::web]                            # or {role::web: {param: value}}
         parameters: {tier: frontend}
         environment: production
+        task_accounts: [deploy]                         # accounts tasks may run as (root: admins only)
+        task_max_concurrent: 10                         # task runs at once in the group, all tasks
 
 Every group whose patterns match contributes (in file order; the first one names the node's group).
 An external node classifier (Puppet's ENC) is an executable called with the certname that prints
@@ -44,6 +46,8 @@ class Classification:
     parameters: dict[str, Any] = field(default_factory=dict)
     environment: str | None = None
     group: str | None = None
+    #: the accounts tasks may run as on the node (its first group's ``task_accounts``)
+    task_accounts: tuple[str, ...] = ()
 
 
 def _classes(value: Any, where: str) -> dict[str, dict[str, Any]]:
@@ -72,6 +76,8 @@ class Group:
     classes: dict[str, dict[str, Any]]
     parameters: dict[str, Any]
     environment: str | None
+    task_accounts: tuple[str, ...] = ()
+    task_max_concurrent: int | None = None
 
     def matches(self, node: str) -> bool:
         return any(m(node) for m in self.matchers)
@@ -99,8 +105,15 @@ def load_groups(path: Path) -> list[Group]:
             matchers = [_matcher(str(p)) for p in nodes]
         except re.error as exc:
             raise ClassificationError(f"{where}: bad node regex: {exc}") from None
+        accounts = spec.get("task_accounts") or []
+        if isinstance(accounts, str):
+            accounts = [accounts]
+        limit = spec.get("task_max_concurrent")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            raise ClassificationError(f"{where}: task_max_concurrent must be a positive integer")
         groups.append(Group(str(name), matchers, _classes(spec.get("classes"), where),
-                            dict(spec.get("parameters") or {}), spec.get("environment")))
+                            dict(spec.get("parameters") or {}), spec.get("environment"),
+                            tuple(str(a) for a in accounts), limit))
     return groups
 
 
@@ -156,7 +169,9 @@ class Classifier:
         result = Classification()
         for group in self._load_groups():
             if group.matches(node):
-                result.group = result.group or group.name
+                if result.group is None:
+                    result.group = group.name
+                    result.task_accounts = group.task_accounts
                 for cls, params in group.classes.items():
                     result.classes.setdefault(cls, {}).update(params)
                 result.parameters.update(group.parameters)
@@ -176,3 +191,7 @@ class Classifier:
         with self._lock:
             self._cache[node] = (now, result)
         return result
+
+    def task_limits(self) -> dict[str, int]:
+        """Each group's ``task_max_concurrent``: task runs at once in the group, over all tasks."""
+        return {g.name: g.task_max_concurrent for g in self._load_groups() if g.task_max_concurrent is not None}

@@ -162,15 +162,17 @@ def compile_job_full(job: CompileJob) -> Compiled:
 def _serialise(doc: dict[str, Any]) -> tuple[bytes, str]:
     """The catalog's JSON to send and its digest (:func:`master.store.documents.catalog_digest`), encoding
     the catalog once where it can: the digest is taken over the canonical JSON of the catalog without its
-    per-compilation keys; when no value had to be redacted for it, that very text, with those keys put
-    back in front, is what is sent (the same document, its keys sorted)."""
+    per-compilation keys; when no value had to be redacted for it and it holds no rich data, that very
+    text, with those keys put back in front, is what is sent (the same document, its keys sorted)."""
     from master.store.documents import DIGEST_EXCLUDED_KEYS, canonical_json, redact_catalog
 
     redacted = redact_catalog(doc)
     body = canonical_json({k: v for k, v in redacted.items() if k not in DIGEST_EXCLUDED_KEYS})
     digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
     same = all(a is b for a, b in zip(redacted.get("resources") or (), doc.get("resources") or (), strict=True))
-    if not same:  # secrets were redacted for the digest: the catalog sent keeps them
+    # Puppet's rich data (Deferred, Sensitive, ...: objects tagged "__ptype") is read by the order of its
+    # keys, which a sorted text would change; and secrets redacted for the digest must reach the agent
+    if not same or '"__ptype"' in body:
         return json.dumps(doc, ensure_ascii=False).encode("utf-8"), digest
     header = canonical_json({k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc})
     if header == "{}":

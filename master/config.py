@@ -19,7 +19,7 @@
     workers: 0                        # compile processes (0: one per core)
     catalog_cache_size: 2000
     environment_timeout: 2            # seconds a directory environment's code version is trusted
-    log_format: json                  # json | kv
+    log_format: text                  # text (Puppet's: TIME Level: message) | json | kv
     environments:                     # per git environment (branch) release settings
       production: {follow_branch: false, release: 3f2a9c1}
     live_heartbeat_seconds: 10        # the live channel: heartbeats both ways this often
@@ -28,6 +28,8 @@
     rollout_tick_seconds: 1           # how often the master advances the rollouts it drives
     rollout_lease_seconds: 15         # a rollout's driver must renew its lease within this
     rollout_owner: null               # this master's id for rollout leases (default certname@host:vardir)
+    task_max_concurrent: 100          # task runs at once over the whole fleet, all tasks (groups: their own)
+    task_poll_seconds: 1              # how often the master looks for queued task runs of its agents
     max_message_bytes: 16777216       # largest gRPC message accepted or sent (16 MiB)
     rate_limit: {per_node_per_minute: 1200, burst: 200}   # per certificate (gRPC, and Puppet's HTTP API
                                       # apart); false: no limit
@@ -117,7 +119,7 @@ class MasterConfig:
     workers: int = 0
     catalog_cache_size: int = 2000
     environment_timeout: float = 2.0
-    log_format: str = "json"
+    log_format: str = "text"
     max_threads: int = 64
     environments: dict[str, Any] = field(default_factory=dict)
     live_heartbeat_seconds: float = 10.0
@@ -126,6 +128,8 @@ class MasterConfig:
     rollout_tick_seconds: float = 1.0
     rollout_lease_seconds: float = 15.0
     rollout_owner: str | None = None
+    task_max_concurrent: int = 100
+    task_poll_seconds: float = 1.0
     max_message_bytes: int = 16 * 1024 * 1024
     rate_limit: Any = field(default_factory=lambda: {"per_node_per_minute": 1200, "burst": 200})
     inflight_bytes: int = 64 * 1024 * 1024
@@ -179,6 +183,11 @@ class MasterConfig:
     @property
     def store_path(self) -> Path:
         return self.vardir / "store.sqlite"
+
+    @property
+    def dashboard_tokens_path(self) -> Path:
+        """The dashboard's token file: the master reads it here, `bunraku dashboard token-issue` writes it."""
+        return self.dashboard_tokens or self.ssldir / "dashboard-tokens.json"
 
     def ca_address(self) -> str:
         if self.ca_listen:
@@ -313,8 +322,8 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
         raise ConfigError(f"error: listen address {config.listen!r} must be HOST:PORT")
     if config.puppet_listen is not None and config.puppet_listen != "off" and ":" not in str(config.puppet_listen):
         raise ConfigError(f"error: puppet_listen address {config.puppet_listen!r} must be HOST:PORT")
-    if config.log_format not in ("json", "kv"):
-        raise ConfigError(f"error: log_format must be 'json' or 'kv', not {config.log_format!r}")
+    if config.log_format not in ("text", "json", "kv"):
+        raise ConfigError(f"error: log_format must be 'text', 'json' or 'kv', not {config.log_format!r}")
     from master.limits import RateLimit
 
     try:

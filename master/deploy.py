@@ -13,8 +13,9 @@ answers only for the host of ``git_remote`` (Puppetfile modules on that host too
 (a host key is accepted the first time, then checked).
 
 Each master fetches for itself. A deploy (:meth:`Deployer.deploy`, or :meth:`Deployer.trigger` from a
-webhook) reaches the master it is asked of; point the git server's webhook at each master, or at a
-load balancer that sends it to all of them.
+webhook) reaches the master it is asked of, which announces it on the ``catalogs`` notification
+(:mod:`master.notify`): every master sharing its store checks the environment again (fetching first,
+with ``git_remote``) and drops the catalogs it cached of it, so one webhook is enough.
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ class Deployer:
         self._thread: threading.Thread | None = None
         self.last_result: DeployResult | None = None
         self.last_fetch: float | None = None
+        #: master.notify.Notifier: deploys are announced to the masters sharing the store (None: not)
+        self.notifier: Any = None
         environments.deployer = self
 
     @classmethod
@@ -403,6 +406,10 @@ class Deployer:
                               environments=reports)
         self.last_result = result
         self._record(result)
+        if self.notifier is not None:
+            deployed = [r.environment for r in reports if r.ok]
+            for name in deployed if environment is not None else (["*"] if deployed else []):
+                self.notifier.notify("catalogs", {"env": name, "why": "deploy"})
         for report in reports:
             if report.ok:
                 log.info("deployed environment %s at %s", report.environment, report.code_id)

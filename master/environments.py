@@ -217,6 +217,16 @@ class Environments:
         """Read the branch heads again on the next request (after a fetch)."""
         self._heads.clear()
 
+    def forget(self, name: str | None = None) -> None:
+        """Check ``name`` (None: every environment) again on the next request: its branch head, or its
+        directory's content (another master deployed new code)."""
+        if name is None:
+            self._heads.clear()
+            self._dir_versions.clear()
+        else:
+            self._heads.pop(name, None)
+            self._dir_versions.pop(name, None)
+
     def refresh(self, name: str) -> Refresh:
         """Resolve ``name``'s branch head again, its Puppetfile modules too (branches move), and say what
         is served now. Never raises for what a push can cause."""

@@ -78,11 +78,12 @@ def start_rollout(client: MasterClient, rev: str, environment: str, *, group: st
                   canary: str | None = None, batch: str | None = None, max_concurrent: int | None = None,
                   max_failures: str | None = None, health_timeout: float | None = None,
                   pause_between: float | None = None, auto_rollback: bool = False,
-                  incremental: bool = False, force: bool = False) -> dict[str, Any]:
+                  incremental: bool = False, force: bool = False, artifact: str = "") -> dict[str, Any]:
     reply = client.call("StartRollout", pb.StartRolloutRequest(
         rev=rev, environment=environment, group=group or "", canary=canary or "", batch=batch or "",
         max_concurrent=max_concurrent or 0, max_failures=max_failures or "", health_timeout=health_timeout or 0,
-        pause_between=pause_between or 0, auto_rollback=auto_rollback, incremental=incremental, force=force))
+        pause_between=pause_between or 0, auto_rollback=auto_rollback, incremental=incremental, force=force,
+        artifact=artifact))
     return dict(json.loads(reply.rollout_json))
 
 

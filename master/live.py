@@ -1,4 +1,4 @@
-"""The live agent channel: connected agents, heartbeats both ways, and "run now" commands.
+"""The live agent channel: connected agents, heartbeats both ways, "run now" and task commands.
 
 Each connected agent holds one server-streaming ``Live`` call; the master sends it a PING every
 ``heartbeat_seconds`` and RUN commands when a rollout triggers it. The agent sends its own heartbeats
@@ -9,8 +9,11 @@ the rollout defers it (it gets its assigned release at its next timer run).
 A stream holds a server thread while it is open, so at most ``max_agents`` may be open at once; the
 others are refused (RESOURCE_EXHAUSTED) and their agents keep running on the timer and retry.
 
-With several masters, each hub knows only the agents connected to it: a rollout driven by one master
-defers the nodes whose channel is open to another (they get the release at their next timer run).
+With several masters, each hub knows only the agents connected to it; the store records which master
+holds each node's channel (``live_channels``, refreshed every heartbeat). A rollout driven by one master
+triggers a node connected to another through a ``run`` notification that master acts on, and counts it
+as triggered (:class:`master.notify.FleetDispatcher`); a node no master has heard from lately is deferred.
+Task runs reach such nodes the same way (``tasks``, then the other master's dispatcher claims them).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +35,10 @@ class LiveRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    kind: str                # "ping" | "run" | "close"
+    kind: str                # "ping" | "run" | "task" | "cancel" | "close"
     mode: str = "full"       # run: full | incremental
     rollout_id: int = 0
+    task: Any = None         # task, cancel: the fields of the wire's TaskCommand (master.tasks.dispatch)
 
 
 @dataclass(eq=False)
@@ -61,6 +66,10 @@ class LiveHub:
         self._connections: dict[str, Connection] = {}
         self._heard: dict[str, float] = {}
         self._closed = False
+        #: called with the node's name whenever a channel opens (the task dispatcher looks for its runs)
+        self.connect_listeners: list[Callable[[str], None]] = []
+        #: called with the node's name when its channel closes (and no newer one replaced it)
+        self.disconnect_listeners: list[Callable[[str], None]] = []
 
     # -- the dispatcher side ------------------------------------------------------------------------
     def trigger(self, node: str, mode: str = "full", rollout_id: int = 0) -> bool:
@@ -73,6 +82,16 @@ class LiveHub:
             return False
         conn.commands.put(Command("run", mode, rollout_id))
         log.info("live: told %s to run now (%s)", node, mode)
+        return True
+
+    def send(self, node: str, command: Command) -> bool:
+        """Queue ``command`` on ``node``'s channel; False when it is not connected (or silent too long)."""
+        with self._lock:
+            conn = self._connections.get(node)
+            alive = conn is not None and self.clock() - self._heard.get(node, float("-inf")) <= self.timeout
+        if conn is None or not alive:
+            return False
+        conn.commands.put(command)
         return True
 
     def connected(self, node: str) -> bool:
@@ -117,14 +136,26 @@ class LiveHub:
                 pending = None
             if pending is not None:
                 conn.commands.put(pending)
+        for listener in list(self.connect_listeners):
+            try:
+                listener(node)
+            except Exception as exc:  # noqa: BLE001 - a listener's failure must not refuse the channel
+                log.warning("live: a connect listener failed for %s: %s", node, exc)
         return conn
 
     def disconnect(self, conn: Connection) -> None:
         conn.closed.set()
         with self._lock:
-            if self._connections.get(conn.node) is conn:
+            gone = self._connections.get(conn.node) is conn
+            if gone:
                 del self._connections[conn.node]
-                log.info("live: %s disconnected", conn.node)
+        if gone:
+            log.info("live: %s disconnected", conn.node)
+            for listener in list(self.disconnect_listeners):
+                try:
+                    listener(conn.node)
+                except Exception as exc:  # noqa: BLE001 - bookkeeping must not break the channel's end
+                    log.warning("live: a disconnect listener failed for %s: %s", conn.node, exc)
 
     def commands(self, conn: Connection, active: Callable[[], bool]) -> Iterator[Command]:
         """What to send down ``conn``: a first PING, then RUN commands and a PING every heartbeat, until

@@ -35,6 +35,7 @@ from master.config import MasterConfig
 from master.connguard import ConnectionGuard
 from master.environments import Environments
 from master.live import Command, LiveHub
+from master.notify import FleetDispatcher, LiveChannels, Notice, Notifier
 from master.service import MasterContext, Peer, ServiceError
 from wire import pki
 from wire.proto import bunraku_pb2 as pb
@@ -205,7 +206,8 @@ class MasterServicer(pb_grpc.MasterServicer):
 
     def FileContent(self, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:  # noqa: N802
         peer = _peer(context)
-        chunks = self._call(context, service.file_chunks, peer, request.uri, request.environment)
+        chunks = self._call(context, service.file_chunks, peer, request.uri, request.environment,
+                            sha256=request.sha256, offset=request.offset)
         for data, sha in chunks:
             self._still_valid(context, peer)
             yield pb.FileChunk(data=data, sha256=sha)
@@ -221,7 +223,7 @@ class MasterServicer(pb_grpc.MasterServicer):
             name=n.name, status=n.status or "", last_run=_iso(n.last_run), last_seen=_iso(n.last_seen),
             code_id=n.code_id or "", environment=n.environment or "", group=n.group or "",
             report_count=n.report_count or 0, cached_catalog=n.cached_catalog or "",
-            agent_disabled=(why := service.agent_disabled(self.ctx, n.name)) is not None, disabled_reason=why or "")
+            agent_disabled=n.disabled is not None, disabled_reason=n.disabled or "")
             for n in nodes])
 
     def GetReports(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
@@ -245,12 +247,14 @@ class MasterServicer(pb_grpc.MasterServicer):
                           (request.disabled_reason or "reason not specified") if request.disabled else None)
         hub = self.ctx.live
         assert hub is not None  # live_connect refuses when there is no hub
-        kinds = {"ping": pb.LiveCommand.PING, "run": pb.LiveCommand.RUN}
+        kinds = {"ping": pb.LiveCommand.PING, "run": pb.LiveCommand.RUN, "task": pb.LiveCommand.TASK,
+                 "cancel": pb.LiveCommand.CANCEL}
         context.add_callback(lambda: conn.commands.put(_CLOSE))
         for command in hub.commands(conn, context.is_active):
             self._still_valid(context, peer)  # (at least every heartbeat: a revoked node gets no RUN)
             yield pb.LiveCommand(kind=kinds[command.kind], mode=command.mode, rollout_id=command.rollout_id,
-                                 heartbeat_seconds=hub.heartbeat_seconds)
+                                 heartbeat_seconds=hub.heartbeat_seconds,
+                                 task=pb.TaskCommand(**command.task) if command.task else None)
 
     def StartRollout(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         options = {"canary": request.canary or None, "batch": request.batch or None,
@@ -258,6 +262,12 @@ class MasterServicer(pb_grpc.MasterServicer):
                    "health_timeout": request.health_timeout or None, "pause_between": request.pause_between or None,
                    "auto_rollback": request.auto_rollback, "incremental": request.incremental,
                    "force": request.force}
+        if request.artifact:  # an application version (master.artifacts), through the same rollouts
+            from master import artifacts
+
+            info = self._call(context, artifacts.start_artifact_rollout, _peer(context), request.artifact,
+                              request.environment, request.group or None, options)
+            return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())
         info = self._call(context, service.start_rollout, _peer(context), request.rev, request.environment,
                           request.group or None, options)
         return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())
@@ -273,6 +283,61 @@ class MasterServicer(pb_grpc.MasterServicer):
     def ListRollouts(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         items = self._call(context, service.list_rollouts, _peer(context))
         return pb.ListRolloutsReply(rollouts_json=json.dumps(items, default=str).encode())
+
+    def RunTask(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master.tasks import service as tasks
+
+        info, created = self._call(context, tasks.run_task, _peer(context), group=request.group or None,
+                                   nodes=list(request.nodes), account=request.account,
+                                   max_concurrent=request.max_concurrent, timeout=request.timeout,
+                                   idempotency_key=request.idempotency_key, command=list(request.command),
+                                   task=request.task, params=dict(request.params),
+                                   environment=request.environment, expires_in=request.expires_in)
+        return pb.TaskReply(task_json=json.dumps(info, default=str).encode(), created=created)
+
+    def TaskStatus(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master.tasks import service as tasks
+
+        info = self._call(context, tasks.task_status, _peer(context), request.id)
+        return pb.TaskReply(task_json=json.dumps(info, default=str).encode())
+
+    def ListTasks(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master.tasks import service as tasks
+
+        items = self._call(context, tasks.list_tasks, _peer(context), request.last)
+        return pb.TaskReply(task_json=json.dumps(items, default=str).encode())
+
+    def CancelTask(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master.tasks import service as tasks
+
+        info = self._call(context, tasks.cancel_task, _peer(context), request.id)
+        return pb.TaskReply(task_json=json.dumps(info, default=str).encode())
+
+    def TaskResult(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master.tasks import service as tasks
+
+        self._call(context, tasks.task_result, _peer(context), request.task_id, request.state,
+                   exit_code=request.exit_code if request.state in ("succeeded", "failed") else None,
+                   stdout=bytes(request.stdout), stderr=bytes(request.stderr),
+                   stdout_truncated=request.stdout_truncated, stderr_truncated=request.stderr_truncated,
+                   duration=request.duration or None, reason=request.reason)
+        return pb.TaskResultReply()
+
+    def PushArtifact(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master import artifacts
+
+        held, info = self._call(context, artifacts.push_artifact, _peer(context), app=request.app,
+                                version=request.version, sha256=request.sha256, size=request.size,
+                                offset=request.offset, data=bytes(request.data), finish=request.finish,
+                                filename=request.filename, meta=dict(request.meta))
+        return pb.PushArtifactReply(received=held, artifact_json=json.dumps(info).encode() if info else b"")
+
+    def ArtifactCommand(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        from master import artifacts
+
+        info = self._call(context, artifacts.artifact_command, _peer(context), request.command, request.app,
+                          request.version, request.older_than)
+        return pb.ArtifactReply(json=json.dumps(info, default=str).encode())
 
     def DiffCatalog(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         diff, old, new = self._call(context, service.diff_catalog, _peer(context), request.node,
@@ -311,6 +376,7 @@ class MasterServer:
         self._agent_guard: ConnectionGuard | None = None
         self._payload_threads: futures.ThreadPoolExecutor | None = None
         self.ctx: MasterContext | None = None
+        self._channels: LiveChannels | None = None
 
     def start(self) -> None:
         cfg = self.config
@@ -442,11 +508,25 @@ class MasterServer:
         cfg = self.config
         hub = LiveHub(heartbeat_seconds=cfg.live_heartbeat_seconds, timeout=cfg.live_timeout,
                       max_agents=cfg.live_max_agents)
-        rollouts = Rollouts(self.store, dispatcher=hub, owner=self._rollout_owner(),
-                            lease_seconds=cfg.rollout_lease_seconds)
+        # several masters on one PostgreSQL store: who holds which channel, and notifications between them
+        notifier = Notifier(self.store, origin=self._rollout_owner())
+        channels = LiveChannels(self.store, master=notifier.origin, fresh_seconds=cfg.live_timeout) \
+            if notifier.postgres else None
+        if channels is not None:
+            hub.connect_listeners.append(channels.opened)
+            hub.disconnect_listeners.append(channels.closed)
+        rollouts = Rollouts(self.store, dispatcher=FleetDispatcher(hub, notifier, channels),
+                            owner=self._rollout_owner(), lease_seconds=cfg.rollout_lease_seconds)
         rollouts.agents.fresh_seconds = cfg.live_timeout  # an agent's word lasts while its channel does
         metrics = Metrics(self.store, rollouts=ControllerRolloutSource(rollouts))
-        ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool, rollouts=rollouts, live=hub, metrics=metrics)
+        ctx = MasterContext(cfg, ca, self.store, envs, classifier, pool, rollouts=rollouts, live=hub, metrics=metrics,
+                            notifier=notifier)
+        self._channels = channels
+        notifier.subscribe("catalogs", lambda notice: self._catalogs_changed(ctx, notice))
+        notifier.on_reconnect(lambda: service.invalidate_catalogs(ctx, None))
+        deployer = getattr(self, "deployer", None)
+        if deployer is not None:
+            deployer.notifier = notifier
 
         def pending_run(node: str) -> Command | None:
             expected = rollouts.expected_run(node)
@@ -454,7 +534,37 @@ class MasterServer:
 
         hub.on_heartbeat = lambda node: service.record_contact(ctx, node)
         hub.on_connect = pending_run
+        ctx.tasks = self._task_dispatcher(ctx, hub)
+        ctx.tasks.listen(notifier)
         return ctx
+
+    def _catalogs_changed(self, ctx: MasterContext, notice: Notice) -> None:
+        """A ``catalogs`` notification: code deployed or exports changed on some master (maybe this one)."""
+        env = notice["env"]
+        if not isinstance(env, str):
+            return
+        name = None if env == "*" else env
+        deployer = getattr(self, "deployer", None)
+        elsewhere = ctx.notifier is not None and notice.origin != ctx.notifier.origin
+        if notice["why"] == "deploy" and elsewhere and deployer is not None and deployer.remote is not None:
+            def fetch_then_flush() -> None:  # the other master fetched the new head into its own mirror
+                deployer.fetch()
+                service.invalidate_catalogs(ctx, name)
+
+            threading.Thread(target=fetch_then_flush, name="deploy-fetch", daemon=True).start()
+            return
+        service.invalidate_catalogs(ctx, name, code=notice["why"] != "exports")
+
+    def _task_dispatcher(self, ctx: MasterContext, hub: LiveHub) -> Any:
+        """Tasks: this master sends the queued runs of the agents connected to it (master.tasks)."""
+        from master.tasks.dispatch import TaskDispatcher
+        from master.tasks.service import payload_for
+        from master.tasks.store import TaskStore
+
+        cfg = self.config
+        return TaskDispatcher(TaskStore(ctx.store), hub, owner=self._rollout_owner(),
+                              payload=lambda run: payload_for(ctx, run), fleet_limit=cfg.task_max_concurrent,
+                              group_limits=ctx.classifier.task_limits, poll_seconds=cfg.task_poll_seconds)
 
     def _start_release_control(self, ctx: MasterContext) -> None:
         """The rollout controller, ticked by a background thread, and the retention loop."""
@@ -470,6 +580,16 @@ class MasterServer:
 
         self.retention = Retention(store, cfg, owner)
         threading.Thread(target=self.retention.loop, args=(self._ticking,), name="retention", daemon=True).start()
+        if ctx.notifier is not None:
+            ctx.notifier.start()
+        if self._channels is not None and ctx.live is not None:
+            from master.notify import keep_channels_fresh
+
+            self._fresh = threading.Thread(target=keep_channels_fresh, name="live-channels", daemon=True,
+                                           args=(ctx.live, self._channels, self._ticking, cfg.live_heartbeat_seconds))
+            self._fresh.start()
+        if ctx.tasks is not None:
+            threading.Thread(target=ctx.tasks.loop, args=(self._ticking,), name="tasks", daemon=True).start()
 
     def _start_dashboard(self, ctx: MasterContext, paths: Any) -> None:
         """Prometheus counters always; the HTTPS dashboard (and /metrics) when dashboard_listen is set.
@@ -482,10 +602,11 @@ class MasterServer:
         self.dashboard: Any = None
         if not cfg.dashboard_listen:
             return
-        tokens = TokenStore(cfg.dashboard_tokens or Path(cfg.ssldir) / "dashboard-tokens.json")
+        tokens = TokenStore(cfg.dashboard_tokens_path)
         # the CA's revoked serials are checked on every request: revocation needs no restart
         app = create_app(ctx.store, metrics=ctx.metrics, rollouts=source, tokens=tokens,
-                         revoked_serials=ctx.ca.revoked_serials, deployer=getattr(self, "deployer", None))
+                         revoked_serials=ctx.ca.revoked_serials, deployer=getattr(self, "deployer", None),
+                         node_ttl=cfg.node_ttl)
         host, _, port = cfg.dashboard_listen.rpartition(":")
         self.dashboard = serve(app, host, int(port), certfile=paths.cert, keyfile=paths.key,
                                cafile=paths.ca, crlfile=ctx.ca.crl_path)
@@ -548,6 +669,11 @@ class MasterServer:
         if ticking is not None:
             ticking.set()
             self._ticker.join(timeout=10)
+            fresh = getattr(self, "_fresh", None)
+            if fresh is not None:
+                fresh.join(timeout=10)
+        if self.ctx is not None and self.ctx.notifier is not None:
+            self.ctx.notifier.close()
         if self.ctx is not None and self.ctx.live is not None:
             self.ctx.live.close()
         if self._guard is not None:

@@ -25,6 +25,7 @@ from master.compilepool import CompileFailure, CompileJob, CompilePool, digest
 from master.config import MasterConfig
 from master.connguard import network_key
 from master.environments import EnvError, Environment, Environments
+from master.logfmt import NOTICE
 from master.store.documents import redact_catalog
 from wire import pki
 from wire.pki import OperatorRole
@@ -32,8 +33,10 @@ from wire.pki import OperatorRole
 if TYPE_CHECKING:  # built by the master (master.server), which imports them; here only their types
     from master.dashboard.metrics import Metrics
     from master.live import LiveHub
+    from master.notify import Notifier
     from master.rollout import Rollouts
     from master.store import Store
+    from master.tasks.dispatch import TaskDispatcher
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -73,11 +76,15 @@ class MasterContext:
     rollouts: Rollouts | None = None  # releases assigned to nodes, rollouts (None: this master runs none)
     live: LiveHub | None = None       # connected agents (None: no live channel)
     metrics: Metrics | None = None    # Prometheus counters (None: not counted)
+    tasks: TaskDispatcher | None = None  # task runs sent down this master's live channels (None: no tasks)
+    notifier: Notifier | None = None  # notifications between masters sharing the store (master.notify)
     _facts_seen: dict[str, str] = field(default_factory=dict)
     _groups_seen: dict[str, str | None] = field(default_factory=dict)
     _exports_seen: dict[str, str] = field(default_factory=dict)
     _exports_generation: int = 0
     _exports_version: dict[str, tuple[float, str]] = field(default_factory=dict)
+    #: what each agent last said of itself (disabled message or None) and when the store was told
+    _disabled_seen: dict[str, tuple[str | None, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -364,9 +371,21 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
         if store_url:
             _save_exports(ctx, node, env.name, compiled.exports)
     _bookkeep(ctx.store.heartbeat, node, group=cls.group)
+    data = _pin_artifacts(ctx, node, data)
     log.info("catalog served", extra=_fields(node=node, env=env.name, code_id=env.code_id, cache_hit=hit,
                                              ms=round(seconds * 1000, 1), bytes=len(data)))
     return data, env.code_id or "", env.name, hit
+
+
+def _pin_artifacts(ctx: MasterContext, node: str, data: bytes) -> bytes:
+    """The catalog with its ``release`` resources' artifact digests (and rollout-assigned versions)."""
+    from master import artifacts
+
+    try:
+        return artifacts.pin_catalog(ctx, node, data)
+    except Exception as exc:  # the store's errors reach the agent as one line, not a traceback
+        log.error("artifact pinning failed for %s: %s", node, exc, extra=_fields(node=node))
+        raise ServiceError("unavailable", f"the master's store failed (artifacts): {exc}") from None
 
 
 def _save_exports(ctx: MasterContext, node: str, environment: str, exports_json: str) -> None:
@@ -385,6 +404,24 @@ def _save_exports(ctx: MasterContext, node: str, environment: str, exports_json:
         if wrote:
             ctx._exports_generation += 1
             ctx._exports_version.pop(environment, None)
+    if wrote and ctx.notifier is not None:  # (committed): the other masters' cached catalogs may collect it
+        ctx.notifier.notify("catalogs", {"env": environment, "why": "exports"})
+
+
+def invalidate_catalogs(ctx: MasterContext, environment: str | None, *, code: bool = True) -> None:
+    """Drop what this master cached of ``environment`` (None: every one): the code is checked again (unless
+    ``code`` is false), the exported resources read again, and the catalogs compiled again on their next
+    request. A ``catalogs`` notification (some master deployed code, or a node's exports changed) calls this."""
+    if code:
+        ctx.environments.forget(environment)
+    with ctx._lock:
+        if environment is None:
+            ctx._exports_version.clear()
+        else:
+            ctx._exports_version.pop(environment, None)
+    dropped = ctx.pool.drop(environment)
+    log.info("catalog cache of %s flushed (%d catalogs)", environment or "every environment", dropped,
+             extra=_fields(env=environment or "*", dropped=dropped))
 
 
 #: how long a master trusts its reading of what other masters (sharing the store) have exported
@@ -528,7 +565,12 @@ def file_metadata(ctx: MasterContext, peer: Peer, uri: str, environment: str) ->
         raise ServiceError("permission_denied", str(exc)) from None
 
 
-def file_chunks(ctx: MasterContext, peer: Peer, uri: str, environment: str) -> Iterator[tuple[bytes, str]]:
+def file_chunks(ctx: MasterContext, peer: Peer, uri: str, environment: str, *, sha256: str = "",
+                offset: int = 0) -> Iterator[tuple[bytes, str]]:
+    from master import artifacts
+
+    if uri.startswith(artifacts.URI_PREFIX):  # an application artifact, from the store (resumable)
+        return artifacts.download_chunks(ctx, peer, uri, sha256, offset)
     env = _node_env(ctx, peer, environment)
     try:
         path = fileserver.resolve(env, uri)
@@ -667,16 +709,30 @@ def heartbeat(ctx: MasterContext, peer: Peer, disabled: str | None = None) -> No
         _bookkeep(ctx.store.heartbeat, peer.certname)
 
 
+#: seconds after which an agent's unchanged disabled state is written to the store again (another master
+#: sharing the store may have written a newer one meanwhile)
+DISABLED_REFRESH_SECONDS = 300.0
+
+
 def note_agent_state(ctx: MasterContext, node: str, disabled: str | None) -> None:
     """What an agent says of itself: disabled (and why) or not. Rollouts fail a disabled agent's node at
-    once rather than wait for a run it would skip; ``bunraku nodes`` shows it."""
+    once rather than wait for a run it would skip; the store keeps it for ``bunraku nodes`` and the
+    dashboard (written when it changes, not on every heartbeat)."""
     if ctx.rollouts is not None:
         ctx.rollouts.agents.note(node, disabled)
-
-
-def agent_disabled(ctx: MasterContext, node: str) -> str | None:
-    """Why ``node``'s agent is disabled, as it said on its live channel; None: it is not (or is silent)."""
-    return ctx.rollouts.agents.disabled(node) if ctx.rollouts is not None else None
+    now = time.monotonic()
+    with ctx._lock:
+        seen = ctx._disabled_seen.get(node)
+        if seen is not None and seen[0] == disabled and now - seen[1] < DISABLED_REFRESH_SECONDS:
+            return
+        ctx._disabled_seen[node] = (disabled, now)
+    changed = _bookkeep(ctx.store.note_agent_disabled, node, disabled)
+    if changed is _NOT_WRITTEN:
+        with ctx._lock:
+            ctx._disabled_seen.pop(node, None)  # told again at the next heartbeat
+    elif changed:
+        log.log(NOTICE, "%s: agent %s", node, f"disabled: {disabled}" if disabled is not None else "enabled again",
+                extra=_fields(node=node, disabled=disabled))
 
 
 def live_connect(ctx: MasterContext, peer: Peer, disabled: str | None = None) -> Any:

@@ -131,11 +131,19 @@ def request_certificate(ca_server: str, ca_pem: bytes, certname: str, csr_pem: b
             raise cls(f"certificate request to {ca_server} failed: {exc.details()}", code) from None
 
 
+#: Puppet's notice level (between INFO and WARNING): shown without -v, printed "Notice:"
+NOTICE = 25
+#: while waiting for the certificate, ask the CA at least this often, and say so as often
+CERT_POLL_SECONDS = 5.0
+
+
 def ensure_certificate(paths: pki.SSLPaths, ca_server: str, *, waitforcert: float = 120.0,
                        challenge: str | None = None, extensions: dict[str, str] | None = None,
-                       ca_fingerprint: str | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                       ca_fingerprint: str | None = None, sleep: Callable[[float], None] = time.sleep,
+                       clock: Callable[[], float] = time.monotonic) -> None:
     """Make sure ``paths`` holds a key, the CA and our signed certificate: generate the key and CSR,
-    submit it, and poll with backoff (at most ``waitforcert`` seconds) until it is signed."""
+    submit it, and ask again until it is signed - every few seconds, each time saying so - for at most
+    ``waitforcert`` seconds (plus the last request); 0: ask once (Puppet's ``--waitforcert 0``)."""
     if paths.has_identity():
         return
     if not paths.ca.exists():
@@ -149,18 +157,22 @@ def ensure_certificate(paths: pki.SSLPaths, ca_server: str, *, waitforcert: floa
         pki.write_public(paths.csr, csr_pem)
     # Puppet's "Certificate Request fingerprint": the admin compares it with `bunraku cert list` before signing
     fingerprint = pki.fingerprint_csr(pki.load_csr(csr_pem))
-    log.info("certificate request for %s, fingerprint (SHA256) %s", paths.certname, fingerprint)
-    deadline = time.monotonic() + waitforcert
+    name = paths.certname
+    log.log(NOTICE, "certificate request for %s, fingerprint (SHA256) %s", name, fingerprint)
+    deadline = clock() + waitforcert
     delay = 1.0
     while True:
         try:
-            reply = request_certificate(ca_server, ca_pem, paths.certname, csr_pem)
+            reply = request_certificate(ca_server, ca_pem, name, csr_pem,
+                                        timeout=min(30.0, max(CERT_POLL_SECONDS, deadline - clock())))
         except MasterUnavailable as exc:
-            if time.monotonic() + delay > deadline:
-                raise
-            log.info("%s; retrying in %.0fs", exc, delay)
-            sleep(delay)
-            delay = min(delay * 2, 60.0)
+            left = deadline - clock()
+            if left <= 0:
+                raise MasterUnavailable(f"{exc}; gave up waiting for the certificate of {name} "
+                                        f"(--waitforcert {waitforcert:g})", exc.code) from None
+            log.log(NOTICE, "%s; waiting for the certificate of %s; %.0f s left", exc, name, left)
+            sleep(min(delay, left))
+            delay = min(delay * 2, CERT_POLL_SECONDS)
             continue
         if reply.status == pb.CertificateReply.SIGNED:
             cert = pki.load_cert(bytes(reply.certificate_pem))
@@ -173,16 +185,20 @@ def ensure_certificate(paths: pki.SSLPaths, ca_server: str, *, waitforcert: floa
             pki.write_public(paths.cert, bytes(reply.certificate_pem))
             if reply.crl_pem:
                 pki.write_public(paths.crl, bytes(reply.crl_pem))
-            log.info("received the certificate for %s", paths.certname)
+            log.log(NOTICE, "received the certificate for %s", name)
             return
         if reply.status == pb.CertificateReply.REJECTED:
-            raise ClientError(f"the CA rejected the certificate request for {paths.certname}: {reply.message}")
-        if time.monotonic() + delay > deadline:
-            raise ClientError(f"the certificate for {paths.certname} is not signed yet ({reply.message}); "
-                              f"request fingerprint (SHA256) {fingerprint}; exiting (no certificate)")
-        log.info("certificate for %s not signed yet; checking again in %.0fs", paths.certname, delay)
-        sleep(delay)
-        delay = min(delay * 2, 60.0)
+            raise ClientError(f"the CA rejected the certificate request for {name}: {reply.message}")
+        left = deadline - clock()
+        if left <= 0:
+            waited = f"after waiting {waitforcert:g} s (--waitforcert)" if waitforcert > 0 else "(--waitforcert 0)"
+            raise ClientError(f"the certificate for {name} is not signed yet {waited}; request fingerprint "
+                              f"(SHA256) {fingerprint}; exiting (no certificate): sign it on the master "
+                              f"(`bunraku cert sign {name}`) and run the agent again")
+        log.log(NOTICE, "waiting for the certificate of %s to be signed (fingerprint (SHA256) %s); %.0f s left",
+                name, fingerprint, left)
+        sleep(min(delay, left))
+        delay = min(delay * 2, CERT_POLL_SECONDS)
 
 
 # -- authenticated calls -----------------------------------------------------------------------------

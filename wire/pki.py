@@ -53,6 +53,9 @@ ROLE_EXT = "bunraku_role"
 SHORT_NAMES[ROLE_OID] = ROLE_EXT
 #: What each role may do, from least to most (each includes the ones before it).
 ROLES = ("viewer", "operator", "admin")
+#: Roles outside that ladder: ``publisher`` (a CI job) pushes application artifacts and does nothing else;
+#: operators and admins may publish too.
+SIDE_ROLES = ("publisher",)
 #: Extensions only the CA grants: refused in CSRs, never copied from one.
 CA_ONLY_OIDS = frozenset({OPERATOR_OID, CA_CARRIER_OID, ROLE_OID})
 #: Puppet's ppAuthCertExt arc (pp_auth_role ...): what a certificate may do. A CSR asking for one is
@@ -72,6 +75,10 @@ class OperatorRole:
     groups: frozenset[str] | None = None
 
     def allows(self, needed: str) -> bool:
+        if needed == "publisher":
+            return self.role in ("publisher", "operator", "admin")
+        if self.role in SIDE_ROLES:
+            return False
         return ROLES.index(self.role) >= ROLES.index(needed)
 
     def covers(self, group: str | None) -> bool:
@@ -92,8 +99,8 @@ def parse_role(text: str) -> OperatorRole:
             raise PkiError(f"operator role {text!r}: expected role=ROLE;groups=G1,G2")
         fields[key.strip()] = value.strip()
     role = fields.get("role", "")
-    if role not in ROLES:
-        raise PkiError(f"operator role {role!r} is not one of {', '.join(ROLES)}")
+    if role not in ROLES + SIDE_ROLES:
+        raise PkiError(f"operator role {role!r} is not one of {', '.join(ROLES + SIDE_ROLES)}")
     groups_text = fields.get("groups")
     if groups_text is None or groups_text == "*":
         return OperatorRole(role)

@@ -18,32 +18,33 @@ The master wires it with::
     metrics = Metrics(store)                      # call metrics.catalog_compiled(s), .report_received(status)
     app = create_app(store, metrics=metrics, tokens=TokenStore(ssldir / "dashboard-tokens.json"),
                      revoked_serials=ca.revoked_serials)
-    server = serve(app, "0.0.0.0", 8141, certfile=..., keyfile=..., cafile=..., crlfile=...)
+    server = serve(app, "0.0.0.0", 8443, certfile=..., keyfile=..., cafile=..., crlfile=...)
     ...
     server.shutdown()
 """
 
 from __future__ import annotations
 
-from master.dashboard.app import Dashboard, create_app, viewer_from_certificate
-from master.dashboard.metrics import Metrics
-from master.dashboard.rollouts import EmptyRolloutSource, RolloutSource, StaticRolloutSource
-from master.dashboard.server import ConnectionLimits, DashboardServer, serve, tls_context
-from master.dashboard.tokens import TokenError, TokenStore, Viewer
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "ConnectionLimits",
-    "Dashboard",
-    "DashboardServer",
-    "EmptyRolloutSource",
-    "Metrics",
-    "RolloutSource",
-    "StaticRolloutSource",
-    "TokenError",
-    "TokenStore",
-    "Viewer",
-    "create_app",
-    "serve",
-    "tls_context",
-    "viewer_from_certificate",
-]
+#: name -> the module that defines it; imported on first use, so that `bunraku dashboard token-issue`
+#: (which needs only the token file) does not load the web server and the store
+_EXPORTS = {
+    "Dashboard": "app", "create_app": "app", "viewer_from_certificate": "app",
+    "Metrics": "metrics",
+    "EmptyRolloutSource": "rollouts", "RolloutSource": "rollouts", "StaticRolloutSource": "rollouts",
+    "ConnectionLimits": "server", "DashboardServer": "server", "serve": "server", "tls_context": "server",
+    "TokenError": "tokens", "TokenStore": "tokens", "Viewer": "tokens",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"master.dashboard.{module}"), name)
+    globals()[name] = value
+    return value

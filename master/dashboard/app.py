@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from master.access import certificate_role, may_read
-from master.dashboard import api, pages, queries
+from master.dashboard import api, pages, queries, tasks
 from master.dashboard.http import (
     HTTPError,
     Request,
@@ -33,6 +33,7 @@ from master.dashboard.http import (
 from master.dashboard.metrics import CONTENT_TYPE, Metrics
 from master.dashboard.rollouts import EmptyRolloutSource, RolloutSource
 from master.dashboard.tokens import TokenError, TokenStore, Viewer
+from master.puppetdb.routes import ROUTES as PUPPETDB_ROUTES
 from master.store import NODE_STATUSES, NodeStatus, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ ROUTES: list[Route] = [
     _route("/stats", pages.stats),
     _route("/rollouts", pages.rollout_list),
     _route("/rollout/(?P<rollout_id>[^/]+)", pages.rollout_page),
+    _route("/tasks", tasks.task_list),
+    _route("/task/(?P<task_id>[^/]+)", tasks.task_page),
     _route("/login", pages.login, methods=("GET", "HEAD", "POST"), public=True),
     _route("/logout", pages.logout, methods=("POST",), public=True),
     _route("/metrics", lambda dash, req: dash.fleet_metrics(req), machine=True),
@@ -87,8 +90,12 @@ ROUTES: list[Route] = [
     _route("/api/search", api.search, machine=True),
     _route("/api/rollouts", api.rollouts, machine=True),
     _route("/api/rollout/(?P<rollout_id>[^/]+)", api.rollout, machine=True),
+    _route("/api/tasks", tasks.api_tasks, machine=True),
+    _route("/api/task/(?P<task_id>[^/]+)", tasks.api_task, machine=True),
     _route("/deploy", api.deploy, methods=("POST",), machine=True),
 ]
+# PuppetDB's query API (Puppetboard, pypuppetdb), behind the same authentication and group limits
+ROUTES += [_route(path, handler, methods=methods, machine=True) for path, handler, methods in PUPPETDB_ROUTES]
 
 
 def parse_certificate(der: bytes | None) -> x509.Certificate | None:
@@ -145,8 +152,10 @@ class Dashboard:
                  now: Callable[[], datetime] | None = None,
                  unresponsive_after: timedelta = timedelta(hours=1), cache_seconds: float = 10.0,
                  settled_cache_seconds: float = 3600.0, stats_cache_seconds: float = 300.0,
-                 page_size: int = 50, title: str = "Bunraku", deployer: Any = None) -> None:
+                 page_size: int = 50, title: str = "Bunraku", deployer: Any = None, node_ttl: float = 0.0) -> None:
         self.store = store
+        #: the store's retention setting: PuppetDB's API tells expired nodes from deactivated ones by it
+        self.node_ttl = node_ttl
         #: the master's code deployer (master.deploy.Deployer) when it fetches from a git server
         self.deployer = deployer
         self.rollouts: RolloutSource = rollouts if rollouts is not None else EmptyRolloutSource()
@@ -338,6 +347,8 @@ class Dashboard:
         header = request.environ.get("HTTP_AUTHORIZATION", "")
         if header[:7].lower() == "bearer ":
             presented = header[7:].strip()
+        elif request.environ.get("HTTP_X_AUTHENTICATION") and route.machine:  # PuppetDB's clients send this
+            presented = request.environ["HTTP_X_AUTHENTICATION"].strip()
         elif request.query.get("token"):
             presented = request.query["token"]
         elif request.cookies.get(COOKIE):

@@ -266,7 +266,8 @@ def _labels(series: list[dict[str, Any]], bucket: str) -> list[str]:
 
 def runs_chart(series: list[dict[str, Any]], bucket: str, title: str) -> Markup:
     return bar_chart(title, _labels(series, bucket),
-                     [Series(s, [e[s] for e in series]) for s in ("unchanged", "changed", "failed")], y_label="runs")
+                     [Series(s, [e[s] for e in series]) for s in ("unchanged", "changed", "failed")], y_label="runs",
+                     whole=True)
 
 
 def duration_chart(series: list[dict[str, Any]], bucket: str, title: str) -> Markup:
@@ -279,14 +280,14 @@ def changes_chart(series: list[dict[str, Any]], bucket: str, title: str) -> Mark
     return bar_chart(title, _labels(series, bucket),
                      [Series("intentional", [e["intentional"] for e in series]),
                       Series("corrective", [e["corrective"] for e in series]),
-                      Series("failed", [e["failed"] for e in series])], y_label="runs")
+                      Series("failed", [e["failed"] for e in series])], y_label="runs", whole=True)
 
 
 def status_chart(counts: Mapping[str, int]) -> Markup:
     labels = list(NODE_STATUSES)
     return bar_chart("Nodes by status", labels,
                      [Series(s, [counts.get(s, 0) if s == other else 0 for other in labels]) for s in labels],
-                     y_label="nodes")
+                     y_label="nodes", whole=True)
 
 
 def node_charts(runs: list[dict[str, Any]]) -> list[Markup]:
@@ -297,7 +298,7 @@ def node_charts(runs: list[dict[str, Any]]) -> list[Markup]:
             Series("intentional", [0 if r["corrective_change"] else r["change_count"] for r in runs]),
             Series("corrective", [r["change_count"] if r["corrective_change"] else 0 for r in runs]),
             Series("failed", [1 if r["status"] == "failed" else 0 for r in runs]),
-        ], y_label="changes"),
+        ], y_label="changes", whole=True),
     ]
 
 

@@ -67,13 +67,17 @@ class _Frame:
         return self.bottom - (value / self.y_max) * (self.bottom - self.top) if self.y_max else self.bottom
 
 
-def nice_ticks(high: float, count: int = 5) -> list[float]:
-    """Round tick values from 0 to at least ``high`` (1, 2, 2.5 or 5 times a power of ten apart)."""
+def nice_ticks(high: float, count: int = 5, *, whole: bool = False) -> list[float]:
+    """Round tick values from 0 to at least ``high`` (1, 2, 2.5 or 5 times a power of ten apart);
+    ``whole``: whole numbers only (counts of nodes or runs: half a node is no tick)."""
     if not math.isfinite(high) or high <= 0:
         return [0.0, 1.0]
     raw = high / count
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    steps = (1, 2, 5, 10) if whole else (1, 2, 2.5, 5, 10)
+    step = next(m * magnitude for m in steps if m * magnitude >= raw)
+    if whole:
+        step = max(1.0, float(round(step)))
     ticks = [0.0]
     while ticks[-1] < high - 1e-12:
         ticks.append(round(ticks[-1] + step, 10))
@@ -98,9 +102,9 @@ def _text(x: float, y: float, content: str, *, anchor: str = "middle", size: int
 
 
 def _axes(frame: _Frame, labels: Sequence[str], *, y_label: str, x_positions: Sequence[float],
-          format_y: Callable[[float], str]) -> None:
+          format_y: Callable[[float], str], whole: bool = False) -> None:
     parts = frame.parts
-    for tick in nice_ticks(frame.y_max):
+    for tick in nice_ticks(frame.y_max, whole=whole):
         y = frame.y(tick)
         parts.append(f'<line x1="{frame.left}" y1="{y:.1f}" x2="{frame.right}" y2="{y:.1f}" '
                      'stroke="#e3e3e3" stroke-width="1"/>')
@@ -148,14 +152,15 @@ def _empty(frame: _Frame) -> None:
 
 
 def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, y_label: str = "",
-               width: int = 640, height: int = 220, format_y: Callable[[float], str] = format_number) -> Markup:
+               width: int = 640, height: int = 220, format_y: Callable[[float], str] = format_number,
+               whole: bool = False) -> Markup:
     """Lines over ``labels`` (one x position per label), with point markers carrying tooltips."""
     values = [v for s in series for v in s.values if v is not None]
-    frame = _Frame(width, height, max(nice_ticks(max(values, default=0.0))), len(labels))
+    frame = _Frame(width, height, max(nice_ticks(max(values, default=0.0), whole=whole)), len(labels))
     _open(frame, title, "line")
     span = frame.right - frame.left
     xs = [frame.left + (span * (i + 0.5) / len(labels)) for i in range(len(labels))] if labels else []
-    _axes(frame, labels, y_label=y_label, x_positions=xs, format_y=format_y)
+    _axes(frame, labels, y_label=y_label, x_positions=xs, format_y=format_y, whole=whole)
     colours = _colours(series)
     if not values:
         _empty(frame)
@@ -182,15 +187,16 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, y
 
 
 def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, y_label: str = "",
-              width: int = 640, height: int = 220, format_y: Callable[[float], str] = format_number) -> Markup:
+              width: int = 640, height: int = 220, format_y: Callable[[float], str] = format_number,
+              whole: bool = False) -> Markup:
     """Bars over ``labels``; several series are stacked (a bar's height is their sum)."""
     totals = [sum((s.values[i] or 0.0) for s in series) for i in range(len(labels))]
-    frame = _Frame(width, height, max(nice_ticks(max(totals, default=0.0))), len(labels))
+    frame = _Frame(width, height, max(nice_ticks(max(totals, default=0.0), whole=whole)), len(labels))
     _open(frame, title, "bar")
     span = frame.right - frame.left
     slot = span / len(labels) if labels else span
     xs = [frame.left + slot * (i + 0.5) for i in range(len(labels))]
-    _axes(frame, labels, y_label=y_label, x_positions=xs, format_y=format_y)
+    _axes(frame, labels, y_label=y_label, x_positions=xs, format_y=format_y, whole=whole)
     colours = _colours(series)
     if not any(totals):
         _empty(frame)

@@ -62,7 +62,9 @@ class RolloutError(Exception):
 
 class Dispatcher(Protocol):
     def trigger(self, node: str) -> bool:
-        """Ask ``node`` to run now; False when it is not connected (it runs at its next timer run).
+        """Ask ``node`` to run now; False when it is not connected to any master (it runs at its next timer
+        run). With several masters, one whose hub does not hold the node's channel asks the master that
+        does (:class:`master.notify.FleetDispatcher`).
 
         A dispatcher may also take ``mode="incremental"`` (rollouts started with ``incremental``)."""
 
@@ -416,11 +418,14 @@ class Rollouts:
         timeout = timedelta(seconds=RolloutOptions.from_dict(info["options"]).health_timeout)
         now = self.clock()
         verdicts: list[tuple[str, str, str | None, str]] = []
+        # an application version (environment artifact:APP): any run after the assignment fetched a catalog
+        # pinning it, and its report's code_id is the environment's commit, not the version
+        artifact = str(info["environment"]).startswith("artifact:")
         for node in info["nodes"]:
             if node["state"] == "deferred":
                 # offline when its wave ran: it takes the release at its next run; say how that went
                 since = parse_time(node["triggered_at"])
-                late = self._verdict(node["name"], info["code_id"], since) if since else None
+                late = self._verdict(node["name"], None if artifact else info["code_id"], since) if since else None
                 if late is not None:
                     ok, health, detail = late
                     verdicts.append((node["name"], "succeeded" if ok else "failed", health,
@@ -429,7 +434,7 @@ class Rollouts:
             if node["state"] not in IN_FLIGHT:
                 continue
             rolling_back = node["state"] == "rolling_back"
-            want = node["previous_code_id"] if rolling_back else info["code_id"]
+            want = None if artifact else node["previous_code_id"] if rolling_back else info["code_id"]
             since = parse_time(node["triggered_at"])
             assert since is not None
             verdict = self._verdict(node["name"], want, since)

@@ -50,6 +50,8 @@ def rollout_status(rollouts: Rollouts, rollout_id: int) -> dict[str, Any]:
             rollback = kind == "rollback_failed"
             since = triggered.get((node, "rollback_triggered" if rollback else "triggered"))
             want = (by_name.get(node) or {}).get("previous_code_id") if rollback else info["code_id"]
+            if str(info.get("environment")).startswith("artifact:"):  # reports name commits, not app versions
+                want = None
             detail = event.get("detail") or {}
             failures.append({"node": node, "at": event["at"], "state": kind,
                              "detail": detail.get("detail") if isinstance(detail, dict) else str(detail),

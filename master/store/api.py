@@ -60,6 +60,9 @@ class NodeStatus:
     report_count: int
     #: the latest run applied a cached catalog: "on_failure" (getting a new one failed) or "explicitly_requested"
     cached_catalog: str | None = None
+    #: its agent said it is disabled, with this message (None: it runs), and since when
+    disabled: str | None = None
+    disabled_since: datetime | None = None
 
 
 def _status_of(*, last_seen: datetime | None, last_run: datetime | None, report_status: str | None,
@@ -165,9 +168,24 @@ class _Statements:
                                      else_=nodes.c.latest_report_id),
             environment=sa.case((newest, sa.func.coalesce(environment, nodes.c.environment)),
                                 else_=nodes.c.environment),
+            # a run after the agent said it was disabled: it has been enabled since
+            agent_disabled=sa.case((nodes.c.agent_disabled_at < run_time, None), else_=nodes.c.agent_disabled),
+            agent_disabled_at=sa.case((nodes.c.agent_disabled_at < run_time, None),
+                                      else_=nodes.c.agent_disabled_at),
         )
         self.set_group = sa.update(nodes).where(by_name).values(
             group_name=sa.bindparam("b_group", type_=sa.String()))
+
+
+#: key of a connection's ``info``: callables ``work`` leaves to run once its transaction committed
+AFTER_COMMIT = "bunraku_after_commit"
+
+
+def _pop_after_commit(conn: Connection) -> list[Callable[[], None]]:
+    try:
+        return list(conn.info.pop(AFTER_COMMIT, ()))
+    except SQLAlchemyError:  # an invalidated connection: nothing was committed either
+        return []
 
 
 class Store:
@@ -281,8 +299,13 @@ class Store:
                 with self._engine.connect() as conn:
                     if write:
                         conn.execution_options(**{backend.WRITE_OPTION: True})
-                    with conn.begin():
-                        result = work(conn)
+                    try:
+                        with conn.begin():
+                            result = work(conn)
+                    finally:  # what ``work`` asked to run once committed (master.notify on SQLite)
+                        after = _pop_after_commit(conn)
+                    for callback in after:
+                        callback()
                 if write:
                     self.health.write_succeeded()
                 return result
@@ -710,6 +733,21 @@ class Store:
 
         self._run("heartbeat", work, write=True)
 
+    def note_agent_disabled(self, node: str, message: str | None, *, at: datetime | None = None) -> bool:
+        """Keep what ``node``'s agent says of itself: disabled with ``message``, or (None) running. Returns
+        whether that changed; a node the store has not seen yet is recorded, without counting as contact."""
+        when = utc(at) if at else now_utc()
+        n = nodes
+
+        def work(conn: Connection) -> bool:
+            conn.execute(self._sql.node_insert, {"name": node, "first_seen": when})
+            changed = conn.execute(
+                sa.update(n).where(n.c.name == node, n.c.agent_disabled.is_distinct_from(message))
+                .values(agent_disabled=message, agent_disabled_at=when if message is not None else None))
+            return bool(changed.rowcount)
+
+        return bool(self._run("note_agent_disabled", work, write=True))
+
     def set_node_group(self, node: str, group: str | None) -> None:
         """Put ``node`` in ``group`` (None: in none). Naming a node the store has not seen yet records it,
         without counting as contact."""
@@ -726,7 +764,8 @@ class Store:
         stale_before = (utc(now) if now else now_utc()) - unresponsive_after
         n, r, c = nodes, reports, catalogs
         query = (sa.select(n.c.name, n.c.group_name, n.c.environment, n.c.last_seen, n.c.last_run,
-                           n.c.report_count, r.c.status, r.c.noop_pending, r.c.code_id, r.c.cached_catalog_status,
+                           n.c.report_count, n.c.agent_disabled, n.c.agent_disabled_at,
+                           r.c.status, r.c.noop_pending, r.c.code_id, r.c.cached_catalog_status,
                            r.c.environment.label("report_environment"), c.c.code_id.label("catalog_code_id"))
                  .select_from(n.outerjoin(r, r.c.id == n.c.latest_report_id).outerjoin(c, c.c.node == n.c.name))
                  .order_by(n.c.name))
@@ -748,6 +787,8 @@ class Store:
                     report_count=int(row.report_count or 0),
                     cached_catalog=(row.cached_catalog_status
                                     if row.cached_catalog_status in ("on_failure", "explicitly_requested") else None),
+                    disabled=row.agent_disabled,
+                    disabled_since=row.agent_disabled_at,
                 ))
             return out
 

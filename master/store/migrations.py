@@ -345,6 +345,115 @@ def _v7_bounded_store(conn: Connection) -> None:
     _add_columns(conn, _v7_nodes, ["deactivated_at"])
 
 
+# -- version 8: tasks - ad-hoc commands and modules' tasks, and each node's run of them ----------------------------
+
+_v8 = sa.MetaData()
+sa.Table(
+    "tasks", _v8,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("command", JSONDocument),
+    sa.Column("task_name", Name),
+    sa.Column("params", JSONDocument),
+    sa.Column("environment", Name),
+    sa.Column("account", Name, nullable=False),
+    sa.Column("scope", JSONDocument, nullable=False),
+    sa.Column("group_name", Name),
+    sa.Column("max_concurrent", sa.Integer, nullable=False),
+    sa.Column("timeout", sa.Float, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("operator", Name, nullable=False),
+    sa.Column("operator_role", sa.String(255)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("cancelled_by", Name),
+    sa.UniqueConstraint("idempotency_key", name="uq_tasks_idempotency_key"),
+)
+sa.Table(
+    "task_runs", _v8,
+    sa.Column("task_id", BigID, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("group_name", Name),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("claimed_by", Name),
+    sa.Column("queued_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("stdout", sa.Text),
+    sa.Column("stderr", sa.Text),
+    sa.Column("stdout_truncated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("stderr_truncated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("duration", sa.Float),
+    sa.Index("ix_task_runs_state_node", "state", "node"),
+)
+
+
+def _v8_tasks(conn: Connection) -> None:
+    _v8.create_all(conn)
+
+
+
+# -- version 9: an agent's disabled state (`bunraku agent disable MESSAGE`), as it says it ----------------------
+
+_v9 = sa.MetaData()
+_v9_nodes = sa.Table("nodes", _v9, sa.Column("name", Name, primary_key=True),
+                     sa.Column("agent_disabled", sa.Text), sa.Column("agent_disabled_at", UTCDateTime))
+
+
+def _v9_agent_disabled(conn: Connection) -> None:
+    _add_columns(conn, _v9_nodes, ["agent_disabled", "agent_disabled_at"])
+
+
+# -- version 10: application artifacts (content-addressed) and their content in chunks ---------------------------
+
+_v10 = sa.MetaData()
+sa.Table(
+    "artifacts", _v10,
+    sa.Column("app", Name, primary_key=True),
+    sa.Column("version", Name, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("filename", Name, nullable=False),
+    sa.Column("meta", JSONDocument, nullable=False),
+    sa.Column("pushed_by", Name, nullable=False),
+    sa.Column("pushed_at", UTCDateTime, nullable=False),
+    sa.Column("yanked_at", UTCDateTime),
+    sa.Column("yanked_by", Name),
+    sa.Index("ix_artifacts_digest", "digest"),
+)
+sa.Table(
+    "artifact_chunks", _v10,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("offset", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+)
+
+
+def _v10_artifacts(conn: Connection) -> None:
+    _v10.create_all(conn)
+
+
+# -- version 11: which master holds each node's live channel (run-now reaches a node on any master) ------------
+
+_v11 = sa.MetaData()
+sa.Table(
+    "live_channels", _v11,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("master", Name, nullable=False),
+    sa.Column("heard_at", UTCDateTime, nullable=False),
+    sa.Index("ix_live_channels_master", "master"),
+)
+
+
+def _v11_live_channels(conn: Connection) -> None:
+    _v11.create_all(conn)
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
@@ -356,6 +465,10 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (5, _v5_exported_resources),
     (6, _v6_store_identity),
     (7, _v7_bounded_store),
+    (8, _v8_tasks),
+    (9, _v9_agent_disabled),
+    (10, _v10_artifacts),
+    (11, _v11_live_channels),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"

@@ -69,6 +69,9 @@ nodes = sa.Table(
     sa.Column("latest_report_id", BigID),
     sa.Column("report_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("deactivated_at", UTCDateTime),
+    # the agent said it is disabled (`bunraku agent disable MESSAGE`): its message; NULL while it runs
+    sa.Column("agent_disabled", sa.Text),
+    sa.Column("agent_disabled_at", UTCDateTime),
 )
 
 facts = sa.Table(
@@ -256,4 +259,95 @@ store_leases = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("owner", Name, nullable=False),
     sa.Column("until", UTCDateTime, nullable=False),
+)
+
+# -- tasks (version 8): ad-hoc commands and modules' tasks run on nodes as an account, and each node's run -------
+
+tasks = sa.Table(
+    "tasks",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # command | module
+    sa.Column("command", JSONDocument),  # a command's words
+    sa.Column("task_name", Name),  # a module's task: module::name
+    sa.Column("params", JSONDocument),
+    sa.Column("environment", Name),
+    sa.Column("account", Name, nullable=False),
+    sa.Column("scope", JSONDocument, nullable=False),  # {"group": ..., "nodes": [...]} as asked
+    sa.Column("group_name", Name),
+    sa.Column("max_concurrent", sa.Integer, nullable=False),
+    sa.Column("timeout", sa.Float, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("idempotency_key", sa.String(255)),
+    sa.Column("operator", Name, nullable=False),
+    sa.Column("operator_role", sa.String(255)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("cancelled_at", UTCDateTime),
+    sa.Column("cancelled_by", Name),
+    sa.UniqueConstraint("idempotency_key", name="uq_tasks_idempotency_key"),
+)
+
+task_runs = sa.Table(
+    "task_runs",
+    metadata,
+    sa.Column("task_id", BigID, sa.ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("group_name", Name),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("claimed_by", Name),
+    sa.Column("queued_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("stdout", sa.Text),
+    sa.Column("stderr", sa.Text),
+    sa.Column("stdout_truncated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("stderr_truncated", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("duration", sa.Float),
+    sa.Index("ix_task_runs_state_node", "state", "node"),
+)
+
+# -- application artifacts (version 10): content-addressed (sha256) packages pushed by CI, served to agents -----
+# An artifact names its content by digest; the content is kept once per digest, in chunks of at most
+# ``master.artifacts.CHUNK_BYTES``, so that neither a push nor a download ever holds it whole in memory and
+# several masters on one PostgreSQL store serve the same bytes. Chunks without an artifact naming their
+# digest are an upload in progress (or abandoned: ``bunraku artifact gc`` removes them).
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("app", Name, primary_key=True),
+    sa.Column("version", Name, primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("filename", Name, nullable=False),
+    sa.Column("meta", JSONDocument, nullable=False),
+    sa.Column("pushed_by", Name, nullable=False),
+    sa.Column("pushed_at", UTCDateTime, nullable=False),
+    sa.Column("yanked_at", UTCDateTime),
+    sa.Column("yanked_by", Name),
+    sa.Index("ix_artifacts_digest", "digest"),
+)
+
+artifact_chunks = sa.Table(
+    "artifact_chunks",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("offset", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
+)
+
+# -- live channels (version 11): which master holds each node's live channel, refreshed while it is open, so
+# that a rollout or task driven by one master reaches an agent connected to another (master.notify)
+
+live_channels = sa.Table(
+    "live_channels",
+    metadata,
+    sa.Column("node", Name, primary_key=True),
+    sa.Column("master", Name, nullable=False),
+    sa.Column("heard_at", UTCDateTime, nullable=False),
+    sa.Index("ix_live_channels_master", "master"),
 )

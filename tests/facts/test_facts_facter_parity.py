@@ -83,6 +83,8 @@ def test_values_equal_facters_but_the_volatile_ones(both: tuple[dict[str, Any], 
     differences = []
     for key in sorted(set(facter) & set(ours) - VOLATILE):
         differences.extend(_missing(facter[key], ours[key], key))
+    # a virtual CPU without cpufreq reports its current clock ("cpu MHz"), which moves between two reads
+    differences = [d for d in differences if not d.startswith("processors.speed:")]
     assert differences == []
 
 

@@ -17,6 +17,7 @@ SITES = {
     "secret": "node default {\n  file { '/etc/key': content => Sensitive('s3cret') }\n"
               "  user { 'app': password => 'hash' }\n}\n",
     "empty": "",
+    "deferred": "node default {\n  file { '/etc/motd': content => Deferred('sprintf', ['%s', 'x']) }\n}\n",
 }
 
 
@@ -35,6 +36,10 @@ def test_the_json_sent_is_the_catalog_and_its_digest_is_the_stores(tmp_path: Pat
     if kind == "secret":
         key = next(r for r in doc["resources"] if r["title"] == "/etc/key")
         assert key["parameters"]["content"] == "s3cret"  # the agent gets the secret; the digest does not
+    if kind == "deferred":
+        # rich data is read by Puppet in the order of its keys: they reach the agent as compiled
+        motd = next(r for r in doc["resources"] if r["title"] == "/etc/motd")
+        assert list(motd["parameters"]["content"]) == ["__ptype", "name", "arguments"]
     # a second compile with other per-compilation keys has the same digest
     again = compile_job_full(CompileJob(node="n1.example.com", facts={"seq": 1}, env_dir=env,
                                         environment="production", code_id="c0ffee", version="2"))

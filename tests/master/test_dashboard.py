@@ -199,6 +199,40 @@ def test_node_list_filters_and_pages(site: Site) -> None:
     assert client.get("/nodes?page=x").status == 400
 
 
+def test_a_disabled_agent_shows_on_the_nodes_pages_until_it_is_enabled(tmp_path: Path) -> None:
+    store = Store.open(path=tmp_path / "store.db")
+    try:
+        for name in ("web01.example.com", "web02.example.com"):
+            store.save_report(make_report(name, NOW - timedelta(minutes=10), "unchanged",
+                                          __import__("random").Random(2)), received_at=NOW - timedelta(minutes=10))
+        tokens = TokenStore(tmp_path / "tokens.json")
+        client = Client(create_app(store, tokens=tokens, now=lambda: NOW, cache_seconds=0),
+                        token=tokens.issue("alice", "viewer"))
+        assert store.note_agent_disabled("web01.example.com", "kernel <upgrade>", at=NOW - timedelta(minutes=5))
+        assert not store.note_agent_disabled("web01.example.com", "kernel <upgrade>")  # unchanged: no write
+        rows = {row.split('href="/node/')[1].split('"')[0]: row
+                for row in client.get("/nodes").text.split("<tr>") if "node-link" in row}
+        assert 'class="badge disabled agent-disabled"' in rows["web01.example.com"]
+        assert "kernel &lt;upgrade&gt;" in rows["web01.example.com"]  # the agent's message, escaped
+        assert "agent disabled" not in rows["web02.example.com"]
+        node = client.get("/node/web01.example.com").text
+        state = node.split('id="agent-state">')[1].split("</dd>")[0]
+        assert "disabled</span> kernel &lt;upgrade&gt; (since" in state
+        assert client.get("/api/nodes?per=50").json()["nodes"][0]["disabled"] == "kernel <upgrade>"
+        # enabled again (its live channel says so): the mark goes
+        assert store.note_agent_disabled("web01.example.com", None)
+        assert "agent-disabled" not in client.get("/nodes").text
+        assert client.get("/node/web01.example.com").text.split('id="agent-state">')[1].startswith("enabled</dd>")
+        # a run after it was disabled also means it runs again
+        store.note_agent_disabled("web02.example.com", "", at=NOW - timedelta(minutes=3))
+        assert [n.disabled for n in store.node_statuses(now=NOW)] == [None, ""]
+        store.save_report(make_report("web02.example.com", NOW - timedelta(minutes=1), "unchanged",
+                                      __import__("random").Random(3)), received_at=NOW - timedelta(minutes=1))
+        assert [n.disabled for n in store.node_statuses(now=NOW)] == [None, None]
+    finally:
+        store.close()
+
+
 def test_node_page_has_facts_classes_reports_and_plots(site: Site) -> None:
     name = site.fleet.nodes[0]  # web01: last run failed
     page = site.client().get(f"/node/{name}")
@@ -527,6 +561,17 @@ def test_charts_have_axes_labels_and_escape_text() -> None:
     bars = str(bar_chart("Runs", ["h1", "h2"], [Series("changed", [1, 2]), Series("failed", [0, 3])]))
     assert bars.count('class="bar"') == 3 and 'fill="#c0392b"' in bars  # failed is red everywhere
     assert "no data" in str(bar_chart("Empty", ["a"], [Series("s", [0])]))
+
+
+def test_count_charts_tick_whole_numbers_only() -> None:
+    for high in (1, 2, 3, 4, 7, 13, 40):
+        assert all(tick == int(tick) for tick in nice_ticks(high, whole=True)), high
+        assert nice_ticks(high, whole=True)[-1] >= high
+    assert nice_ticks(2) != nice_ticks(2, whole=True)  # 0.5 apart unless counting
+    svg = str(bar_chart("Nodes by status", ["ok", "failed"], [Series("ok", [2, 0]), Series("failed", [0, 1])],
+                        y_label="nodes", whole=True))
+    ticks = re.findall(r'text-anchor="end" font-size="10">([^<]*)</text>', svg)
+    assert ticks == ["0", "1", "2"]
 
 
 def test_helpers() -> None:

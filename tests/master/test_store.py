@@ -528,6 +528,31 @@ def test_migrated_schema_matches_the_tables(store_url: str) -> None:
     _assert_schema_matches_the_tables(store_url)
 
 
+def test_an_agents_disabled_state_is_kept_until_it_is_enabled_or_runs(store_url: str) -> None:
+    from master.store import migrations
+
+    kept_since = next(v for v, migrate in migrations.MIGRATIONS if migrate is migrations._v9_agent_disabled)
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:  # a store from before the disabled state was kept
+        migrations.upgrade(conn, to=kept_since - 1)
+    engine.dispose()
+    with Store.open(store_url) as store:
+        store.save_report(_report("web1", at=T0 - timedelta(minutes=10)))
+        assert store.note_agent_disabled("web1", "kernel upgrade", at=T0 - timedelta(minutes=5))
+        assert not store.note_agent_disabled("web1", "kernel upgrade", at=T0)  # the same: nothing changes
+        assert store.note_agent_disabled("new1", "", at=T0)  # not seen before: recorded, no contact
+        statuses = {s.name: s for s in store.node_statuses(now=T0)}
+        assert (statuses["web1"].disabled, statuses["web1"].disabled_since) == ("kernel upgrade",
+                                                                                 T0 - timedelta(minutes=5))
+        assert (statuses["new1"].disabled, statuses["new1"].status) == ("", "unresponsive")
+        store.save_report(_report("web1", at=T0 - timedelta(minutes=7)))  # a spooled run from before
+        assert {s.name: s.disabled for s in store.node_statuses(now=T0)}["web1"] == "kernel upgrade"
+        store.save_report(_report("new1", at=T0 + timedelta(minutes=1)))  # it ran: enabled since
+        assert store.note_agent_disabled("web1", None)
+        assert [(s.name, s.disabled, s.disabled_since) for s in store.node_statuses(now=T0)] == [
+            ("new1", None, None), ("web1", None, None)]
+
+
 # -- PostgreSQL connection loss -------------------------------------------------------------------------------
 
 

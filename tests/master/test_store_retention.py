@@ -157,7 +157,7 @@ def test_a_version_6_store_keeps_its_catalogs(tmp_path: Path) -> None:
                          {"node": node, "doc": json.dumps(doc)})
     engine.dispose()
     with Store.open(path=path) as store:
-        assert store.schema_version() == SCHEMA_VERSION == 7
+        assert store.schema_version() == SCHEMA_VERSION
         assert store.get_catalog("web") == doc and store.get_catalog("db") == doc
         assert _count(store, catalog_documents) == 1  # one digest: one document
 

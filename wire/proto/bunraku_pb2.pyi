@@ -116,14 +116,16 @@ class FileMetadataReply(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., kind: _Optional[str] = ..., size: _Optional[int] = ..., mtime: _Optional[float] = ..., mode: _Optional[int] = ..., sha256: _Optional[str] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FileContentRequest(_message.Message):
-    __slots__ = ("uri", "environment", "sha256")
+    __slots__ = ("uri", "environment", "sha256", "offset")
     URI_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     uri: str
     environment: str
     sha256: str
-    def __init__(self, uri: _Optional[str] = ..., environment: _Optional[str] = ..., sha256: _Optional[str] = ...) -> None: ...
+    offset: int
+    def __init__(self, uri: _Optional[str] = ..., environment: _Optional[str] = ..., sha256: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class FileChunk(_message.Message):
     __slots__ = ("data", "sha256")
@@ -256,22 +258,55 @@ class LiveHello(_message.Message):
     def __init__(self, environment: _Optional[str] = ..., disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
 
 class LiveCommand(_message.Message):
-    __slots__ = ("kind", "mode", "rollout_id", "heartbeat_seconds")
+    __slots__ = ("kind", "mode", "rollout_id", "heartbeat_seconds", "task")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         PING: _ClassVar[LiveCommand.Kind]
         RUN: _ClassVar[LiveCommand.Kind]
+        TASK: _ClassVar[LiveCommand.Kind]
+        CANCEL: _ClassVar[LiveCommand.Kind]
     PING: LiveCommand.Kind
     RUN: LiveCommand.Kind
+    TASK: LiveCommand.Kind
+    CANCEL: LiveCommand.Kind
     KIND_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
     kind: LiveCommand.Kind
     mode: str
     rollout_id: int
     heartbeat_seconds: float
-    def __init__(self, kind: _Optional[_Union[LiveCommand.Kind, str]] = ..., mode: _Optional[str] = ..., rollout_id: _Optional[int] = ..., heartbeat_seconds: _Optional[float] = ...) -> None: ...
+    task: TaskCommand
+    def __init__(self, kind: _Optional[_Union[LiveCommand.Kind, str]] = ..., mode: _Optional[str] = ..., rollout_id: _Optional[int] = ..., heartbeat_seconds: _Optional[float] = ..., task: _Optional[_Union[TaskCommand, _Mapping]] = ...) -> None: ...
+
+class TaskCommand(_message.Message):
+    __slots__ = ("task_id", "account", "argv", "executable", "name", "environment", "stdin", "timeout")
+    class EnvironmentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    ARGV_FIELD_NUMBER: _ClassVar[int]
+    EXECUTABLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    STDIN_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    task_id: int
+    account: str
+    argv: _containers.RepeatedScalarFieldContainer[str]
+    executable: bytes
+    name: str
+    environment: _containers.ScalarMap[str, str]
+    stdin: bytes
+    timeout: float
+    def __init__(self, task_id: _Optional[int] = ..., account: _Optional[str] = ..., argv: _Optional[_Iterable[str]] = ..., executable: _Optional[bytes] = ..., name: _Optional[str] = ..., environment: _Optional[_Mapping[str, str]] = ..., stdin: _Optional[bytes] = ..., timeout: _Optional[float] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("environment", "running", "disabled", "disabled_reason")
@@ -290,7 +325,7 @@ class HeartbeatReply(_message.Message):
     def __init__(self) -> None: ...
 
 class StartRolloutRequest(_message.Message):
-    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental", "force")
+    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental", "force", "artifact")
     REV_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -303,6 +338,7 @@ class StartRolloutRequest(_message.Message):
     AUTO_ROLLBACK_FIELD_NUMBER: _ClassVar[int]
     INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     rev: str
     environment: str
     group: str
@@ -315,7 +351,8 @@ class StartRolloutRequest(_message.Message):
     auto_rollback: bool
     incremental: bool
     force: bool
-    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ..., force: _Optional[bool] = ...) -> None: ...
+    artifact: str
+    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ..., force: _Optional[bool] = ..., artifact: _Optional[str] = ...) -> None: ...
 
 class RolloutStatusRequest(_message.Message):
     __slots__ = ("id",)
@@ -346,3 +383,143 @@ class ListRolloutsReply(_message.Message):
     ROLLOUTS_JSON_FIELD_NUMBER: _ClassVar[int]
     rollouts_json: bytes
     def __init__(self, rollouts_json: _Optional[bytes] = ...) -> None: ...
+
+class RunTaskRequest(_message.Message):
+    __slots__ = ("group", "nodes", "account", "max_concurrent", "timeout", "idempotency_key", "command", "task", "params", "environment", "expires_in")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_FIELD_NUMBER: _ClassVar[int]
+    group: str
+    nodes: _containers.RepeatedScalarFieldContainer[str]
+    account: str
+    max_concurrent: int
+    timeout: float
+    idempotency_key: str
+    command: _containers.RepeatedScalarFieldContainer[str]
+    task: str
+    params: _containers.ScalarMap[str, str]
+    environment: str
+    expires_in: float
+    def __init__(self, group: _Optional[str] = ..., nodes: _Optional[_Iterable[str]] = ..., account: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., timeout: _Optional[float] = ..., idempotency_key: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., task: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., environment: _Optional[str] = ..., expires_in: _Optional[float] = ...) -> None: ...
+
+class TaskStatusRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("last",)
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    last: int
+    def __init__(self, last: _Optional[int] = ...) -> None: ...
+
+class CancelTaskRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    def __init__(self, id: _Optional[int] = ...) -> None: ...
+
+class TaskReply(_message.Message):
+    __slots__ = ("task_json", "created")
+    TASK_JSON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    task_json: bytes
+    created: bool
+    def __init__(self, task_json: _Optional[bytes] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class TaskResultRequest(_message.Message):
+    __slots__ = ("task_id", "state", "exit_code", "stdout", "stderr", "duration", "reason", "stdout_truncated", "stderr_truncated")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    STDERR_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    task_id: int
+    state: str
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    duration: float
+    reason: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    def __init__(self, task_id: _Optional[int] = ..., state: _Optional[str] = ..., exit_code: _Optional[int] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., duration: _Optional[float] = ..., reason: _Optional[str] = ..., stdout_truncated: _Optional[bool] = ..., stderr_truncated: _Optional[bool] = ...) -> None: ...
+
+class TaskResultReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PushArtifactRequest(_message.Message):
+    __slots__ = ("app", "version", "sha256", "size", "offset", "data", "finish", "filename", "meta")
+    class MetaEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    APP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    FINISH_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    META_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    version: str
+    sha256: str
+    size: int
+    offset: int
+    data: bytes
+    finish: bool
+    filename: str
+    meta: _containers.ScalarMap[str, str]
+    def __init__(self, app: _Optional[str] = ..., version: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., offset: _Optional[int] = ..., data: _Optional[bytes] = ..., finish: _Optional[bool] = ..., filename: _Optional[str] = ..., meta: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class PushArtifactReply(_message.Message):
+    __slots__ = ("received", "artifact_json")
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_JSON_FIELD_NUMBER: _ClassVar[int]
+    received: int
+    artifact_json: bytes
+    def __init__(self, received: _Optional[int] = ..., artifact_json: _Optional[bytes] = ...) -> None: ...
+
+class ArtifactCommandRequest(_message.Message):
+    __slots__ = ("command", "app", "version", "older_than")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    OLDER_THAN_FIELD_NUMBER: _ClassVar[int]
+    command: str
+    app: str
+    version: str
+    older_than: float
+    def __init__(self, command: _Optional[str] = ..., app: _Optional[str] = ..., version: _Optional[str] = ..., older_than: _Optional[float] = ...) -> None: ...
+
+class ArtifactReply(_message.Message):
+    __slots__ = ("json",)
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    json: bytes
+    def __init__(self, json: _Optional[bytes] = ...) -> None: ...

@@ -119,6 +119,41 @@ class MasterStub:
                 request_serializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
                 response_deserializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
                 _registered_method=True)
+        self.RunTask = channel.unary_unary(
+                '/bunraku.v1.Master/RunTask',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.RunTaskRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+                _registered_method=True)
+        self.TaskStatus = channel.unary_unary(
+                '/bunraku.v1.Master/TaskStatus',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.TaskStatusRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/bunraku.v1.Master/ListTasks',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+                _registered_method=True)
+        self.CancelTask = channel.unary_unary(
+                '/bunraku.v1.Master/CancelTask',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.CancelTaskRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+                _registered_method=True)
+        self.TaskResult = channel.unary_unary(
+                '/bunraku.v1.Master/TaskResult',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.TaskResultRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskResultReply.FromString,
+                _registered_method=True)
+        self.PushArtifact = channel.unary_unary(
+                '/bunraku.v1.Master/PushArtifact',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.PushArtifactRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.PushArtifactReply.FromString,
+                _registered_method=True)
+        self.ArtifactCommand = channel.unary_unary(
+                '/bunraku.v1.Master/ArtifactCommand',
+                request_serializer=wire_dot_proto_dot_bunraku__pb2.ArtifactCommandRequest.SerializeToString,
+                response_deserializer=wire_dot_proto_dot_bunraku__pb2.ArtifactReply.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -233,6 +268,53 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunTask(self, request, context):
+        """Tasks: ad-hoc commands and modules' tasks run on nodes as a given account. Operator calls start,
+        show, list and cancel them; the agent (a node call) reports each run's result with TaskResult.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TaskStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TaskResult(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushArtifact(self, request, context):
+        """Application artifacts (content-addressed by sha256, kept in the master's store). A push is a series
+        of calls, one chunk each, so it resumes where the store's copy ends (role publisher, operator or
+        admin); agents download with FileContent (uri artifact:///APP/VERSION, with an offset to resume).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArtifactCommand(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +402,41 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.ListRollouts,
                     request_deserializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.FromString,
                     response_serializer=wire_dot_proto_dot_bunraku__pb2.ListRolloutsReply.SerializeToString,
+            ),
+            'RunTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunTask,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.RunTaskRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.SerializeToString,
+            ),
+            'TaskStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.TaskStatus,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskStatusRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.ListTasksRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.SerializeToString,
+            ),
+            'CancelTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTask,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.CancelTaskRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.TaskReply.SerializeToString,
+            ),
+            'TaskResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.TaskResult,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.TaskResultRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.TaskResultReply.SerializeToString,
+            ),
+            'PushArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.PushArtifact,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.PushArtifactRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.PushArtifactReply.SerializeToString,
+            ),
+            'ArtifactCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArtifactCommand,
+                    request_deserializer=wire_dot_proto_dot_bunraku__pb2.ArtifactCommandRequest.FromString,
+                    response_serializer=wire_dot_proto_dot_bunraku__pb2.ArtifactReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -781,6 +898,195 @@ class Master:
             '/bunraku.v1.Master/ListRollouts',
             wire_dot_proto_dot_bunraku__pb2.ListRolloutsRequest.SerializeToString,
             wire_dot_proto_dot_bunraku__pb2.ListRolloutsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/RunTask',
+            wire_dot_proto_dot_bunraku__pb2.RunTaskRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TaskStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/TaskStatus',
+            wire_dot_proto_dot_bunraku__pb2.TaskStatusRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/ListTasks',
+            wire_dot_proto_dot_bunraku__pb2.ListTasksRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/CancelTask',
+            wire_dot_proto_dot_bunraku__pb2.CancelTaskRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.TaskReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TaskResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/TaskResult',
+            wire_dot_proto_dot_bunraku__pb2.TaskResultRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.TaskResultReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/PushArtifact',
+            wire_dot_proto_dot_bunraku__pb2.PushArtifactRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.PushArtifactReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArtifactCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bunraku.v1.Master/ArtifactCommand',
+            wire_dot_proto_dot_bunraku__pb2.ArtifactCommandRequest.SerializeToString,
+            wire_dot_proto_dot_bunraku__pb2.ArtifactReply.FromString,
             options,
             channel_credentials,
             insecure,

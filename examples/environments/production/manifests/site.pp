@@ -14,6 +14,10 @@ node 'db01.example.com' {
   include role::db
 }
 
+node 'app01.example.com' {
+  include role::app
+}
+
 node default {
   include profile::base
   notify { 'unclassified':
