@@ -197,7 +197,7 @@ def main() -> int:
         if use_compiler:
             (work / "facts.json").write_text(json.dumps({"networking": {"fqdn": "bench.node"}}))
             bcmd = [*BUNRAKU, "apply", str(bman), "--state-dir", str(state), "--facts", str(work / "facts.json")]
-            how = "`bunraku apply MANIFEST` (compile + apply)"
+            how = "`bunraku apply MANIFEST` as installed by pip (a first apply compiles; a converged run reuses the catalog its previous run compiled, as nothing it was compiled from changed, and checks the inputs and facts for that)"
         else:
             bcmd = [*BUNRAKU, "apply", "--catalog", str(puppet_catalog(work, bman, "bench.node")),
                     "--state-dir", str(state)]

@@ -78,7 +78,6 @@ def main() -> int:
             with harness.TreeSampler(tree) as sampler:
                 asyncio.run(run(address, ids, args.catalogs, done, max(1000, args.catalogs // 20)))
             wall = time.perf_counter() - started
-            bench.before("after the run")
             store = base / "var-0" / "store.sqlite"
             size = store.stat().st_size / 2**20 if store.exists() else float("nan")
             peak = sampler.peak / 2**20
