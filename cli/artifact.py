@@ -6,23 +6,13 @@ from pathlib import Path
 
 import click
 
-from cli.common import OptionsAnywhereGroup, die
+from cli.common import OptionsAnywhereGroup, die, key_values
 from cli.operator import fleet_call, operator_client, operator_options
 
 
 @click.group("artifact", cls=OptionsAnywhereGroup)
 def artifact_group() -> None:
     """Application artifacts on the master: push from CI, list, show, yank, gc (operator certificate)."""
-
-
-def _meta(items: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            die(f"error: --meta {item!r}: expected KEY=VALUE (e.g. --meta commit=3f2a9c1)")
-        out[key.strip()] = value
-    return out
 
 
 @artifact_group.command("push")
@@ -45,7 +35,7 @@ def artifact_push(app: str, version: str, file: Path, meta: tuple[str, ...], as_
         die(f"error: {file}: no such file")
     with operator_client(server, op_ssldir, op_certname) as client:
         try:
-            info = fleet_call(artifactclient.push, client, app, version, file, _meta(meta))
+            info = fleet_call(artifactclient.push, client, app, version, file, key_values(meta, "meta", "KEY=VALUE", "commit=3f2a9c1"))
         except OSError as exc:
             die(f"error: {file}: {exc.strerror or exc}")
     if as_json:

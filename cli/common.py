@@ -44,6 +44,17 @@ def master_config(config_file: str | None, **given: Any) -> Any:
         die(str(exc))
 
 
+def key_values(items: tuple[str, ...], option: str, form: str, example: str) -> dict[str, str]:
+    """Repeated ``--OPTION KEY=VALUE`` arguments as a dict; a malformed one is a one-line error."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            die(f"error: --{option} {item!r}: expected {form} (e.g. --{option} {example})")
+        out[key.strip()] = value
+    return out
+
+
 def report_dsl_error(exc: Any) -> NoReturn:
     """Print a positioned DSL error (plus the source line and a caret on a terminal) and exit 1."""
     click.echo(exc.format_line(), err=True)

@@ -7,23 +7,13 @@ from typing import Any
 
 import click
 
-from cli.common import OptionsAnywhereGroup, die
+from cli.common import OptionsAnywhereGroup, die, key_values
 from cli.operator import fleet_call, operator_client, operator_options
 
 
 @click.group("task", cls=OptionsAnywhereGroup)
 def task_group() -> None:
     """Run commands or modules' tasks on nodes as an account (operator certificate)."""
-
-
-def _params(items: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            die(f"error: --param {item!r}: expected NAME=VALUE (e.g. --param count=3)")
-        out[key.strip()] = value
-    return out
 
 
 def _print(info: dict[str, Any], as_json: bool) -> None:
@@ -84,7 +74,7 @@ def task_run(words: tuple[str, ...], group: str | None, nodes: str | None, accou
         info, created = fleet_call(
             ops.run_task, client, group=group, nodes=[n.strip() for n in (nodes or "").split(",") if n.strip()],
             account=account, max_concurrent=max_concurrent, timeout=timeout, idempotency_key=idempotency_key,
-            command=command, task=task, params=_params(params), environment=environment, expires_in=expires_in)
+            command=command, task=task, params=key_values(params, "param", "NAME=VALUE", "count=3"), environment=environment, expires_in=expires_in)
         if wait:
             while not ops.finished(info):
                 time.sleep(1)
