@@ -547,18 +547,24 @@ def build_reports(backend: Backend) -> Entity:
                                  extra=(r.c.node, r.c.transaction_uuid, r.c.time), queryable=False),
     }
 
-    def latest(op: str, value: Any) -> sa.ColumnElement[bool]:
-        if op != "=" or not isinstance(value, bool):
-            raise QueryError("latest_report? takes '=' with true or false")
-        latest_ids = sa.select(nodes.c.latest_report_id).where(nodes.c.latest_report_id.is_not(None))
-        return r.c.id.in_(latest_ids) if value else r.c.id.not_in(latest_ids)
-
-    fields["latest_report?"] = Field("latest_report?", None, condition=latest)
+    fields["latest_report?"] = _latest_report(r.c.id)
     fields["node_state"] = node_state_fields(backend, n)["node_state"]
     fields["node_state"].joins = ("n",)
     # the node's row only when a condition reads it: counting a month of reports needs no join
     return Entity("reports", r, fields, n, r.c.node, active_only=False, keys={"events": ("hash", "report")},
                   joins={"n": lambda s: s.join(n, n.c.name == r.c.node)})
+
+
+def _latest_report(report_id: Any) -> Field:
+    """``latest_report?``: whether the row's report (``report_id``) is its node's latest."""
+
+    def latest(op: str, value: Any) -> sa.ColumnElement[bool]:
+        if op != "=" or not isinstance(value, bool):
+            raise QueryError("latest_report? takes '=' with true or false")
+        latest_ids = sa.select(nodes.c.latest_report_id).where(nodes.c.latest_report_id.is_not(None))
+        return report_id.in_(latest_ids) if value else report_id.not_in(latest_ids)
+
+    return Field("latest_report?", None, condition=latest)
 
 
 def build_events(backend: Backend) -> Entity:
@@ -591,14 +597,8 @@ def build_events(backend: Backend) -> Entity:
         "configuration_version": Field("configuration_version", r.c.configuration_version, joins=("r",)),
     }
 
-    def latest(op: str, value: Any) -> sa.ColumnElement[bool]:
-        if op != "=" or not isinstance(value, bool):
-            raise QueryError("latest_report? takes '=' with true or false")
-        # the latest reports' ids, then their events by the report_id index: never a walk over every event
-        latest_ids = sa.select(nodes.c.latest_report_id).where(nodes.c.latest_report_id.is_not(None))
-        return e.c.report_id.in_(latest_ids) if value else e.c.report_id.not_in(latest_ids)
-
-    fields["latest_report?"] = Field("latest_report?", None, condition=latest)
+    # the latest reports' ids, then their events by the report_id index: never a walk over every event
+    fields["latest_report?"] = _latest_report(e.c.report_id)
     fields["node_state"] = node_state_fields(backend, n)["node_state"]
     fields["node_state"].joins = ("n",)
     # the report's and the node's rows only when a field or condition reads them
