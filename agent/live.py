@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from agent.run import AgentSettings, RunResult, disabled_reason, run_once, wait_for_next_run, wait_for_stop
 from agent.tasks import TaskRunner
+from agent.upgrade import Staged
 from wire import pki
 from wire.client import ClientError, MasterClient
 from wire.proto import bunraku_pb2 as pb
@@ -24,6 +25,9 @@ from wire.proto import bunraku_pb2 as pb
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+#: at its start the daemon waits this long for the channel, then this long for a run the master re-sends
+STARTUP_CONNECT_WAIT = 2.0
+STARTUP_REQUEST_WAIT = 0.5
 
 
 class RunRequests:
@@ -186,9 +190,10 @@ class LiveChannel:
 
 
 def run_daemon_live(settings: AgentSettings, stop: threading.Event,
-                    on_result: Callable[[RunResult], None] | None = None) -> None:
+                    on_result: Callable[[RunResult], None] | None = None) -> Staged | None:
     """:func:`agent.run.run_daemon` with the live channel: run every ``runinterval`` seconds, and at
-    once when the master says so (in the mode it says; timer runs are full)."""
+    once when the master says so (in the mode it says; timer runs are full). Returns the agent version
+    a run staged (the channel closed first), or None when stopped."""
     requests = RunRequests()
     running = threading.Event()
     channel = LiveChannel(settings, requests, stop, running=running.is_set)
@@ -200,6 +205,10 @@ def run_daemon_live(settings: AgentSettings, stop: threading.Event,
                                    else settings.runinterval)
             log.info("splay: first run in %.0f s", delay)
             mode = requests.wait(delay, stop) or "full"
+        elif channel.connected.wait(STARTUP_CONNECT_WAIT):
+            # a master re-sends the "run now" a rollout still waits for when the channel connects: the run
+            # every daemon makes at its start is that run, not one more after it
+            requests.wait(STARTUP_REQUEST_WAIT, stop)
         while not stop.is_set():
             started = time.monotonic()
             running.set()
@@ -212,8 +221,11 @@ def run_daemon_live(settings: AgentSettings, stop: threading.Event,
                 running.clear()
             if on_result is not None:
                 on_result(result)
+            if result.upgrade is not None:
+                return result.upgrade
             mode = wait_for_next_run(settings, settings.runinterval - (time.monotonic() - started), stop,
                                      lambda timeout: requests.wait(timeout, stop)) or "full"
+        return None
     finally:
         stop.set()
         requests.wake()

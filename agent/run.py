@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent import vardir
+from agent import upgrade, vardir
 from agent.catalogcache import load_cached, parse_catalog, save_cached
 from agent.delivery import BASE_DELAY, deliver_spool, note_failure
 from agent.filesource import RemoteFileSource
@@ -129,6 +129,8 @@ class RunResult:
     cached_catalog_status: str = "not_used"
     report_sent: bool = False
     report_fate: str = "none"  # sent | spooled | held in memory (the disk could not take it) | none
+    #: an agent version this run staged (:mod:`agent.upgrade`): the daemon hands over to it after the run
+    upgrade: upgrade.Staged | None = None
 
 
 # -- disable / enable ------------------------------------------------------------------------------
@@ -163,7 +165,9 @@ def _load_facts(settings: AgentSettings) -> dict[str, Any]:
     if settings.facts_file is not None:
         from facts.files import load_facts_file
 
-        return load_facts_file(settings.facts_file)  # FactsFileError is a ValueError
+        given = load_facts_file(settings.facts_file)  # FactsFileError is a ValueError
+        given["bunraku_version"] = upgrade.running_version()  # the agent's own, whatever the file says
+        return given
     from facts import collect_facts
 
     custom = [settings.plugin_facts_dir] if settings.plugin_facts_dir.is_dir() else []
@@ -262,8 +266,8 @@ class _Run:
         self.lines.append(("warning", f"Warning: the previous run could not keep its report: {lost.get('reason')}"))
 
     def result(self, exit_code: int, report: Report | None, *, cached: str = "not_used",
-               sent: bool = False) -> RunResult:
-        return RunResult(exit_code, report, self.lines, cached, sent, self.fate)
+               sent: bool = False, staged: upgrade.Staged | None = None) -> RunResult:
+        return RunResult(exit_code, report, self.lines, cached, sent, self.fate, staged)
 
 
 def _failed_report(settings: AgentSettings, message: str) -> Report:
@@ -289,9 +293,12 @@ def run_once(settings: AgentSettings) -> RunResult:
         return RunResult(1, lines=[("err", f"Error: cannot use the agent's directory {settings.vardir}: "
                                            f"{_os_reason(exc)}")])
     try:
-        return _run_locked(settings)
+        result = _run_locked(settings)
     finally:
         lock.release()
+    if result.report_fate == "sent" and os.environ.get(upgrade.TRIAL_ENV):
+        upgrade.confirm_trial(settings.vardir)  # a version on trial: the master accepted its report
+    return result
 
 
 def _run_locked(s: AgentSettings) -> RunResult:
@@ -380,6 +387,7 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
         return run.result(1, None)
 
     catalog: Catalog | None = None
+    offer: upgrade.Offer | None = None
     cached_status = "not_used"
     failure: str | None = None
     retrieval_started = time.monotonic()
@@ -391,6 +399,10 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
                 environment=s.environment, facts_json=json.dumps(facts, default=str).encode()))
             catalog = parse_catalog(bytes(reply.catalog_json), s.certname)
             _cache_catalog(run, bytes(reply.catalog_json))
+            if reply.HasField("agent_version"):
+                v = reply.agent_version
+                offer = upgrade.Offer(v.version, v.sha256, v.size, v.filename,
+                                      v.deadline_seconds or upgrade.DEFAULT_DEADLINE)
             if reply.crl_pem:
                 pki.write_public(pki.SSLPaths(s.ssldir, s.certname).crl, bytes(reply.crl_pem))
             lines.append(("info", f"Info: Applying configuration version '{catalog.version}'"))
@@ -434,11 +446,12 @@ def _run_with_client(run: _Run, client: MasterClient | None) -> RunResult:
     report.add_times("config_retrieval", retrieval)
     if cached_status != "not_used":
         report.log("notice", f"Using cached catalog ({cached_status})")
+    staged = upgrade.consider(s.vardir, offer, sources, report, noop=s.noop)
     lines.extend(report_lines(report))
     sent = run.send_report(client if reachable else None, report)
     if run.fate == "spooled":
         lines.append(("warning", "Warning: the report could not be sent; it is spooled for the next run"))
-    return run.result(report.exit_code(), report, cached=cached_status, sent=sent)
+    return run.result(report.exit_code(), report, cached=cached_status, sent=sent, staged=staged)
 
 
 def _cache_catalog(run: _Run, data: bytes) -> None:
@@ -487,13 +500,14 @@ def wait_for_stop(stop: threading.Event, seconds: float) -> bool:
 
 
 def run_daemon(settings: AgentSettings, stop: threading.Event,
-               on_result: Callable[[RunResult], None] | None = None) -> None:
-    """Run every ``runinterval`` seconds until ``stop`` is set (after a random splay, if asked)."""
+               on_result: Callable[[RunResult], None] | None = None) -> upgrade.Staged | None:
+    """Run every ``runinterval`` seconds until ``stop`` is set (after a random splay, if asked), or until
+    a run staged another agent version (returned: the caller hands over to it)."""
     if settings.splay:
         delay = random.uniform(0, settings.splaylimit if settings.splaylimit is not None else settings.runinterval)
         log.info("splay: first run in %.0f s", delay)
         if wait_for_stop(stop, delay):
-            return
+            return None
 
     def sleep(timeout: float) -> str | None:
         wait_for_stop(stop, timeout)
@@ -508,7 +522,10 @@ def run_daemon(settings: AgentSettings, stop: threading.Event,
             result = RunResult(1)
         if on_result is not None:
             on_result(result)
+        if result.upgrade is not None:
+            return result.upgrade
         wait_for_next_run(settings, settings.runinterval - (time.monotonic() - started), stop, sleep)
+    return None
 
 
 def wait_for_next_run(settings: AgentSettings, seconds: float, stop: threading.Event,

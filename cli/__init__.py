@@ -12,6 +12,7 @@ import click
 
 from cli import (
     agent,
+    agentupgrade,
     apply,
     artifact,
     cert,
@@ -46,5 +47,6 @@ for _command in (
     resource.resource_cmd, filebucket.filebucket_group, master.master_cmd, dashboard.dashboard_group,
     store.store_group, agent.agent_group, cert.cert_group, fleet.nodes_cmd, report.report_group,
     fleet.catalog_group, rollout.rollout_group, task.task_group, artifact.artifact_group,
+    agentupgrade.agent_upgrade_group,
 ):
     main.add_command(_command)

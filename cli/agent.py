@@ -163,13 +163,15 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
     import signal
     import threading
 
+    from agent import upgrade
     from agent.run import run_daemon, run_once
 
+    settings = _agent_settings(obj)
+    upgrade.enter(settings.vardir, sys.argv[1:])  # another version is current or on trial: run that one
     setup_cli_logging(verbose or test_mode, debug)
     # a daemon's lines are a log: each with its time, as the log records on stderr
     out = RunOutput(logdest, timestamps=not (onetime or test_mode))
     out.capture_logging(log_level(verbose or test_mode, debug))
-    settings = _agent_settings(obj)
     settings.noop = noop
     settings.tags = [t.strip() for t in tags.split(",") if t.strip()] if tags else None
     settings.show_diff = show_diff or test_mode
@@ -192,6 +194,11 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
         try:
             result = run_once(settings)
             show(result)
+            if result.upgrade is not None:  # tried at the agent's next start: this invocation runs once
+                try:
+                    upgrade.prepare(settings.vardir, result.upgrade)
+                except OSError as exc:
+                    warn(f"warning: agent {result.upgrade.version} cannot be tried: {exc}")
         finally:
             out.close()
         sys.exit(run_exit_status(result.report, detailed=detailed, run_code=result.exit_code))
@@ -202,9 +209,12 @@ def agent_group(ctx: click.Context, server: str, ca_server: str | None, certname
         from agent.live import run_daemon_live
 
         settings.live = True
-        run_daemon_live(settings, stop, show)
+        staged = run_daemon_live(settings, stop, show)
     else:
-        run_daemon(settings, stop, show)
+        staged = run_daemon(settings, stop, show)
+    out.close()
+    if staged is not None:
+        upgrade.hand_over(settings.vardir, staged, sys.argv[1:])
 
 
 def _print_fingerprint(obj: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ reads it and computes the same ``status`` and ``exit_status`` as :meth:`Report.e
 Bunraku writes (the state dir's reports, ``--report FILE``, the agent's ``last_run_report.yaml``) holds
 that form.
 
-Bunraku's own additions — ``apply_mode`` and ``incremental`` (see :mod:`engine.incremental`) and
-``health`` (the healthcheck probes) — have no place in Puppet's schema, which forbids unknown keys
+Bunraku's own additions — ``apply_mode`` and ``incremental`` (see :mod:`engine.incremental`),
+``health`` (the healthcheck probes) and ``agent_upgrade`` (see :mod:`agent.upgrade`) — have no place in Puppet's schema, which forbids unknown keys
 everywhere. They live on the :class:`Report` object and travel only to Bunraku's own master, whose store
 keeps them: :meth:`Report.to_store_dict` is Puppet's form plus those top-level keys (Puppet's loader
 ignores them; its schema would not). A skipped resource's reason (``ResourceStatus.skip_reason``) is in
@@ -40,7 +40,7 @@ REDACTED = "[redacted]"
 _monotonic = time.monotonic  # the dataclasses below have a field named ``time``
 
 #: The keys :meth:`Report.to_store_dict` adds for Bunraku's master; never in a file Puppet may read.
-STORE_ONLY_KEYS = ("apply_mode", "incremental", "health")
+STORE_ONLY_KEYS = ("apply_mode", "incremental", "health", "agent_upgrade")
 #: YAML tag of Puppet's ``last_run_report.yaml``: its loader builds the report from the tagged mapping.
 PUPPET_REPORT_YAML_TAG = "!ruby/object:Puppet::Transaction::Report"
 
@@ -214,6 +214,9 @@ class Report:
     incremental: dict[str, Any] | None = None
     #: ``{status: healthy|unhealthy|unknown, checks: {title: {status, healthy, attempts, message, duration}}}``
     health: dict[str, Any] = field(default_factory=lambda: {"status": "unknown", "checks": {}})
+    #: What became of an agent version the master offered (:mod:`agent.upgrade`): ``{from, to, state,
+    #: reason}``, state staged | stage_failed | failed | done; None when nothing was offered
+    agent_upgrade: dict[str, Any] | None = None
     #: The ``time`` metric's values in order: per resource type, then the run's phases, ``total`` last.
     times: dict[str, float] = field(default_factory=dict)
     _started: float = field(default_factory=_monotonic, repr=False, compare=False)
@@ -331,8 +334,11 @@ class Report:
     def to_store_dict(self) -> dict[str, Any]:
         """Puppet's report plus Bunraku's top-level additions (:data:`STORE_ONLY_KEYS`): what a
         Bunraku agent sends its master, whose store and rollouts read them."""
-        return {**self.to_dict(), "apply_mode": self.apply_mode, "incremental": self.incremental,
-                "health": self.health}
+        out = {**self.to_dict(), "apply_mode": self.apply_mode, "incremental": self.incremental,
+               "health": self.health}
+        if self.agent_upgrade is not None:
+            out["agent_upgrade"] = self.agent_upgrade
+        return out
 
     def to_store_json(self) -> str:
         return json.dumps(self.to_store_dict(), ensure_ascii=False, default=str)
@@ -366,6 +372,7 @@ class Report:
             server_used=d.get("server_used"), apply_mode=d.get("apply_mode", "full"),
             incremental=d.get("incremental"),
             health=d.get("health") or {"status": "unknown", "checks": {}}, times=times,
+            agent_upgrade=d.get("agent_upgrade"),
         )
 
     @classmethod

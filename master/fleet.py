@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from master.store.documents import agent_label
 from wire.client import MasterClient
 from wire.proto import bunraku_pb2 as pb
 
@@ -15,16 +16,17 @@ def list_nodes(client: MasterClient, unresponsive_after: float = 3600) -> list[d
     return [{"name": n.name, "status": n.status, "last_run": n.last_run, "last_seen": n.last_seen,
              "code_id": n.code_id, "environment": n.environment, "group": n.group,
              "report_count": n.report_count, "cached_catalog": n.cached_catalog or None,
-             "disabled": (n.disabled_reason or "reason not specified") if n.agent_disabled else None}
+             "disabled": (n.disabled_reason or "reason not specified") if n.agent_disabled else None,
+             "agent_version": agent_label(n.agent_version)}
             for n in reply.nodes]
 
 
 def nodes_table(nodes: list[dict[str, Any]]) -> list[str]:
     """``bunraku nodes``: one aligned line per node."""
-    header = ("NODE", "STATUS", "LAST RUN", "CODE ID", "ENVIRONMENT", "GROUP", "REPORTS")
+    header = ("NODE", "STATUS", "LAST RUN", "CODE ID", "ENVIRONMENT", "GROUP", "AGENT", "REPORTS")
     rows = [(n["name"], _status_text(n), (n["last_run"] or "-")[:19].replace("T", " "),
-             (n["code_id"] or "-")[:12], n["environment"] or "-", n["group"] or "-", str(n["report_count"]))
-            for n in nodes]
+             (n["code_id"] or "-")[:12], n["environment"] or "-", n["group"] or "-", n.get("agent_version") or "-",
+             str(n["report_count"])) for n in nodes]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 
@@ -78,12 +80,13 @@ def start_rollout(client: MasterClient, rev: str, environment: str, *, group: st
                   canary: str | None = None, batch: str | None = None, max_concurrent: int | None = None,
                   max_failures: str | None = None, health_timeout: float | None = None,
                   pause_between: float | None = None, auto_rollback: bool = False,
-                  incremental: bool = False, force: bool = False, artifact: str = "") -> dict[str, Any]:
+                  incremental: bool = False, force: bool = False, artifact: str = "",
+                  agent_version: str = "") -> dict[str, Any]:
     reply = client.call("StartRollout", pb.StartRolloutRequest(
         rev=rev, environment=environment, group=group or "", canary=canary or "", batch=batch or "",
         max_concurrent=max_concurrent or 0, max_failures=max_failures or "", health_timeout=health_timeout or 0,
         pause_between=pause_between or 0, auto_rollback=auto_rollback, incremental=incremental, force=force,
-        artifact=artifact))
+        artifact=artifact, agent_version=agent_version))
     return dict(json.loads(reply.rollout_json))
 
 

@@ -185,8 +185,10 @@ class MasterServicer(pb_grpc.MasterServicer):
     def GetCatalog(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         data, code_id, env, hit = self._call(context, service.get_catalog, _peer(context), request.node,
                                              request.environment, request.facts_json)
+        offer = self._call(context, service.agent_offer, _peer(context), request.node)
         return pb.CatalogReply(catalog_json=data, code_id=code_id, environment=env, cache_hit=hit,
-                               crl_pem=self.ctx.ca.crl_pem())
+                               crl_pem=self.ctx.ca.crl_pem(),
+                               agent_version=pb.AgentVersion(**offer) if offer else None)
 
     def SubmitFacts(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         self._call(context, service.submit_facts, _peer(context), request.node, request.environment,
@@ -223,7 +225,8 @@ class MasterServicer(pb_grpc.MasterServicer):
             name=n.name, status=n.status or "", last_run=_iso(n.last_run), last_seen=_iso(n.last_seen),
             code_id=n.code_id or "", environment=n.environment or "", group=n.group or "",
             report_count=n.report_count or 0, cached_catalog=n.cached_catalog or "",
-            agent_disabled=n.disabled is not None, disabled_reason=n.disabled or "")
+            agent_disabled=n.disabled is not None, disabled_reason=n.disabled or "",
+            agent_version=n.agent_version or "")
             for n in nodes])
 
     def GetReports(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
@@ -262,6 +265,12 @@ class MasterServicer(pb_grpc.MasterServicer):
                    "health_timeout": request.health_timeout or None, "pause_between": request.pause_between or None,
                    "auto_rollback": request.auto_rollback, "incremental": request.incremental,
                    "force": request.force}
+        if request.agent_version:  # a version of the agent itself (master.agentupgrade)
+            from master import agentupgrade
+
+            info = self._call(context, agentupgrade.start_agent_rollout, _peer(context), request.agent_version,
+                              request.environment, request.group or None, options)
+            return pb.RolloutReply(rollout_json=json.dumps(info, default=str).encode())
         if request.artifact:  # an application version (master.artifacts), through the same rollouts
             from master import artifacts
 

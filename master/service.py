@@ -377,6 +377,18 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     return data, env.code_id or "", env.name, hit
 
 
+def agent_offer(ctx: MasterContext, peer: Peer, node: str) -> dict[str, Any] | None:
+    """The agent version a rollout assigned the caller's node (:mod:`master.agentupgrade`), or None."""
+    from master import agentupgrade
+
+    node = _act_for(ctx, peer, node)
+    try:
+        return agentupgrade.offer_for(ctx, node)
+    except Exception as exc:  # noqa: BLE001 - the catalog is served all the same; the next request asks again
+        log.warning("agent version lookup failed for %s: %s", node, exc, extra=_fields(node=node))
+        return None
+
+
 def _pin_artifacts(ctx: MasterContext, node: str, data: bytes) -> bytes:
     """The catalog with its ``release`` resources' artifact digests (and rollout-assigned versions)."""
     from master import artifacts

@@ -80,9 +80,11 @@ def message_parts(message: str) -> dict[str, Any]:
 
 def install_filters(env: jinja2.Environment) -> None:
     from master.rollout.view import event_detail, progress_line
+    from master.store.documents import agent_label
 
     env.filters.update(when=when, ago=ago, seconds=seconds_text, value=value_text, num=format_number,
-                       message_parts=message_parts, progress_line=progress_line, event_detail=event_detail)
+                       message_parts=message_parts, progress_line=progress_line, event_detail=event_detail,
+                       agent=agent_label)
     env.globals.update(with_query=with_query, statuses=NODE_STATUSES, report_filters=queries.REPORT_FILTERS,
                        ranges=list(RANGES))
 

@@ -183,7 +183,10 @@ class Rollouts:
                 if s.environment in (environment, None) and (group is None or s.group == group)]
 
     def start(self, code_id: str, environment: str, *, options: RolloutOptions, group: str | None = None,
-              nodes: list[str] | None = None, created_by: str | None = None) -> int:
+              nodes: list[str] | None = None, created_by: str | None = None,
+              previous: dict[str, str] | None = None) -> int:
+        """Start rolling ``code_id`` out; ``previous``: what each node goes back to on rollback when no
+        earlier rollout assigned it anything (an agent upgrade: the version it runs)."""
         if not code_id:
             raise RolloutError("a rollout needs a release (a commit)")
         if nodes is None:
@@ -210,7 +213,8 @@ class Rollouts:
             current = {r.node: r.code_id for r in conn.execute(sa.select(node_releases).where(
                 node_releases.c.environment == environment)).all()}
             conn.execute(sa.insert(rollout_nodes), [
-                {"rollout_id": rid, "node": n, "wave": w, "state": "pending", "previous_code_id": current.get(n)}
+                {"rollout_id": rid, "node": n, "wave": w, "state": "pending",
+                 "previous_code_id": current.get(n) or (previous or {}).get(n)}
                 for w, wave in enumerate(waves) for n in wave])
             _event(conn, rid, now, "started", None, {"code_id": code_id, "environment": environment,
                                                      "group": group, "waves": [len(w) for w in waves],
@@ -421,11 +425,17 @@ class Rollouts:
         # an application version (environment artifact:APP): any run after the assignment fetched a catalog
         # pinning it, and its report's code_id is the environment's commit, not the version
         artifact = str(info["environment"]).startswith("artifact:")
+        agent = str(info["environment"]).startswith("agent:")
         for node in info["nodes"]:
             if node["state"] == "deferred":
                 # offline when its wave ran: it takes the release at its next run; say how that went
                 since = parse_time(node["triggered_at"])
-                late = self._verdict(node["name"], None if artifact else info["code_id"], since) if since else None
+                if since is None:
+                    late = None
+                elif agent:
+                    late = self._agent_verdict(node["name"], info["code_id"], since)
+                else:
+                    late = self._verdict(node["name"], None if artifact else info["code_id"], since)
                 if late is not None:
                     ok, health, detail = late
                     verdicts.append((node["name"], "succeeded" if ok else "failed", health,
@@ -437,7 +447,11 @@ class Rollouts:
             want = None if artifact else node["previous_code_id"] if rolling_back else info["code_id"]
             since = parse_time(node["triggered_at"])
             assert since is not None
-            verdict = self._verdict(node["name"], want, since)
+            if agent:
+                verdict = self._agent_verdict(node["name"], node["previous_code_id"] if rolling_back
+                                              else info["code_id"], since)
+            else:
+                verdict = self._verdict(node["name"], want, since)
             if verdict is None:
                 disabled = self.agents.disabled(node["name"])
                 if disabled is not None:
@@ -491,6 +505,26 @@ class Rollouts:
             if report.get("status") == "failed":
                 return False, health, _failure_reason(report)
             return True, health, f"applied ({report.get('status')})"
+        return None
+
+    def _agent_verdict(self, node: str, version: str | None, since: datetime) -> tuple[bool, str | None, str] | None:
+        """An agent upgrade: a report written by ``version`` after ``since`` (None: any version) succeeds as
+        any report does; one saying ``version`` could not be staged or failed its trial fails."""
+        for report in self.store.reports(node, last=5):
+            at = parse_time(report.get("time"))
+            if at is None or at < since or report.get("noop"):
+                continue
+            upgrade = report.get("agent_upgrade") or {}
+            if upgrade.get("to") == version and upgrade.get("state") in ("failed", "stage_failed"):
+                return False, None, f"agent {version}: {upgrade.get('reason')}"
+            if version is not None and report.get("puppet_version") != f"bunraku {version}":
+                continue
+            health = (report.get("health") or {}).get("status")
+            if health == "unhealthy":
+                return False, health, _unhealthy_reason(report)
+            if report.get("status") == "failed":
+                return False, health, _failure_reason(report)
+            return True, health, f"runs agent {version} ({report.get('status')})"
         return None
 
     def _advance(self, conn: Connection, rollout_id: int) -> list[tuple[str, str]]:

@@ -63,6 +63,8 @@ class NodeStatus:
     #: its agent said it is disabled, with this message (None: it runs), and since when
     disabled: str | None = None
     disabled_since: datetime | None = None
+    #: what wrote its latest report: "bunraku 1.2.0", or a Puppet agent's version ("7.23.0")
+    agent_version: str | None = None
 
 
 def _status_of(*, last_seen: datetime | None, last_run: datetime | None, report_status: str | None,
@@ -168,6 +170,8 @@ class _Statements:
                                      else_=nodes.c.latest_report_id),
             environment=sa.case((newest, sa.func.coalesce(environment, nodes.c.environment)),
                                 else_=nodes.c.environment),
+            agent_version=sa.case((newest, sa.func.coalesce(sa.bindparam("b_agent", type_=sa.String()),
+                                                            nodes.c.agent_version)), else_=nodes.c.agent_version),
             # a run after the agent said it was disabled: it has been enabled since
             agent_disabled=sa.case((nodes.c.agent_disabled_at < run_time, None), else_=nodes.c.agent_disabled),
             agent_disabled_at=sa.case((nodes.c.agent_disabled_at < run_time, None),
@@ -515,6 +519,7 @@ class Store:
             "run_seconds": summary.run_seconds,
         }
         found = list(documents.report_events(document, default_time=summary.time))
+        agent_version = str(document["puppet_version"])[:255] if document.get("puppet_version") else None
 
         def work(conn: Connection) -> int:
             conn.execute(self._sql.node_insert, {"name": summary.node, "first_seen": seen})
@@ -527,7 +532,7 @@ class Store:
                              [dict(e, report_id=inserted, node=summary.node) for e in found])
             conn.execute(self._sql.node_after_report,
                          {"b_node": summary.node, "b_at": seen, "b_time": summary.time, "b_report_id": inserted,
-                          "b_environment": summary.environment})
+                          "b_environment": summary.environment, "b_agent": agent_version})
             if keep:
                 self._prune_reports(conn, summary.node, keep)
             return int(inserted)
@@ -764,7 +769,7 @@ class Store:
         stale_before = (utc(now) if now else now_utc()) - unresponsive_after
         n, r, c = nodes, reports, catalogs
         query = (sa.select(n.c.name, n.c.group_name, n.c.environment, n.c.last_seen, n.c.last_run,
-                           n.c.report_count, n.c.agent_disabled, n.c.agent_disabled_at,
+                           n.c.report_count, n.c.agent_disabled, n.c.agent_disabled_at, n.c.agent_version,
                            r.c.status, r.c.noop_pending, r.c.code_id, r.c.cached_catalog_status,
                            r.c.environment.label("report_environment"), c.c.code_id.label("catalog_code_id"))
                  .select_from(n.outerjoin(r, r.c.id == n.c.latest_report_id).outerjoin(c, c.c.node == n.c.name))
@@ -789,6 +794,7 @@ class Store:
                                     if row.cached_catalog_status in ("on_failure", "explicitly_requested") else None),
                     disabled=row.agent_disabled,
                     disabled_since=row.agent_disabled_at,
+                    agent_version=row.agent_version,
                 ))
             return out
 

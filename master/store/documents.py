@@ -232,3 +232,13 @@ def fact_matches(facts: Any, path: str, wanted: Any) -> bool:
     if isinstance(actual, bool) != isinstance(wanted, bool):
         return False  # True == 1 in Python, not in facts
     return bool(actual == wanted)
+
+
+def agent_label(puppet_version: str | None) -> str | None:
+    """What a node's agent is, from its latest report's ``puppet_version``: Bunraku's version ("1.2.0"),
+    or "puppet 7.23.0" for a Puppet agent; None before any report."""
+    if not puppet_version:
+        return None
+    if puppet_version.startswith("bunraku "):
+        return puppet_version[len("bunraku "):]
+    return f"puppet {puppet_version}"

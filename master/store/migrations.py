@@ -454,6 +454,31 @@ def _v11_live_channels(conn: Connection) -> None:
     _v11.create_all(conn)
 
 
+# -- version 12: reports by environment and time (PuppetDB's reports page: one environment, newest first, counted) --
+
+_v12 = sa.MetaData()
+_v12_reports = sa.Table(
+    "reports", _v12,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("environment", Name),
+    sa.Column("time", UTCDateTime, nullable=False),
+)
+
+
+def _v12_reports_by_environment(conn: Connection) -> None:
+    sa.Index("ix_reports_environment_time", _v12_reports.c.environment, _v12_reports.c.time).create(conn)
+
+
+# -- version 13: which agent (and version) wrote each node's latest report ---------------------------------
+
+_v13 = sa.MetaData()
+_v13_nodes = sa.Table("nodes", _v13, sa.Column("name", Name, primary_key=True), sa.Column("agent_version", Name))
+
+
+def _v13_agent_version(conn: Connection) -> None:
+    _add_columns(conn, _v13_nodes, ["agent_version"])
+
+
 Migration = Callable[[Connection], None]
 
 #: (version, migration) in order; a store at version N has run the first N.
@@ -469,6 +494,8 @@ MIGRATIONS: list[tuple[int, Migration]] = [
     (9, _v9_agent_disabled),
     (10, _v10_artifacts),
     (11, _v11_live_channels),
+    (12, _v12_reports_by_environment),
+    (13, _v13_agent_version),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [v for v, _ in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1)), "migrations must be numbered 1..N"

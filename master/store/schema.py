@@ -72,6 +72,8 @@ nodes = sa.Table(
     # the agent said it is disabled (`bunraku agent disable MESSAGE`): its message; NULL while it runs
     sa.Column("agent_disabled", sa.Text),
     sa.Column("agent_disabled_at", UTCDateTime),
+    # what wrote its latest report (Puppet's ``puppet_version``: "bunraku 1.2.0", or Puppet's "7.23.0")
+    sa.Column("agent_version", Name),
 )
 
 facts = sa.Table(
@@ -143,6 +145,8 @@ reports = sa.Table(
     sa.UniqueConstraint("transaction_uuid", name="uq_reports_transaction_uuid"),
     sa.Index("ix_reports_node_time", "node", "time"),
     sa.Index("ix_reports_time_status", "time", "status"),
+    # version 12: one environment's reports newest first, and their count, without reading the documents
+    sa.Index("ix_reports_environment_time", "environment", "time"),
 )
 
 events = sa.Table(

@@ -50,18 +50,34 @@ class CatalogRequest(_message.Message):
     def __init__(self, node: _Optional[str] = ..., environment: _Optional[str] = ..., facts_json: _Optional[bytes] = ..., transaction_uuid: _Optional[str] = ...) -> None: ...
 
 class CatalogReply(_message.Message):
-    __slots__ = ("catalog_json", "code_id", "environment", "cache_hit", "crl_pem")
+    __slots__ = ("catalog_json", "code_id", "environment", "cache_hit", "crl_pem", "agent_version")
     CATALOG_JSON_FIELD_NUMBER: _ClassVar[int]
     CODE_ID_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
     CRL_PEM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     catalog_json: bytes
     code_id: str
     environment: str
     cache_hit: bool
     crl_pem: bytes
-    def __init__(self, catalog_json: _Optional[bytes] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., crl_pem: _Optional[bytes] = ...) -> None: ...
+    agent_version: AgentVersion
+    def __init__(self, catalog_json: _Optional[bytes] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., crl_pem: _Optional[bytes] = ..., agent_version: _Optional[_Union[AgentVersion, _Mapping]] = ...) -> None: ...
+
+class AgentVersion(_message.Message):
+    __slots__ = ("version", "sha256", "size", "filename", "deadline_seconds")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    sha256: str
+    size: int
+    filename: str
+    deadline_seconds: float
+    def __init__(self, version: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., filename: _Optional[str] = ..., deadline_seconds: _Optional[float] = ...) -> None: ...
 
 class FactsRequest(_message.Message):
     __slots__ = ("node", "environment", "facts_json")
@@ -166,7 +182,7 @@ class ListNodesRequest(_message.Message):
     def __init__(self, unresponsive_after_seconds: _Optional[int] = ...) -> None: ...
 
 class NodeStatus(_message.Message):
-    __slots__ = ("name", "status", "last_run", "last_seen", "code_id", "environment", "group", "report_count", "cached_catalog", "agent_disabled", "disabled_reason")
+    __slots__ = ("name", "status", "last_run", "last_seen", "code_id", "environment", "group", "report_count", "cached_catalog", "agent_disabled", "disabled_reason", "agent_version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LAST_RUN_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +194,7 @@ class NodeStatus(_message.Message):
     CACHED_CATALOG_FIELD_NUMBER: _ClassVar[int]
     AGENT_DISABLED_FIELD_NUMBER: _ClassVar[int]
     DISABLED_REASON_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     status: str
     last_run: str
@@ -189,7 +206,8 @@ class NodeStatus(_message.Message):
     cached_catalog: str
     agent_disabled: bool
     disabled_reason: str
-    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., last_run: _Optional[str] = ..., last_seen: _Optional[str] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., report_count: _Optional[int] = ..., cached_catalog: _Optional[str] = ..., agent_disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ...) -> None: ...
+    agent_version: str
+    def __init__(self, name: _Optional[str] = ..., status: _Optional[str] = ..., last_run: _Optional[str] = ..., last_seen: _Optional[str] = ..., code_id: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., report_count: _Optional[int] = ..., cached_catalog: _Optional[str] = ..., agent_disabled: _Optional[bool] = ..., disabled_reason: _Optional[str] = ..., agent_version: _Optional[str] = ...) -> None: ...
 
 class ListNodesReply(_message.Message):
     __slots__ = ("nodes",)
@@ -325,7 +343,7 @@ class HeartbeatReply(_message.Message):
     def __init__(self) -> None: ...
 
 class StartRolloutRequest(_message.Message):
-    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental", "force", "artifact")
+    __slots__ = ("rev", "environment", "group", "canary", "batch", "max_concurrent", "max_failures", "health_timeout", "pause_between", "auto_rollback", "incremental", "force", "artifact", "agent_version")
     REV_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
@@ -339,6 +357,7 @@ class StartRolloutRequest(_message.Message):
     INCREMENTAL_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     rev: str
     environment: str
     group: str
@@ -352,7 +371,8 @@ class StartRolloutRequest(_message.Message):
     incremental: bool
     force: bool
     artifact: str
-    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ..., force: _Optional[bool] = ..., artifact: _Optional[str] = ...) -> None: ...
+    agent_version: str
+    def __init__(self, rev: _Optional[str] = ..., environment: _Optional[str] = ..., group: _Optional[str] = ..., canary: _Optional[str] = ..., batch: _Optional[str] = ..., max_concurrent: _Optional[int] = ..., max_failures: _Optional[str] = ..., health_timeout: _Optional[float] = ..., pause_between: _Optional[float] = ..., auto_rollback: _Optional[bool] = ..., incremental: _Optional[bool] = ..., force: _Optional[bool] = ..., artifact: _Optional[str] = ..., agent_version: _Optional[str] = ...) -> None: ...
 
 class RolloutStatusRequest(_message.Message):
     __slots__ = ("id",)
