@@ -233,6 +233,30 @@ def test_a_disabled_agent_shows_on_the_nodes_pages_until_it_is_enabled(tmp_path:
         store.close()
 
 
+def test_the_nodes_list_says_which_agent_wrote_each_nodes_latest_report(tmp_path: Path) -> None:
+    store = Store.open(path=tmp_path / "store.db")
+    try:
+        rng = __import__("random").Random(4)
+        for name, version, minutes in (("web01.example.com", "bunraku 0.2.0", 10), ("web02.example.com", "7.23.0", 10),
+                                       ("web01.example.com", "bunraku 0.1.0", 20)):  # older: does not count
+            report = make_report(name, NOW - timedelta(minutes=minutes), "unchanged", rng)
+            report["puppet_version"] = version
+            store.save_report(report, received_at=NOW - timedelta(minutes=minutes))
+        store.save_facts("db01.example.com", {"os": {"family": "Debian"}})  # no report yet
+        tokens = TokenStore(tmp_path / "tokens.json")
+        client = Client(create_app(store, tokens=tokens, now=lambda: NOW, cache_seconds=0),
+                        token=tokens.issue("alice", "viewer"))
+        rows = {row.split('href="/node/')[1].split('"')[0]: row
+                for row in client.get("/nodes").text.split("<tr>") if "node-link" in row}
+        assert '<td class="agent-version">0.2.0</td>' in rows["web01.example.com"]
+        assert '<td class="agent-version">puppet 7.23.0</td>' in rows["web02.example.com"]
+        assert '<td class="agent-version"></td>' in rows["db01.example.com"]
+        assert {n.name: n.agent_version for n in store.node_statuses(now=NOW)} == {
+            "db01.example.com": None, "web01.example.com": "bunraku 0.2.0", "web02.example.com": "7.23.0"}
+    finally:
+        store.close()
+
+
 def test_node_page_has_facts_classes_reports_and_plots(site: Site) -> None:
     name = site.fleet.nodes[0]  # web01: last run failed
     page = site.client().get(f"/node/{name}")
