@@ -616,6 +616,7 @@ class MasterServer:
         app = create_app(ctx.store, metrics=ctx.metrics, rollouts=source, tokens=tokens,
                          revoked_serials=ctx.ca.revoked_serials, deployer=getattr(self, "deployer", None),
                          node_ttl=cfg.node_ttl)
+        app.master_name = cfg.certname  # PuppetDB's producer
         host, _, port = cfg.dashboard_listen.rpartition(":")
         self.dashboard = serve(app, host, int(port), certfile=paths.cert, keyfile=paths.key,
                                cafile=paths.ca, crlfile=ctx.ca.crl_path)

@@ -29,8 +29,8 @@ from master.store.schema import (
 )
 
 #: Entities the query endpoints answer, in PuppetDB's names.
-ENTITIES = ("nodes", "environments", "facts", "fact-contents", "fact-paths", "fact-names", "inventory", "resources",
-            "catalogs", "reports", "events", "event-counts", "aggregate-event-counts")
+ENTITIES = ("nodes", "environments", "producers", "facts", "factsets", "fact-contents", "fact-paths", "fact-names",
+            "inventory", "resources", "catalogs", "edges", "reports", "events", "event-counts", "aggregate-event-counts")
 #: Fields naming whether a node is active: mentioning one turns PuppetDB's "active nodes only" off.
 STATE_FIELDS = ("node_state", "deactivated", "expired")
 
@@ -118,6 +118,15 @@ class Backend:
 
     postgres: bool
     node_ttl: float = 0.0
+    #: the certname of the master answering: PuppetDB's ``producer`` of the facts, catalogs and reports it
+    #: stored (the store does not record which master received each), and the one entry of ``producers``
+    producer: str | None = None
+
+
+def _producer(backend: Backend) -> Field:
+    if backend.producer is None:
+        return Field("producer", None, "null")
+    return Field("producer", sa.literal(backend.producer, sa.String))
 
 
 def _minus_seconds(backend: Backend, column: sa.ColumnElement[Any], seconds: float) -> sa.ColumnElement[Any]:
@@ -189,9 +198,26 @@ def _doc_path(name: str, prefix: str) -> tuple[str | int, ...] | None:
 
 def build_nodes(backend: Backend) -> Entity:
     n = nodes.alias("n")
-    r = reports.alias("nr")
     c = catalogs.alias("nc")
     f = facts.alias("nf")
+    r: Any
+    if backend.postgres:
+        # each node's latest report by its primary key: a LATERAL subquery with LIMIT is never flattened
+        # into a hash join, which would read every report of the store (the whole table, documents and all)
+        # to find the fleet's 10,000 latest ones
+        latest = reports.alias("nrr")
+        r = (sa.select(latest.c.environment, latest.c.status, latest.c.noop, latest.c.noop_pending,
+                       latest.c.corrective_change, latest.c.transaction_uuid, latest.c.cached_catalog_status)
+             .where(latest.c.id == n.c.latest_report_id).limit(1).lateral("nr"))
+
+        def latest_join(s: sa.FromClause) -> sa.FromClause:
+            return s.outerjoin(r, sa.true())
+    else:  # SQLite looks each one up by rowid already
+        r = reports.alias("nr")
+
+        def latest_join(s: sa.FromClause) -> sa.FromClause:
+            return s.outerjoin(r, r.c.id == n.c.latest_report_id)
+
     fields = {
         "certname": Field("certname", n.c.name),
         **{k: v for k, v in node_state_fields(backend, n).items() if k != "node_state"},
@@ -213,7 +239,7 @@ def build_nodes(backend: Backend) -> Entity:
         "node_state": node_state_fields(backend, n)["node_state"],
     }
     joins = {
-        "r": lambda s: s.outerjoin(r, r.c.id == n.c.latest_report_id),
+        "r": latest_join,
         "c": lambda s: s.outerjoin(c, c.c.node == n.c.name),
         "f": lambda s: s.outerjoin(f, f.c.node == n.c.name),
     }
@@ -233,6 +259,16 @@ def build_environments(backend: Backend, groups: frozenset[str] | None) -> Entit
         names.append(query)
     envs = sa.union(*names).subquery("envs")
     return Entity("environments", envs, {"name": Field("name", envs.c.name)}, n, envs.c.name, active_only=False)
+
+
+def build_producers(backend: Backend) -> Entity:
+    """The masters that produced what the store holds, as PuppetDB's producers: the answering master (none
+    when it has no name: the store read outside a master)."""
+    name = sa.literal(backend.producer, sa.String) if backend.producer is not None else sa.cast(sa.null(), sa.String)
+    rows = sa.select(name.label("name")).where(sa.true() if backend.producer is not None else sa.false()) \
+        .subquery("producers")
+    n = nodes.alias("pn")
+    return Entity("producers", rows, {"name": Field("name", rows.c.name)}, n, rows.c.name, active_only=False)
 
 
 # -- facts ----------------------------------------------------------------------------------------------------
@@ -292,6 +328,41 @@ def build_fact_sets(backend: Backend, name: str = "fact-contents") -> Entity:
         return None if path is None else _json(backend, field_name, JsonValue.at(backend.postgres, f.c.facts, path))
 
     return Entity(name, f.join(n, n.c.name == f.c.node), fields, n, f.c.node, dynamic=dynamic)
+
+
+def build_factsets(backend: Backend) -> Entity:
+    """PuppetDB's factsets: each node's facts as one row, ``facts`` as ``{"href", "data": [{"name", "value"}]}``
+    (the ``trusted`` fact made from the certname, as the facts entity has it)."""
+    entity = build_fact_sets(backend, "factsets")
+    f = entity.fields
+    facts_col, received = f["facts"].expr, f["timestamp"].expr
+    assert facts_col is not None and received is not None
+
+    def facts_of(document: Any, certname: str) -> dict[str, Any]:
+        data = [{"name": str(k), "value": v} for k, v in (document or {}).items() if k != "trusted"] \
+            if isinstance(document, dict) else []
+        data.append({"name": "trusted", "value": _trusted(certname)})
+        return {"href": f"/pdb/query/v4/factsets/{certname}/facts", "data": data}
+
+    def hash_of(digest: str | None, document: Any) -> str | None:
+        if digest:
+            return digest
+        from master.store.documents import digest_of  # facts stored before digests were kept
+
+        return digest_of(document) if document is not None else None
+
+    digest = entity.certname.table.c.digest  # type: ignore[attr-defined]  # the facts row's
+    fields = {
+        "certname": f["certname"],
+        "environment": f["environment"],
+        "timestamp": f["timestamp"],
+        "producer_timestamp": Field("producer_timestamp", received, "time", timestamp),
+        "facts": Field("facts", facts_col, "json", facts_of, extra=(entity.certname,), queryable=False),
+        "hash": Field("hash", digest, decode=hash_of, extra=(facts_col,)),
+        "producer": _producer(backend),
+        "node_state": f["node_state"],
+    }
+    return Entity("factsets", entity.base, fields, entity.node, entity.certname)
 
 
 def _trusted(certname: str) -> dict[str, Any]:
@@ -422,7 +493,7 @@ def build_catalogs(backend: Backend) -> Entity:
         "producer_timestamp": Field("producer_timestamp", c.c.compiled_at, "time", timestamp),
         "hash": Field("hash", c.c.digest),
         "environment": Field("environment", c.c.environment),
-        "producer": Field("producer", None, "null"),
+        "producer": _producer(backend),
         "resources": Field("resources", d.c.catalog, "json", resources_of, extra=(c.c.node, c.c.environment),
                            queryable=False),
         "edges": Field("edges", d.c.catalog, "json", edges_of, extra=(c.c.node,), queryable=False),
@@ -430,6 +501,34 @@ def build_catalogs(backend: Backend) -> Entity:
     }
     base = c.join(d, d.c.digest == c.c.digest).join(n, n.c.name == c.c.node)
     return Entity("catalogs", base, fields, n, c.c.node)
+
+
+def build_edges(backend: Backend) -> Entity:
+    """PuppetDB's edges: one row per edge of each node's catalog (``source`` contains ``target``)."""
+    c = catalogs.alias("gc")
+    d = catalog_documents.alias("gd")
+    n = nodes.alias("gn")
+    pg = backend.postgres
+    each = each_element(pg, d.c.catalog, "edges", "ge")
+    source, target = element_text(pg, each.c.value, "source"), element_text(pg, each.c.value, "target")
+
+    def kind_of(ref: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.substr(ref, 1, _strpos(backend, ref, "[") - 1)
+
+    fields = {
+        "certname": Field("certname", c.c.node),
+        "relationship": Field("relationship",
+                              sa.func.coalesce(element_text(pg, each.c.value, "relationship"), "contains")),
+        "source_title": Field("source_title", title_of(backend, source)),
+        "source_type": Field("source_type", kind_of(source)),
+        "target_title": Field("target_title", title_of(backend, target)),
+        "target_type": Field("target_type", kind_of(target)),
+        "node_state": node_state_fields(backend, n)["node_state"],
+    }
+    # an edge names both ends by reference (``Type[title]``); anything else is no edge
+    refs = sa.and_(_strpos(backend, source, "[") > 0, _strpos(backend, target, "[") > 0)
+    base = c.join(d, d.c.digest == c.c.digest).join(n, n.c.name == c.c.node).join(each, refs)
+    return Entity("edges", base, fields, n, c.c.node)
 
 
 # -- reports and events ---------------------------------------------------------------------------------------
@@ -537,7 +636,7 @@ def build_reports(backend: Backend) -> Entity:
         "puppet_version": _json(backend, "puppet_version", doc("puppet_version")),
         "report_format": _json(backend, "report_format", doc("report_format"), lambda v: 12 if v is None else v),
         "type": Field("type", sa.literal("agent")),
-        "producer": Field("producer", None, "null"),
+        "producer": _producer(backend),
         "metrics": Field("metrics", metrics.output(), "json",
                          lambda v, txn: href("metrics")(metrics.decode(v), txn), extra=(r.c.transaction_uuid,),
                          queryable=False),
@@ -609,7 +708,8 @@ def build_events(backend: Backend) -> Entity:
 
 BUILDERS: dict[str, Callable[[Backend], Entity]] = {
     "nodes": build_nodes, "facts": build_facts, "inventory": build_inventory, "resources": build_resources,
-    "catalogs": build_catalogs, "reports": build_reports, "events": build_events,
+    "catalogs": build_catalogs, "edges": build_edges, "reports": build_reports, "events": build_events,
+    "factsets": build_factsets, "producers": build_producers,
 }
 
 
@@ -624,7 +724,7 @@ def build(name: str, backend: Backend, groups: frozenset[str] | None = None) -> 
     """The entity ``name`` (a QueryError for one this API does not answer with SQL rows)."""
     if name == "environments":
         entity = build_environments(backend, groups)
-    elif name in ("fact-contents", "fact-paths", "factsets"):
+    elif name in ("fact-contents", "fact-paths"):
         entity = build_fact_sets(backend, name)
     else:
         builder = BUILDERS.get(name)

@@ -62,6 +62,9 @@ class Paging:
 class Result:
     rows: list[Any]
     total: int | None = None
+    #: the answer as JSON text, built by the database (when asked for and every field is a plain value);
+    #: ``rows`` is empty then
+    text: str | None = None
 
 
 # -- reading the request's pieces -------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ def _restrict(scope: Scope, entity: Entity, compiler: Compiler, query: Any) -> l
     """The conditions every query over ``entity`` gets: active nodes only (unless the query says), and the
     viewer's groups."""
     out: list[sa.ColumnElement[bool]] = []
-    if entity.name == "environments":
+    if entity.name in ("environments", "producers"):
         return out
     if entity.active_only and not _mentions_state(query):
         out.append(entity.node.c.deactivated_at.is_(None))
@@ -381,8 +384,10 @@ def split_extract(ast: Any) -> tuple[Projection, Any]:
 
 
 def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Paging,
-            options: dict[str, Any] | None = None) -> Result:
-    """The rows of entity ``name`` matching ``query`` (the AST), paged; with the total when asked."""
+            options: dict[str, Any] | None = None, *, as_text: bool = False) -> Result:
+    """The rows of entity ``name`` matching ``query`` (the AST), paged; with the total when asked. With
+    ``as_text``, an answer whose fields are all plain values (text, times, booleans) comes back as JSON text
+    the database wrote (``Result.text``): a fleet's node list costs no Python per node."""
     options = options or {}
     if name == "fact-names":
         return _fact_names(conn, scope, paging)
@@ -404,8 +409,11 @@ def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Pagin
     columns: list[sa.ColumnElement[Any]] = []
     #: (key, first column, how many, decode or None) per answer field
     readers: list[tuple[str, int, int, Callable[..., Any] | None]] = []
+    #: (key, field or None for a computed one) per answer field, for the answer built as JSON in SQL
+    answer: list[tuple[str, Field | None]] = []
 
     def add(f: Field, key: str) -> None:
+        answer.append((key, f))
         if f.expr is None:
             readers.append((key, -1, 0, None))
             return
@@ -439,6 +447,7 @@ def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Pagin
             index = len(columns)
             columns.append(expr.label(f"c{index}"))
             readers.append((function, index, 1, _number))
+            answer.append((function, None))
             order_keys[function] = expr
     else:
         # every field of the entity, but those that exist for queries only (node_state, latest_report?, tag)
@@ -461,6 +470,8 @@ def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Pagin
             if expr_ is None:
                 raise QueryError(f"cannot order {entity.name} by '{name_}'")
         order.append(expr_.desc() if direction == "desc" else expr_.asc())
+    if not columns:  # only fields this store never has: a row each all the same
+        columns.append(sa.literal(1).label("c_"))
     statement = sa.select(*columns).select_from(entity.source(compiler.used)).where(*where)
     if group_exprs:
         statement = statement.group_by(*group_exprs)
@@ -476,6 +487,10 @@ def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Pagin
         statement = statement.limit(paging.limit)
     if paging.offset:
         statement = statement.offset(paging.offset)
+    row_json = _json_rows(scope.backend, statement, answer) if as_text and entity.name != "resources" else None
+    if row_json is not None:
+        text = conn.execute(row_json).scalars().all()
+        return Result([], total, "[" + ",".join(text) + "]")
     rows = _read_rows(conn.execute(statement), readers)
     if entity.name == "resources" and (projection.fields is None or "resource" in projection.fields) \
             and not projection.functions:
@@ -483,6 +498,45 @@ def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Pagin
             if {"certname", "type", "title"} <= row.keys():
                 row["resource"] = entities.resource_hash(row["certname"], row["type"], row["title"])
     return Result(rows, total)
+
+
+#: Most fields of an answer built as JSON in SQL (SQLite's functions take at most 127 arguments).
+_SQL_OBJECT_FIELDS = 50
+
+
+def _json_rows(backend: Backend, statement: sa.Select[Any],
+               answer: list[tuple[str, Field | None]]) -> sa.Select[Any] | None:
+    """``statement`` (filtered, ordered and paged) giving each answer row as a JSON object written by the
+    database, in the answer's key order: SQLite's json_object, PostgreSQL's row_to_json over the rows (cheaper
+    than json_build_object). None when a field needs Python to read it (a JSON document, a number, an
+    aggregate, a value computed from several columns)."""
+    if not answer or len(answer) > _SQL_OBJECT_FIELDS:
+        return None
+    values: list[tuple[str, sa.ColumnElement[Any]]] = []
+    for key, f in answer:
+        if f is None:
+            return None
+        if f.expr is None:
+            value: Any = sa.cast(sa.null(), sa.Text)
+        elif f.decode is not None or f.extra or f.kind not in ("string", "time", "bool") \
+                or isinstance(f.expr.type, sa.Float | sa.Numeric | sa.JSON):
+            return None
+        else:
+            value = f.output if f.output is not None else f.expr
+            if f.kind == "bool" and not backend.postgres:  # SQLite keeps 1/0
+                value = sa.case((value.is_(None), sa.null()), (value == sa.true(), sa.func.json("true")),
+                                else_=sa.func.json("false"))
+        values.append((key, value))
+    if not backend.postgres:
+        args = [a for key, value in values for a in (sa.literal(key, sa.String), value)]
+        return statement.with_only_columns(sa.func.json_object(*args, type_=sa.Text), maintain_column_froms=True)
+    keys = [key for key, _ in values]
+    if len(set(keys)) != len(keys) or any(len(key.encode()) > 63 for key in keys):  # PostgreSQL's names
+        return None
+    # the rows come out of the subquery in its order: the outer query only turns each into JSON
+    rows = statement.with_only_columns(*[value.label(key) for key, value in values],
+                                       maintain_column_froms=True).subquery("answer")
+    return sa.select(sa.cast(sa.func.row_to_json(rows.table_valued()), sa.Text))
 
 
 def _read_rows(result: Any, readers: list[tuple[str, int, int, Callable[..., Any] | None]]) -> list[dict[str, Any]]:
@@ -745,8 +799,10 @@ def _matcher(ast: Any, fields: tuple[str, ...]) -> Callable[[dict[str, Any]], bo
     if len(args) != 2:
         raise QueryError(f"operator '{op}' takes a field and a value")
     name, value = args
-    if name == "node_state":
-        return lambda row: True  # applied in SQL
+    if name == "node_state":  # each row carries its node's state for this
+        if op != "=" or value not in ("active", "inactive", "any"):
+            raise QueryError("node_state takes '=' with \"active\", \"inactive\" or \"any\"")
+        return (lambda row: True) if value == "any" else (lambda row: row["node_state"] == value)
     if name not in fields:
         raise QueryError(f"'{name}' is not a queryable field; known fields: {', '.join(fields)}")
     if op == "=":
@@ -799,11 +855,13 @@ def _flattened(conn: Connection, scope: Scope, name: str, query: Any, paging: Pa
     where += _restrict(scope, entity, compiler, query)
     environment = entity.fields["environment"].expr
     assert environment is not None
-    statement = (sa.select(entity.certname, environment, facts_col)
+    statement = (sa.select(entity.certname, environment, facts_col, entity.node.c.deactivated_at)
                  .select_from(entity.source(compiler.used)).where(*where).order_by(entity.certname))
     rows: list[dict[str, Any]] = []
-    seen: set[tuple[str, str]] = set()
-    for certname, environment, document in conn.execution_options(yield_per=200).execute(statement):
+    seen: set[tuple[str, str]] = set()  # fact-paths: the paths in the answer
+    tried: set[tuple[str, str, str]] = set()  # ... and those matched against the query, by node state
+    for certname, environment, document, deactivated in conn.execution_options(yield_per=200).execute(statement):
+        state = "active" if deactivated is None else "inactive"
         top = document.items() if isinstance(document, dict) else ()
         for fact, value in top:
             if wanted is not None and fact != wanted:
@@ -813,15 +871,20 @@ def _flattened(conn: Connection, scope: Scope, name: str, query: Any, paging: Pa
                     if not leaf:
                         continue
                     row = {"certname": certname, "environment": environment, "path": path, "name": fact,
-                           "value": item}
+                           "value": item, "node_state": state}
                 else:
-                    row = {"path": path, "type": _type_name(item)}
-                    key = (json.dumps(path), row["type"])
-                    if key in seen:
+                    kind = _type_name(item)
+                    key = (json.dumps(path), kind)
+                    if key in seen or (*key, state) in tried:
                         continue
+                    tried.add((*key, state))
+                    row = {"path": path, "type": kind, "node_state": state}
+                if not match(row):
+                    continue
+                del row["node_state"]
+                if name == "fact-paths":
                     seen.add(key)
-                if match(row):
-                    rows.append(row)
+                rows.append(row)
     for field_name, direction in reversed(paging.order_by):
         if field_name not in fields:
             raise QueryError(f"cannot order {name} by '{field_name}'")

@@ -1,6 +1,7 @@
 """PuppetDB's HTTP API on the dashboard's listener: ``/pdb/query/v4`` (PQL or ``["from", ...]``), one
-endpoint per entity (``/pdb/query/v4/nodes``, ``/pdb/query/v4/nodes/web01/facts``, ...), ``/pdb/meta/v1``,
-``/status/v1/services/puppetdb-status`` and the population metrics Puppetboard's overview reads.
+endpoint per entity (``/pdb/query/v4/nodes``, ``/pdb/query/v4/nodes/web01/facts``, ...), ``/pdb/cmd/v1``
+(``deactivate node``), ``/pdb/meta/v1``, ``/status/v1/services/puppetdb-status`` and the population metrics
+Puppetboard's overview reads.
 
 The dashboard authenticates (operator certificate, or a token as ``Authorization: Bearer`` or PuppetDB's
 ``X-Authentication``) and limits what each viewer sees to its groups, as on every dashboard route. Queries
@@ -9,8 +10,11 @@ message, as PuppetDB's are."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import socket
+import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +74,22 @@ def _arguments(request: Request) -> dict[str, Any]:
     return data
 
 
+def master_name(dash: Dashboard) -> str:
+    """The certname of the master answering, PuppetDB's ``producer``: the dashboard's ``master_name`` when
+    the master gave it one, else this host's fully qualified name (an agent's and a master's default
+    certname)."""
+    name = getattr(dash, "master_name", None)
+    return str(name) if name else _host_name()
+
+
+@functools.cache
+def _host_name() -> str:
+    return socket.getfqdn().lower()  # may ask the resolver: once
+
+
 def _scope(dash: Dashboard, request: Request) -> Scope:
     backend = Backend(postgres=dash.store.engine.dialect.name == "postgresql",
-                      node_ttl=float(getattr(dash, "node_ttl", 0.0) or 0.0))
+                      node_ttl=float(getattr(dash, "node_ttl", 0.0) or 0.0), producer=master_name(dash))
     return Scope(backend, dash.scope(request))
 
 
@@ -94,8 +111,10 @@ def _answer(dash: Dashboard, request: Request, entity: str, query: Any, paging: 
     options = {k: args.get(k) for k in OPTIONS}
     scope = _scope(dash, request)
     with dash.store.engine.connect() as conn:
-        result = execute(conn, scope, entity, query, paging, options)
+        result = execute(conn, scope, entity, query, paging, options, as_text=not single)
     headers = [("X-Records", str(result.total))] if result.total is not None else []
+    if result.text is not None:  # written by the database
+        return Response(200, result.text.encode("utf-8"), JSON, headers)
     if single:
         if not result.rows:
             return _json({"error": f"no information is known about {entity[:-1]} {query[2]!r}"}, 404)
@@ -178,6 +197,13 @@ def entity_endpoint(dash: Dashboard, request: Request, entity: str, rest: str | 
         return _answer(dash, request, "resources", _and(*extra, query), paging, args)
     if entity == "catalogs" and len(parts) == 1:
         return _answer(dash, request, "catalogs", ["=", "certname", parts[0]], Paging(), args, single=True)
+    if entity == "catalogs" and len(parts) == 2 and parts[1] in ("edges", "resources"):
+        return _answer(dash, request, parts[1], _and(["=", "certname", parts[0]], query), paging, args)
+    if entity == "factsets" and len(parts) <= 2 and parts[1:] in ([], ["facts"]):
+        return _answer(dash, request, "factsets" if len(parts) == 1 else "facts",
+                       _and(["=", "certname", parts[0]], query), paging, args)
+    if entity == "producers" and len(parts) == 1:
+        return _answer(dash, request, "producers", ["=", "name", parts[0]], Paging(), args, single=True)
     if entity == "environments" and len(parts) == 1:
         return _answer(dash, request, "environments", ["=", "name", parts[0]], Paging(), args, single=True)
     if entity == "reports" and len(parts) == 2 and parts[1] in ("metrics", "logs", "events"):
@@ -238,9 +264,82 @@ def population_metric(dash: Dashboard, request: Request, mbean: str) -> Response
                   "timestamp": int(datetime.now(UTC).timestamp()), "status": 200})
 
 
+#: PuppetDB's commands (``/pdb/cmd/v1``); this API carries out "deactivate node" only.
+COMMANDS = ("replace facts", "replace catalog", "replace catalog inputs", "store report", "deactivate node",
+            "configure expiration")
+#: The largest command body read (a deactivation is a few hundred bytes).
+COMMAND_MAX_BODY = 1 << 20
+
+
+def command(dash: Dashboard, request: Request) -> Response:
+    """``POST /pdb/cmd/v1``: PuppetDB's ``deactivate node`` (as ``puppet node deactivate`` and scripts send
+    it), for operators and admins of the node's group, with a certificate or a token in a header. The
+    other commands submit data, which a Bunraku master takes from its agents only: a 400 that says so."""
+    viewer = request.viewer
+    if viewer is None or viewer.method == "token" and not (
+            request.environ.get("HTTP_AUTHORIZATION") or request.environ.get("HTTP_X_AUTHENTICATION")):
+        raise HTTPError(401, "commands take an operator certificate or a token in X-Authentication or "
+                             "Authorization: Bearer")
+    try:
+        length = int(request.environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > COMMAND_MAX_BODY:
+        return _error(413, "request body too large")
+    body = request.environ["wsgi.input"].read(length) if length > 0 else b""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "the command's body must be JSON: its payload, or {\"command\": ..., \"version\": ..., "
+                           "\"payload\": {...}}")
+    if not isinstance(data, dict):
+        return _error(400, "the command's payload must be a JSON object")
+    # PuppetDB's two spellings: ?command=deactivate_node&version=3&certname=X with the payload as the body,
+    # or the whole command as the body
+    name = request.query.get("command")
+    payload: Any = data
+    if name is None and "command" in data:
+        name, payload = data.get("command"), data.get("payload")
+    if not isinstance(name, str) or not name.strip():
+        return _error(400, "missing the command: ?command=deactivate_node&version=3&certname=NODE with the payload "
+                           "as the body, or {\"command\": \"deactivate node\", \"version\": 3, \"payload\": ...}")
+    name = name.strip().replace("_", " ")
+    if name not in COMMANDS:
+        return _error(400, f"unknown command {name!r}; PuppetDB's commands are {', '.join(COMMANDS)}")
+    if name != "deactivate node":
+        return _error(400, f"command {name!r} is not accepted here: a Bunraku master stores the facts, catalogs and "
+                           "reports its own agents send it; this API accepts 'deactivate node' only")
+    if isinstance(payload, str):  # version 1 and 2: the certname itself
+        payload = {"certname": payload}
+    certname = (payload.get("certname") if isinstance(payload, dict) else None) or request.query.get("certname")
+    if not isinstance(certname, str) or not certname:
+        return _error(400, "'deactivate node' needs the node's certname: {\"certname\": \"web01.example.com\"}")
+    access = viewer.access
+    if not access.allows("operator"):
+        raise HTTPError(403, "deactivating a node takes the operator or admin role")
+    group = _node_group(dash, certname)
+    if not access.covers(group):
+        raise HTTPError(403, f"deactivating {certname} takes the operator or admin role over its group")
+    known = dash.store.deactivate_node(certname)
+    log.info("puppetdb api: %s (%s) deactivated node %s%s", viewer.name, viewer.method, certname,
+             "" if known else " (not known to the store: nothing to do)")
+    return _json({"uuid": str(uuid.uuid4())})
+
+
+def _node_group(dash: Dashboard, certname: str) -> str | None:
+    """The group of node ``certname`` (None: in none, or not known)."""
+    import sqlalchemy as sa
+
+    from master.store.schema import nodes
+
+    with dash.store.engine.connect() as conn:
+        return conn.execute(sa.select(nodes.c.group_name).where(nodes.c.name == certname)).scalar()
+
+
 #: (path pattern, handler, methods) for the dashboard's route table
 ROUTES: list[tuple[str, Any, tuple[str, ...]]] = [
     ("/pdb/query/v4", root, ("GET", "HEAD", "POST")),
+    ("/pdb/cmd/v1", command, ("POST",)),
     ("/pdb/query/v4/(?P<entity>[a-z-]+)(?:/(?P<rest>.+))?", entity_endpoint, ("GET", "HEAD", "POST")),
     ("/pdb/meta/v1/version", version, ("GET", "HEAD")),
     ("/pdb/meta/v1/server-time", server_time, ("GET", "HEAD")),

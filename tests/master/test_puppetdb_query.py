@@ -307,12 +307,13 @@ def test_events_and_event_counts(fleet: dict[str, Any]) -> None:
                                       "at position 0"),
     ("nodes", [">", "certname", "a"], "operator '>' takes a number or a time; 'certname' is text"),
     ("facts", ["<", "value", "x"], "'<' on 'value' takes a number, not \"x\""),
-    ("widgets", None, "unknown entity 'widgets'; this API answers: nodes, environments, facts, fact-contents, "
-                      "fact-paths, fact-names, inventory, resources, catalogs, reports, events, event-counts, "
-                      "aggregate-event-counts"),
+    ("widgets", None, "unknown entity 'widgets'; this API answers: nodes, environments, producers, facts, "
+                      "factsets, fact-contents, fact-paths, fact-names, inventory, resources, catalogs, edges, "
+                      "reports, events, event-counts, aggregate-event-counts"),
     ("nodes", ["in", "certname", ["extract", "certname", ["select_widgets"]]],
-     "unknown entity 'widgets'; this API answers: nodes, environments, facts, fact-contents, fact-paths, fact-names, "
-     "inventory, resources, catalogs, reports, events, event-counts, aggregate-event-counts"),
+     "unknown entity 'widgets'; this API answers: nodes, environments, producers, facts, factsets, fact-contents, "
+     "fact-paths, fact-names, inventory, resources, catalogs, edges, reports, events, event-counts, "
+     "aggregate-event-counts"),
     ("nodes", ["=", "node_state", "sleeping"], "node_state takes '=' with \"active\", \"inactive\" or \"any\""),
     ("nodes", ["extract", [["function", "median", "certname"]]], "unknown function 'median'; supported: count, avg, "
                                                                "sum, min, max"),
@@ -381,3 +382,84 @@ def test_the_endpoints_answer_as_puppetdb_does(fleet: dict[str, Any], tmp_path: 
     assert {r["certname"] for r in json.loads(body)} == web
     status, _, body = _call(app, "/pdb/query/v4/facts", limited, urlencode({"query": '["=", "name", "role"]'}))
     assert {r["certname"] for r in json.loads(body)} == web
+
+
+# -- the overview's queries at fleet size ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("entity", "query", "paging"), [
+    ("nodes", ["=", "node_state", "any"], {"order_by": [("certname", "asc")]}),
+    ("nodes", ["and", ["=", "catalog_environment", "production"]], {"order_by": [("certname", "desc")], "limit": 3,
+                                                                     "offset": 1}),
+    ("nodes", ["extract", ["certname", "latest_report_status", "latest_report_noop", "report_timestamp"],
+               ["=", "latest_report_status", "failed"]], {}),
+    ("environments", None, {"order_by": [("name", "asc")]}),
+    ("reports", ["extract", ["certname", "hash", "status", "noop", "start_time"], ["=", "certname", "web01.example.com"]],
+     {"order_by": [("start_time", "desc")], "include_total": True}),
+])
+def test_answers_the_database_writes_as_json_are_the_rows(fleet: dict[str, Any], entity: str, query: Any,
+                                                          paging: dict[str, Any]) -> None:
+    """A node list of the whole fleet is JSON the database writes (no Python per node): the same answer."""
+    with fleet["store"].engine.connect() as conn:
+        rows = execute(conn, fleet["scope"], entity, query, Paging(**paging))
+        text = execute(conn, fleet["scope"], entity, query, Paging(**paging), as_text=True)
+    assert text.text is not None and text.rows == [] and text.total == rows.total
+    assert rows.rows and json.loads(text.text) == rows.rows
+
+
+def test_answers_with_documents_are_read_in_python(fleet: dict[str, Any]) -> None:
+    with fleet["store"].engine.connect() as conn:
+        for entity in ("reports", "facts", "catalogs", "resources", "inventory"):
+            assert execute(conn, fleet["scope"], entity, None, Paging(limit=2), as_text=True).text is None
+
+
+def test_the_reports_page_reads_an_index_not_the_reports(fleet: dict[str, Any]) -> None:
+    """Puppetboard's reports page counts one environment's reports and shows the newest: both from the index
+    on (environment, time), never the report documents."""
+    import sqlalchemy as sa
+
+    from master.puppetdb import entities
+
+    store: Store = fleet["store"]
+    entity = entities.build("reports", fleet["scope"].backend)
+    env = entity.fields["environment"].expr
+    start = entity.fields["start_time"].expr
+    assert env is not None and start is not None
+    count = sa.select(sa.func.count()).select_from(entity.base).where(env == "production")
+    newest = sa.select(entity.certname).select_from(entity.base).where(env == "production").order_by(
+        start.desc()).limit(100)
+    with store.engine.connect() as conn:
+        for statement in (count, newest):
+            sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+            if conn.dialect.name == "sqlite":
+                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+                assert "INDEX ix_reports_environment_time" in plan, plan
+            else:
+                conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
+                assert "ix_reports_environment_time" in plan, plan
+
+
+def test_each_nodes_latest_report_is_looked_up_by_its_key(fleet: dict[str, Any]) -> None:
+    """On PostgreSQL a plain join of nodes with reports is planned as a hash join over every report of the
+    store (hundreds of MB at 10,000 nodes with a month of history): the latest report is a LATERAL lookup
+    by primary key instead; SQLite searches by rowid."""
+    import sqlalchemy as sa
+
+    from master.puppetdb import entities
+
+    store: Store = fleet["store"]
+    entity = entities.build("nodes", fleet["scope"].backend)
+    status = entity.fields["latest_report_status"]
+    statement = sa.select(entity.certname, status.expr).select_from(entity.source({"latest_report_status"}))
+    with store.engine.connect() as conn:
+        sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            assert "SEARCH nr USING INTEGER PRIMARY KEY" in plan, plan
+        else:
+            assert "LATERAL" in sql and "LIMIT" in sql, sql
+            conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+            conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
+            assert "latest_report_id" in plan and "Nested Loop" in plan, plan
