@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import stat
+import threading
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ TEMP_SUFFIX = ".bunraku"
 _TEMP_TAIL = re.compile(r"\A(\d+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
 #: Any of our temp files, whatever its target.
 _ANY_TEMP = re.compile(r"\A\..+\.(\d+)\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
+#: The target of one of our temp files: ``.NAME.PID.XXXXXXXX.bunraku`` -> NAME.
+_TEMP_TARGET = re.compile(r"\A\.(.+)\.\d+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX) + r"\Z")
 #: As Linux: more symbolic links than this while resolving one path is a loop.
 _MAX_LINKS = 40
 
@@ -83,31 +86,100 @@ def is_stale_temp(directory: str, name: str, *, dir_fd: int | None = None) -> bo
     return not (stat.S_ISREG(st.st_mode) and _held_by_a_writer(path, dir_fd))
 
 
+class _TempIndex:
+    """Our temp files in each directory, by target, as of the directory's last change: writing N files into
+    one directory lists it once, not N times (a listing per write made that quadratic). An entry is valid
+    while the directory's mtime is the one it was listed at, or the one this process's own write left."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._lock = threading.Lock()
+        self._dirs: dict[tuple[int, int], tuple[int, dict[str, list[str]]]] = {}
+        self._limit = limit
+
+    def temps(self, directory: str, dir_fd: int | None) -> tuple[tuple[int, int], dict[str, list[str]]] | None:
+        """(the directory's key, target name -> its temp files' names), or None if it cannot be listed."""
+        try:
+            st = os.stat(directory if dir_fd is None else dir_fd)
+            key = (st.st_dev, st.st_ino)
+            with self._lock:
+                cached = self._dirs.get(key)
+            if cached is not None and cached[0] == st.st_mtime_ns:
+                return key, cached[1]
+            found: dict[str, list[str]] = {}
+            for entry in os.scandir(directory if dir_fd is None else dir_fd):
+                m = _TEMP_TARGET.match(entry.name)
+                if m is not None:
+                    found.setdefault(m.group(1), []).append(entry.name)
+        except OSError:
+            return None
+        with self._lock:
+            if len(self._dirs) >= self._limit:
+                self._dirs.clear()
+            self._dirs[key] = (st.st_mtime_ns, found)
+        return key, found
+
+    def changed_by_us(self, key: tuple[int, int], before: int | None, directory: str, dir_fd: int | None) -> None:
+        """This process changed the directory (a temp file created and renamed, a leftover removed): the
+        listing stays valid, at the directory's new mtime, if nobody else changed it first."""
+        try:
+            mtime = os.stat(directory if dir_fd is None else dir_fd).st_mtime_ns
+        except OSError:
+            return
+        with self._lock:
+            cached = self._dirs.get(key)
+            if cached is not None and (before is None or cached[0] == before):
+                self._dirs[key] = (mtime, cached[1])
+
+    def mtime(self, key: tuple[int, int]) -> int | None:
+        with self._lock:
+            cached = self._dirs.get(key)
+        return None if cached is None else cached[0]
+
+
+_TEMPS = _TempIndex()
+
+
 def remove_stale_temps(path: str, *, dir_fd: int | None = None) -> list[str]:
     """Remove the temp files of target ``path`` left by writers that are gone (killed mid-write);
     return their paths. Temp files of other targets and of writers still running stay. With
     ``dir_fd``, ``path`` is a name in that open directory."""
     directory, name = os.path.split(path)
     directory = directory or "."
-    prefix = f".{name}."
     removed: list[str] = []
-    try:
-        entries = [e.name for e in os.scandir(directory if dir_fd is None else dir_fd)]
-    except OSError:
+    listed = _TEMPS.temps(directory, dir_fd)
+    if listed is None:
         return removed
-    for entry in entries:
-        if not entry.startswith(prefix) or not _TEMP_TAIL.match(entry[len(prefix):]):
-            continue
-        if not is_stale_temp(directory, entry, dir_fd=dir_fd):
+    key, temps = listed
+    entries = temps.get(name)
+    if not entries:
+        return removed
+    before = _TEMPS.mtime(key)
+    for entry in list(entries):
+        if not _TEMP_TAIL.match(entry[len(name) + 2:]) or not is_stale_temp(directory, entry, dir_fd=dir_fd):
             continue
         stale = os.path.join(directory, entry)
         try:
             os.unlink(entry if dir_fd is not None else stale, dir_fd=dir_fd)
         except FileNotFoundError:
+            entries.remove(entry)
             continue
+        entries.remove(entry)
         log.info("removed %s, a temporary file left by an interrupted write of %s", stale, path)
         removed.append(stale)
+    if removed:
+        _TEMPS.changed_by_us(key, before, directory, dir_fd)
     return removed
+
+
+def _note_own_write(path: str, dir_fd: int | None, before: tuple[tuple[int, int], int | None] | None) -> None:
+    if before is not None:
+        directory = os.path.dirname(path) or "."
+        _TEMPS.changed_by_us(before[0], before[1], directory, dir_fd)
+
+
+def _listing_before(path: str, dir_fd: int | None) -> tuple[tuple[int, int], int | None] | None:
+    listed = _TEMPS.temps(os.path.dirname(path) or ".", dir_fd)
+    return None if listed is None else (listed[0], _TEMPS.mtime(listed[0]))
 
 
 def _create_temp(path: str, dir_fd: int | None = None) -> tuple[int, str]:
@@ -130,6 +202,7 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, uid: int | 
     if dir_fd is not None and os.sep in path:
         raise ValueError(f"{path!r}: with dir_fd, a name in the directory, not a path")
     remove_stale_temps(path, dir_fd=dir_fd)
+    before = _listing_before(path, dir_fd)
     fd, tmp = _create_temp(path, dir_fd)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -141,6 +214,7 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, uid: int | 
                 os.fchown(fh.fileno(), -1 if uid is None else uid, -1 if gid is None else gid)
             os.fsync(fh.fileno())
         os.replace(tmp, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        _note_own_write(path, dir_fd, before)
     except BaseException:
         try:
             os.unlink(tmp, dir_fd=dir_fd)
@@ -151,6 +225,7 @@ def atomic_write(path: str, data: bytes, *, mode: int | None = None, uid: int | 
 
 def atomic_symlink(target: str, path: str) -> None:
     remove_stale_temps(path)
+    before = _listing_before(path, None)
     while True:
         tmp = temp_name(path)
         try:
@@ -160,6 +235,7 @@ def atomic_symlink(target: str, path: str) -> None:
             continue
     try:
         os.replace(tmp, path)
+        _note_own_write(path, None, before)
     except BaseException:
         os.unlink(tmp)
         raise
