@@ -22,7 +22,7 @@ from tests.e2e.harness import issue_identity, make_site, start_master, wait_for
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("cli", "engine", "dsl", "master", "agent", "facts", "wire")
 GROUPS = "groups:\n  good:\n    nodes: ['good*']\n  bad:\n    nodes: ['bad*']\n"
-GOOD, BAD = "good01.example.com", "bad01.example.com"
+GOOD, BAD, TIMER = "good01.example.com", "bad01.example.com", "good02.example.com"
 
 
 def build(dest: Path, version: str, *, broken: bool = False) -> Path:
@@ -52,9 +52,10 @@ def bunraku(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 class Agent:
-    """`bunraku agent` as a daemon process, with its own facts file, vardir and root."""
+    """`bunraku agent` as a daemon process (or, ``onetime``, as a timer's runs), with its own facts file,
+    vardir and root."""
 
-    def __init__(self, master: Any, tmp: Path, certname: str) -> None:
+    def __init__(self, master: Any, tmp: Path, certname: str, *, onetime: bool = False) -> None:
         self.certname = certname
         base = tmp / "agents" / certname
         self.ssldir = issue_identity(master, tmp, certname).ssldir
@@ -67,7 +68,14 @@ class Agent:
                      master.ca_address, "--certname", certname, "--ssldir", str(self.ssldir), "--vardir",
                      str(self.vardir), "--root", str(self.root), "--facts", str(facts), "--runinterval", "3600",
                      "--waitforcert", "0", "--verbose"]
-        self.start()
+        if onetime:
+            self.argv.append("--onetime")
+        else:
+            self.start()
+
+    def once(self) -> subprocess.CompletedProcess[str]:
+        """One run, as a systemd timer starts it."""
+        return subprocess.run(self.argv, capture_output=True, text=True, timeout=120, cwd=self.base)
 
     def start(self) -> None:
         """Start the daemon as its unit would: `bunraku agent` of the installed version."""
@@ -125,6 +133,8 @@ def test_agents_upgrade_in_waves_and_a_broken_build_comes_back(site: Any, tmp_pa
     op = ("--server", master.address, "--ssldir", str(operator.ssldir), "--certname", "ops")
     good, bad = Agent(master, tmp_path, GOOD), Agent(master, tmp_path, BAD)
     agents += [good, bad]
+    timer = Agent(master, tmp_path, TIMER, onetime=True)  # runs from a timer: no live channel
+    assert timer.once().returncode == 0
     for agent in agents:
         wait_for(lambda a=agent: reports(master, a.certname), 60, f"{agent.certname}'s first run")
     from engine import __version__ as old
@@ -138,13 +148,27 @@ def test_agents_upgrade_in_waves_and_a_broken_build_comes_back(site: Any, tmp_pa
     bunraku("artifact", "push", "bunraku-agent", "9.9.9", str(build(tmp_path / "bunraku-9.9.9.pyz", "9.9.9")), *op)
     before = len(reports(master, GOOD))
     pid = good.process.pid
-    started = bunraku("agent-upgrade", "start", "9.9.9", "--group", "good", "--health-timeout", "90", *op)
-    assert "agent 9.9.9 to 1 agent(s)" in started.stdout
+    started = bunraku("agent-upgrade", "start", "9.9.9", "--group", "good", "--canary", "1", "--batch", "1",
+                      "--health-timeout", "90", *op)
+    assert "agent 9.9.9 to 2 agent(s)" in started.stdout
     rid = int(started.stdout.split()[1])
     wait_for(lambda: rollout(master, operator, rid)["state"] in ("completed", "halted"), 120, "the upgrade")
     info = rollout(master, operator, rid)
     assert info["state"] == "completed", json.dumps(info, indent=1)
-    assert info["waves"][0]["nodes"][0]["detail"].startswith("runs agent 9.9.9")
+    nodes = {n["name"]: n for w in info["waves"] for n in w["nodes"]}
+    assert nodes[GOOD]["detail"].startswith("runs agent 9.9.9"), nodes
+    # the timer's agent was offline: its next run stages the build, the one after runs it on trial
+    assert nodes[TIMER]["state"] == "deferred", nodes
+    staged = timer.once()
+    assert staged.returncode == 0 and "Agent 9.9.9 staged" in staged.stdout + staged.stderr
+    assert (timer.vardir / "agent" / "trial.json").is_file() and reports(master, TIMER)[-1]["puppet_version"] \
+        == f"bunraku {old}"
+    tried = timer.once()
+    assert tried.returncode == 0, tried.stdout + tried.stderr
+    assert reports(master, TIMER)[-1]["puppet_version"] == "bunraku 9.9.9"
+    assert os.readlink(timer.vardir / "agent" / "current") == "versions/9.9.9"
+    wait_for(lambda: {n["name"]: n for w in rollout(master, operator, rid)["waves"] for n in w["nodes"]}[TIMER][
+        "state"] == "succeeded", 30, "the timer's agent to count as upgraded")
 
     # one run staged the build and reported (old version); the new version ran once and reported: no run
     # lost, none twice
@@ -164,7 +188,7 @@ def test_agents_upgrade_in_waves_and_a_broken_build_comes_back(site: Any, tmp_pa
     # the dashboard's nodes listing says which version each agent runs
     shown = bunraku("nodes", "--json", *op)
     versions = {n["name"]: n.get("agent_version") for n in json.loads(shown.stdout)}
-    assert versions == {GOOD: "9.9.9", BAD: old}
+    assert versions == {GOOD: "9.9.9", BAD: old, TIMER: "9.9.9"}
     # restarted (a reboot, `systemctl restart`): `bunraku agent` of the installed version runs the current one
     assert good.stop() == 0
     count = len(reports(master, GOOD))
