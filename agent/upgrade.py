@@ -149,6 +149,34 @@ def failed_before(vardir: Path, version: str) -> str | None:
     return None
 
 
+def status(vardir: Path) -> dict[str, Any]:
+    """What ``bunraku agent status`` says of the agent's versions: the one that runs (``current``, else
+    the installed one), the installed one, one waiting for its trial, and how the last upgrade ended."""
+    h = home(vardir)
+    base = _read(h / "base.json")
+    installed = str(base["version"]) if isinstance(base, dict) and base.get("version") else running_version()
+    current = os.path.basename(os.readlink(h / "current")) if (h / "current").is_symlink() else None
+    trial = _read(h / "trial.json")
+    pending = str((trial.get("to") or {}).get("version")) if isinstance(trial, dict) else None
+    return {"version": current or installed, "installed": installed, "pending": pending, "last": outcome(vardir)}
+
+
+def status_lines(info: dict[str, Any]) -> list[str]:
+    line = f"version:   {info['version']}"
+    if info["version"] != info["installed"]:
+        line += f" (upgraded; the installed version is {info['installed']})"
+    if info["pending"]:
+        line += f"; {info['pending']} waits for its trial at the agent's next start"
+    lines = [line]
+    last = info.get("last")
+    if isinstance(last, dict):
+        frm, to = (last.get("from") or {}).get("version"), (last.get("to") or {}).get("version")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last["at"])) if last.get("at") else "?"
+        said = "done" if last.get("state") == "done" else f"failed: {last.get('reason')}"
+        lines.append(f"upgrade:   {frm} -> {to} at {when}: {said}")
+    return lines
+
+
 # -- staging -------------------------------------------------------------------------------------------
 def _safe_unpack(archive: str, into: str) -> None:
     with zipfile.ZipFile(archive) as zf:

@@ -264,13 +264,15 @@ def agent_status(obj: dict[str, Any], as_json: bool) -> None:
     """The last run, the reports waiting in the spool, and those set aside or lost (and why)."""
     import json
 
+    from agent import upgrade
     from agent.run import disabled_reason
     from agent.status import summary, summary_lines
 
     settings = _agent_settings(obj)
-    info = {"disabled": disabled_reason(settings), **summary(settings.status_file, settings.spool_dir)}
+    info = {"disabled": disabled_reason(settings), **summary(settings.status_file, settings.spool_dir),
+            "agent": upgrade.status(settings.vardir)}
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
-    for line in summary_lines(info, settings.spool_dir):
+    for line in [*summary_lines(info, settings.spool_dir), *upgrade.status_lines(info["agent"])]:
         click.echo(line)

@@ -284,3 +284,27 @@ def test_prune_keeps_the_current_the_trial_and_the_newest(tmp_path: Path) -> Non
     os.symlink("versions/1.1", vardir / "agent" / "current")
     upgrade.prune(vardir, keep=3)
     assert sorted(p.name for p in versions.iterdir()) == ["1.1", "1.4", "1.5"]
+
+
+def test_agent_status_says_which_version_runs_and_how_the_last_upgrade_ended(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    vardir = tmp_path / "var"
+    args = ["agent", "--root", str(tmp_path), "--vardir", str(vardir), "--certname", "n1", "status"]
+    shown = CliRunner().invoke(main, args)
+    assert shown.exit_code == 0 and shown.output.splitlines()[-1] == f"version:   {__version__}"
+    home = vardir / "agent"
+    (home / "versions" / "2.0.0").mkdir(parents=True)
+    (home / "base.json").write_text(json.dumps({"version": __version__, "dir": "/usr/lib/python3/dist-packages"}))
+    os.symlink("versions/2.0.0", home / "current")
+    (home / "trial.json").write_text(json.dumps({"to": {"version": "2.1.0"}, "from": {"version": "2.0.0"}}))
+    (home / "outcome.json").write_text(json.dumps({"from": {"version": __version__}, "to": {"version": "2.0.0"},
+                                                   "state": "done", "at": 1_700_000_000}))
+    lines = CliRunner().invoke(main, args).output.splitlines()
+    assert lines[-2] == (f"version:   2.0.0 (upgraded; the installed version is {__version__}); 2.1.0 waits for its "
+                         "trial at the agent's next start")
+    assert lines[-1].startswith(f"upgrade:   {__version__} -> 2.0.0 at 2023-11-1") and lines[-1].endswith(": done")
+    data = json.loads(CliRunner().invoke(main, [*args, "--json"]).output)
+    assert data["agent"]["version"] == "2.0.0" and data["agent"]["pending"] == "2.1.0"
