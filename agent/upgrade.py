@@ -40,6 +40,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -64,6 +65,12 @@ DEFAULT_DEADLINE = 600.0
 #: versions kept in versions/ (the current one and the one before it always are)
 KEEP = 3
 _PACKAGES = ("cli", "engine", "agent")
+#: a version is a directory name under versions/: what the master accepts as an artifact's version (it
+#: starts with a letter or a digit: never "..", ".incoming" or a path)
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\Z")
+#: the most a build may unpack to, and its most entries (a zip declares both; a bomb is refused unread)
+MAX_UNPACKED_BYTES = 1 << 30
+MAX_ENTRIES = 50_000
 
 
 class UpgradeError(Exception):
@@ -178,9 +185,26 @@ def status_lines(info: dict[str, Any]) -> list[str]:
 
 
 # -- staging -------------------------------------------------------------------------------------------
+def check_version(version: str) -> str:
+    """``version`` if it can name a directory of versions/, else UpgradeError."""
+    if not _VERSION.match(version or ""):
+        raise UpgradeError(f"the master offers version {version!r}, which is not a version name (letters, digits "
+                           "and . _ + -, starting with a letter or digit); ignoring it")
+    return version
+
+
 def _safe_unpack(archive: str, into: str) -> None:
     with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
+        infos = zf.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise UpgradeError(f"the build holds {len(infos)} entries, more than {MAX_ENTRIES}; it is not a build "
+                               "of the agent")
+        # zipfile writes no more than an entry declares: the declared sizes bound what lands on disk
+        total = sum(info.file_size for info in infos)
+        if total > MAX_UNPACKED_BYTES:
+            raise UpgradeError(f"the build unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}; it is not a "
+                               "build of the agent")
+        for info in infos:
             parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
             if info.filename.startswith("/") or ".." in parts:
                 raise UpgradeError(f"the build holds {info.filename!r}, which leaves its directory")
@@ -193,6 +217,7 @@ def stage(vardir: Path, offer: Offer, sources: Any) -> Staged:
     from engine.errors import ProviderError
     from engine.sources import ArtifactRef, fetch_artifact
 
+    check_version(offer.version)
     base = _base(vardir)
     if offer.version == base["version"]:
         return Staged(offer.version, base["dir"], offer.deadline, base=True)

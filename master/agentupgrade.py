@@ -56,7 +56,10 @@ def offer_for(ctx: MasterContext, node: str) -> dict[str, Any] | None:
 
     offer: dict[str, Any] = {"version": version, "deadline_seconds": deadline}
     found = _repository(ctx).get(AGENT_APP, version)
-    if found is not None and not found["yanked"]:
+    if found is not None and found["yanked"]:
+        # withdrawn: no node switches to it, not even one that staged it before the yank
+        return None
+    if found is not None:
         offer.update(sha256=found["sha256"], size=found["size"], filename=found["filename"])
     return offer
 
@@ -104,6 +107,13 @@ def start_agent_rollout(ctx: MasterContext, peer: Peer, version: str, environmen
         running = agent_version_of(_guarded(ctx.store.get_facts, status.name))
         if running is None:
             skipped += 1  # a Puppet agent, or a node whose facts are unknown
+            continue
+        try:  # the node's own word: what a rollback would offer it back, so a version name or nothing
+            check_name("version", running)
+        except ArtifactError:
+            log.warning("agent upgrade: %s says it runs agent %r, which is no version name; left out",
+                        status.name, running[:200])
+            skipped += 1
             continue
         previous[status.name] = running
     if not previous:

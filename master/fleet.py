@@ -21,12 +21,21 @@ def list_nodes(client: MasterClient, unresponsive_after: float = 3600) -> list[d
             for n in reply.nodes]
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: what nodes say of themselves (a disabled agent's message, the
+    version in their reports) with control characters shown as escapes, never sent to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def nodes_table(nodes: list[dict[str, Any]]) -> list[str]:
-    """``bunraku nodes``: one aligned line per node."""
+    """``bunraku nodes``: one aligned line per node (what nodes said of themselves made printable)."""
     header = ("NODE", "STATUS", "LAST RUN", "CODE ID", "ENVIRONMENT", "GROUP", "AGENT", "REPORTS")
-    rows = [(n["name"], _status_text(n), (n["last_run"] or "-")[:19].replace("T", " "),
-             (n["code_id"] or "-")[:12], n["environment"] or "-", n["group"] or "-", n.get("agent_version") or "-",
-             str(n["report_count"])) for n in nodes]
+    rows = [tuple(printable(cell) for cell in (
+        n["name"], _status_text(n), (n["last_run"] or "-")[:19].replace("T", " "), (n["code_id"] or "-")[:12],
+        n["environment"] or "-", n["group"] or "-", n.get("agent_version") or "-", str(n["report_count"])))
+        for n in nodes]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 

@@ -72,7 +72,8 @@ def deploy(dash: Dashboard, request: Request) -> Response:
     Puppetfiles and answer with what each environment serves. Operators and admins of every group only;
     with a bearer token or an operator certificate (a browser's login cookie does not deploy)."""
     viewer = request.viewer
-    if viewer is None or viewer.method == "token" and "HTTP_AUTHORIZATION" not in request.environ:
+    bearer = request.environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+    if viewer is None or viewer.method == "token" and not bearer:  # never the cookie nor the query string
         raise HTTPError(401, "deploying takes an operator certificate or an Authorization: Bearer token")
     if not (viewer.access.allows("operator") and viewer.access.covers(None)):
         raise HTTPError(403, "deploying code takes the operator or admin role over every group")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from sqlalchemy.engine import Connection
 from master.puppetdb import entities
 from master.puppetdb.entities import STATE_FIELDS, Backend, Entity, Field, timestamp
 from master.puppetdb.errors import QueryError
+from master.puppetdb.regex import checked as checked_regex
 from master.puppetdb.sqljson import JsonValue
 from master.store.documents import parse_time
 from master.store.schema import UTCDateTime, catalog_documents
@@ -39,6 +39,11 @@ FUNCTIONS = ("count", "avg", "sum", "min", "max")
 EVENT_STATUSES = (("success", "successes"), ("failure", "failures"), ("noop", "noops"), ("skipped", "skips"))
 #: The largest ``limit`` a query may ask for (PuppetDB has none; a page of this many is already huge).
 MAX_LIMIT = 1_000_000
+#: The deepest nesting of a query's lists, and the most conditions one query may hold, each counted once per
+#: subquery it is in (SQLite refuses an expression deeper than 1,000, a subquery's conditions counting again at
+#: each level it is nested in; compiling one recurses as deep): more is a 400, not a failure in the database.
+MAX_DEPTH = 64
+MAX_CONDITIONS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,31 @@ def parse_json_query(text: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise QueryError(f"query: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise QueryError(f"query: nested deeper than {MAX_DEPTH} levels") from None
+
+
+def check_shape(ast: Any, what: str = "query") -> None:
+    """Refuse a query nested deeper than :data:`MAX_DEPTH` or holding more than :data:`MAX_CONDITIONS`
+    conditions (walked without recursion: the AST may be anything a client sent)."""
+    conditions = 0
+    stack = [(ast, 1, 1)]
+    while stack:
+        item, depth, weight = stack.pop()
+        if not isinstance(item, list | dict):
+            continue
+        if depth > MAX_DEPTH:
+            raise QueryError(f"{what}: nested deeper than {MAX_DEPTH} levels")
+        children = item.values() if isinstance(item, dict) else item
+        head = item[0] if isinstance(item, list) and item and isinstance(item[0], str) else None
+        if head in COMPARISON_OPS:
+            conditions += weight
+            if conditions > MAX_CONDITIONS:
+                raise QueryError(f"{what}: more than {MAX_CONDITIONS} conditions (those of subqueries counted "
+                                 "once per level); match many values with [\"in\", field, [\"array\", [...]]]")
+        elif head is not None and (head in ("subquery", "from") or head.startswith("select_")):
+            weight += 1
+        stack.extend((child, depth + 1, weight) for child in children)
 
 
 def parse_order_by(value: Any) -> list[tuple[str, str]]:
@@ -252,10 +282,7 @@ class Compiler:
         if op == "~":
             if f.kind != "string" or not isinstance(value, str):
                 raise QueryError(f"operator '~' takes a regular expression and a text field; '{f.name}' is not one")
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise QueryError(f"'~' on '{f.name}': bad regular expression: {exc}") from None
+            checked_regex(value, f.name)
             return f.expr.regexp_match(value)
         bound = _coerce(f, op, value)
         return {"=": f.expr.__eq__, ">": f.expr.__gt__, "<": f.expr.__lt__, ">=": f.expr.__ge__,
@@ -285,7 +312,7 @@ class Compiler:
             raise QueryError("'in' needs a subquery: [\"extract\", fields, [\"select_<entity>\", ...]] or [\"from\", ...]")
         if source[0] == "from":
             if len(source) < 3 or not isinstance(source[1], str) or not isinstance(source[2], list) \
-                    or not source[2] or source[2][0] != "extract":
+                    or len(source[2]) < 2 or source[2][0] != "extract":
                 raise QueryError('a subquery ["from", entity, ...] needs ["extract", fields, query]')
             name, extract = source[1], source[2]
             fields, query = extract[1], extract[2] if len(extract) > 2 else None
@@ -389,6 +416,7 @@ def execute(conn: Connection, scope: Scope, name: str, query: Any, paging: Pagin
     ``as_text``, an answer whose fields are all plain values (text, times, booleans) comes back as JSON text
     the database wrote (``Result.text``): a fleet's node list costs no Python per node."""
     options = options or {}
+    check_shape(query)
     if name == "fact-names":
         return _fact_names(conn, scope, paging)
     if name in ("fact-contents", "fact-paths"):
@@ -652,6 +680,7 @@ def event_count_rows(conn: Connection, scope: Scope, query: Any, summarize_by: s
         statement = statement.group_by(*subject)
     if counts_filter not in (None, ""):
         having = parse_json_query(counts_filter) if isinstance(counts_filter, str) else counts_filter
+        check_shape(having, "counts_filter")
         statement = statement.having(_counts_condition(counts, having))
     if paging is not None and paging.order_by:
         order = []
@@ -813,15 +842,12 @@ def _matcher(ast: Any, fields: tuple[str, ...]) -> Callable[[dict[str, Any]], bo
     if op == "~":
         if not isinstance(value, str):
             raise QueryError("'~' takes a regular expression")
-        try:
-            pattern = re.compile(value)
-        except re.error as exc:
-            raise QueryError(f"'~' on '{name}': bad regular expression: {exc}") from None
+        pattern = checked_regex(value, name)
         return lambda row: isinstance(row.get(name), str) and pattern.search(row[name]) is not None
     if op == "~>":
         if name != "path" or not isinstance(value, list):
             raise QueryError("'~>' takes \"path\" and a list of regular expressions")
-        patterns = [re.compile(str(v)) for v in value]
+        patterns = [checked_regex(v, name) for v in value]
         return lambda row: len(row["path"]) == len(patterns) and all(
             p.search(str(part)) for p, part in zip(patterns, row["path"], strict=True))
     if op == "null?":

@@ -69,6 +69,8 @@ def _arguments(request: Request) -> dict[str, Any]:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise QueryError("the request body must be a JSON object such as {\"query\": [...]}") from None
+    except RecursionError:
+        raise QueryError("the request body is nested too deep") from None
     if not isinstance(data, dict):
         raise QueryError("the request body must be a JSON object such as {\"query\": [...]}")
     return data
@@ -137,6 +139,9 @@ def _guarded(handler: Any) -> Any:
         except QueryError as exc:
             log.debug("puppetdb api: %s %s: %s", request.method, request.path, exc)
             return _error(400, exc.message)
+        except RecursionError:  # a query nested deeper than the checks of its parts foresaw
+            log.warning("puppetdb api: %s %s: the query is nested too deep", request.method, request.path)
+            return _error(400, "the query is nested too deep; write it with fewer levels")
 
     run.__name__ = handler.__name__
     return run
@@ -276,10 +281,17 @@ def command(dash: Dashboard, request: Request) -> Response:
     it), for operators and admins of the node's group, with a certificate or a token in a header. The
     other commands submit data, which a Bunraku master takes from its agents only: a 400 that says so."""
     viewer = request.viewer
-    if viewer is None or viewer.method == "token" and not (
-            request.environ.get("HTTP_AUTHORIZATION") or request.environ.get("HTTP_X_AUTHENTICATION")):
+    # the token read from a header (a Bearer one first, as the dashboard reads them), never from the cookie
+    # or the query string: a page elsewhere can make a browser send those, not these headers
+    in_header = request.environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer " \
+        or bool(request.environ.get("HTTP_X_AUTHENTICATION", "").strip())
+    if viewer is None or viewer.method == "token" and not in_header:
         raise HTTPError(401, "commands take an operator certificate or a token in X-Authentication or "
                              "Authorization: Bearer")
+    media = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if viewer.method == "certificate" and media != "application/json":
+        # a browser holding the certificate sends it to any page's form too; a form cannot send JSON's type
+        return _error(415, "a command is JSON: send it with Content-Type: application/json")
     try:
         length = int(request.environ.get("CONTENT_LENGTH") or 0)
     except ValueError:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from master.puppetdb.errors import QueryError
+from master.puppetdb.regex import checked as checked_regex
 
 #: SQLite's json_type names of the scalars that compare as numbers.
 _SQLITE_NUMBERS = ("integer", "real")
@@ -86,11 +87,17 @@ class JsonValue:
         return sa.case((self.type == "text", self.atom))
 
     def compare(self, op: str, value: Any, field: str) -> sa.ColumnElement[bool]:
+        if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+            try:  # beyond the databases' integers: compared as the number it is
+                value = float(value)
+            except OverflowError:
+                raise QueryError(f"'{op}' on '{field}': the number {str(value)[:20]}... is too large") from None
         if op == "null?":
             return ~self.exists() if value else self.exists()
         if op == "~":
             if not isinstance(value, str):
                 raise QueryError(f"the value of '~' on '{field}' must be a string (a regular expression)")
+            checked_regex(value, field)
             return self._typed("string").regexp_match(value)
         if op == "=":
             if self.postgres:
@@ -106,8 +113,9 @@ class JsonValue:
             if isinstance(value, str):
                 return self._typed("string") == value
             assert self.text is not None
-            return sa.and_(self.type.in_(("object", "array")),
-                           sa.func.json(self.text) == sa.func.json(json.dumps(value)))
+            # json() of a scalar's text (an unquoted string) is malformed: only containers are read as JSON
+            return sa.case((self.type.in_(("object", "array")), sa.func.json(self.text)),
+                           else_=sa.null()) == sa.func.json(json.dumps(value))
         compare = COMPARISONS.get(op)
         if compare is None:
             raise QueryError(f"operator '{op}' is not supported on '{field}'")

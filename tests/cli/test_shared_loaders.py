@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from agent.catalogcache import parse_catalog
 from agent.run import AgentSettings, _load_facts
 from cli import main
+from engine import __version__
 from engine.catalog import Catalog, CatalogError
 from facts.files import FactsFileError, certname_from_facts, load_facts_file
 
@@ -20,12 +21,14 @@ def test_agent_reads_puppet_facts_documents_as_the_cli_does(tmp_path: Path) -> N
     wrapped.write_text(json.dumps({"name": "web1.example.com", "values": {"networking": {"fqdn": "Web1.Example.com"}}}))
     settings = AgentSettings(certname="x", servers=["m:8140"], ssldir=tmp_path, vardir=tmp_path,
                              facts_file=wrapped)
-    assert _load_facts(settings) == load_facts_file(wrapped) == {"networking": {"fqdn": "Web1.Example.com"}}
+    assert load_facts_file(wrapped) == {"networking": {"fqdn": "Web1.Example.com"}}
+    # the agent adds its own version, whatever the file says (the master's agent upgrades read it)
+    assert _load_facts(settings) == {"networking": {"fqdn": "Web1.Example.com"}, "bunraku_version": __version__}
     assert certname_from_facts(load_facts_file(wrapped)) == "web1.example.com"
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
     assert _load_facts(AgentSettings(certname="x", servers=["m:8140"], ssldir=tmp_path, vardir=tmp_path,
-                                     facts_file=empty)) == {}
+                                     facts_file=empty)) == {"bunraku_version": __version__}
     listed = tmp_path / "list.yaml"
     listed.write_text("- a\n")
     with pytest.raises(FactsFileError, match="must hold a mapping"):

@@ -26,3 +26,11 @@ def test_nodes_say_when_the_latest_run_used_a_cached_catalog(tmp_path: Path) -> 
     [web02] = [r for r in rows if r.startswith("web02")]
     assert "unchanged (on cached catalog: catalog retrieval failed)" in web01
     assert "cached" not in web02
+
+
+def test_what_nodes_say_of_themselves_reaches_the_terminal_escaped() -> None:
+    rows = nodes_table([{"name": "web01", "status": "unchanged", "last_run": None, "code_id": None,
+                         "environment": "production", "group": "web", "report_count": 1,
+                         "disabled": "maintenance\x1b]0;owned\x07", "agent_version": "0.1.0\x1b[2J\r"}])
+    assert not any(ch in row for row in rows for ch in "\x1b\x07\r")
+    assert "maintenance\\x1b]0;owned\\x07" in rows[1] and "0.1.0\\x1b[2J\\r" in rows[1]

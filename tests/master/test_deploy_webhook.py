@@ -13,7 +13,8 @@ from master.store import Store
 from tests.master.test_deploy import deployer, git, make_remote, push
 
 
-def _post(app: Any, body: bytes, *, token: str | None = None, cookie: str | None = None) -> tuple[int, Any]:
+def _post(app: Any, body: bytes, *, token: str | None = None, cookie: str | None = None,
+          authorization: str | None = None) -> tuple[int, Any]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST", "PATH_INFO": "/deploy", "QUERY_STRING": "", "wsgi.input": io.BytesIO(body),
         "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "wsgi.url_scheme": "https",
@@ -23,6 +24,8 @@ def _post(app: Any, body: bytes, *, token: str | None = None, cookie: str | None
         environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     if cookie:
         environ["HTTP_COOKIE"] = f"bunraku_token={cookie}"
+    if authorization:
+        environ["HTTP_AUTHORIZATION"] = authorization
     captured: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
@@ -47,6 +50,8 @@ def test_the_webhook_deploys_for_operators_only(tmp_path: Path) -> None:
         assert _post(app, b"{}", token=web_only)[0] == 403  # a deploy reaches every group's nodes
         assert _post(app, b"{}")[0] == 401
         assert _post(app, b"{}", cookie=operator)[0] == 401  # a browser's cookie does not deploy (no CSRF)
+        # nor with some other Authorization header a browser or proxy adds (Basic credentials)
+        assert _post(app, b"{}", cookie=operator, authorization="Basic dXNlcjpwYXNz")[0] == 401
         assert _post(app, b'{"environment": "../x"}', token=operator)[0] == 400
         assert _post(app, b"x" * 5000, token=operator)[0] == 413
         # a master that does not fetch from git says so
