@@ -454,6 +454,8 @@ class Transaction:
         if ok and refresh_count and leaf.rtype is not None and leaf.rtype.refresh_property:
             ok = self._refresh(leaf, status, provider, refresh_count, noop) and ok
         did_change = bool(status.events) and ok
+        if ok and not noop and res.type == "Release":  # the version each application runs after this run
+            self.report.releases[str(leaf.params.get("app") or res.title)] = str(leaf.params.get("version"))
         if did_change and self.ctx.noop and not changes:  # a refresh it would take (see above for changes)
             plan_of(self.ctx).record(res.ref, provider.would_create(changes))
         return ok, did_change

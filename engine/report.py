@@ -7,7 +7,8 @@ Bunraku writes (the state dir's reports, ``--report FILE``, the agent's ``last_r
 that form.
 
 Bunraku's own additions — ``apply_mode`` and ``incremental`` (see :mod:`engine.incremental`),
-``health`` (the healthcheck probes) and ``agent_upgrade`` (see :mod:`agent.upgrade`) — have no place in Puppet's schema, which forbids unknown keys
+``health`` (the healthcheck probes), ``agent_upgrade`` (see :mod:`agent.upgrade`) and ``releases`` (the
+version of each application a ``release`` resource left current) — have no place in Puppet's schema, which forbids unknown keys
 everywhere. They live on the :class:`Report` object and travel only to Bunraku's own master, whose store
 keeps them: :meth:`Report.to_store_dict` is Puppet's form plus those top-level keys (Puppet's loader
 ignores them; its schema would not). A skipped resource's reason (``ResourceStatus.skip_reason``) is in
@@ -40,7 +41,7 @@ REDACTED = "[redacted]"
 _monotonic = time.monotonic  # the dataclasses below have a field named ``time``
 
 #: The keys :meth:`Report.to_store_dict` adds for Bunraku's master; never in a file Puppet may read.
-STORE_ONLY_KEYS = ("apply_mode", "incremental", "health", "agent_upgrade")
+STORE_ONLY_KEYS = ("apply_mode", "incremental", "health", "agent_upgrade", "releases")
 #: YAML tag of Puppet's ``last_run_report.yaml``: its loader builds the report from the tagged mapping.
 PUPPET_REPORT_YAML_TAG = "!ruby/object:Puppet::Transaction::Report"
 
@@ -217,6 +218,8 @@ class Report:
     #: What became of an agent version the master offered (:mod:`agent.upgrade`): ``{from, to, state,
     #: reason}``, state staged | stage_failed | failed | done; None when nothing was offered
     agent_upgrade: dict[str, Any] | None = None
+    #: app -> the version its ``release`` resource left current in this run (for application rollouts)
+    releases: dict[str, str] = field(default_factory=dict)
     #: The ``time`` metric's values in order: per resource type, then the run's phases, ``total`` last.
     times: dict[str, float] = field(default_factory=dict)
     _started: float = field(default_factory=_monotonic, repr=False, compare=False)
@@ -338,6 +341,8 @@ class Report:
                "health": self.health}
         if self.agent_upgrade is not None:
             out["agent_upgrade"] = self.agent_upgrade
+        if self.releases:
+            out["releases"] = self.releases
         return out
 
     def to_store_json(self) -> str:
@@ -372,7 +377,7 @@ class Report:
             server_used=d.get("server_used"), apply_mode=d.get("apply_mode", "full"),
             incremental=d.get("incremental"),
             health=d.get("health") or {"status": "unknown", "checks": {}}, times=times,
-            agent_upgrade=d.get("agent_upgrade"),
+            agent_upgrade=d.get("agent_upgrade"), releases=dict(d.get("releases") or {}),
         )
 
     @classmethod

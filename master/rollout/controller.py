@@ -425,6 +425,7 @@ class Rollouts:
         # an application version (environment artifact:APP): any run after the assignment fetched a catalog
         # pinning it, and its report's code_id is the environment's commit, not the version
         artifact = str(info["environment"]).startswith("artifact:")
+        app = str(info["environment"])[len("artifact:"):]
         agent = str(info["environment"]).startswith("agent:")
         for node in info["nodes"]:
             if node["state"] == "deferred":
@@ -435,7 +436,8 @@ class Rollouts:
                 elif agent:
                     late = self._agent_verdict(node["name"], info["code_id"], since)
                 else:
-                    late = self._verdict(node["name"], None if artifact else info["code_id"], since)
+                    late = self._verdict(node["name"], None if artifact else info["code_id"], since,
+                                         release=(app, info["code_id"]) if artifact else None)
                 if late is not None:
                     ok, health, detail = late
                     verdicts.append((node["name"], "succeeded" if ok else "failed", health,
@@ -450,6 +452,9 @@ class Rollouts:
             if agent:
                 verdict = self._agent_verdict(node["name"], node["previous_code_id"] if rolling_back
                                               else info["code_id"], since)
+            elif artifact:  # the version it should run: the rollout's, or (rolling back) the one it had
+                verdict = self._verdict(node["name"], None, since, release=(
+                    app, node["previous_code_id"] if rolling_back else info["code_id"]))
             else:
                 verdict = self._verdict(node["name"], want, since)
             if verdict is None:
@@ -482,7 +487,12 @@ class Rollouts:
 
         self.store._run("judge rollout nodes", work, write=True)
 
-    def _verdict(self, node: str, code_id: str | None, since: datetime) -> tuple[bool, str | None, str] | None:
+    def _verdict(self, node: str, code_id: str | None, since: datetime,
+                 release: tuple[str, str | None] | None = None) -> tuple[bool, str | None, str] | None:
+        """``node``'s first run after ``since`` for ``code_id`` (None: any), or for an application
+        version (``release``: app, version; a version None is the manifest's): succeeded, failed, or None
+        (no such run yet). A report that says which version of the app it left current must name this
+        one; reports of agents that do not say (older ones) count as any run."""
         if code_id is not None:
             with self._failures_lock:
                 failure = self._compile_failures.get((node, code_id))
@@ -497,6 +507,10 @@ class Rollouts:
                 continue
             if code_id is not None and report.get("code_id") != code_id:
                 continue
+            if release is not None and release[1] is not None and "releases" in report \
+                    and (report.get("releases") or {}).get(release[0]) != release[1] \
+                    and report.get("status") != "failed":
+                continue  # a run that kept another version (its catalog was not this one's yet)
             if puppet:
                 return _puppet_verdict(report)
             health = (report.get("health") or {}).get("status")

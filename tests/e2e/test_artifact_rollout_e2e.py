@@ -130,6 +130,8 @@ def test_a_version_rolled_out_in_waves_halts_on_an_unhealthy_node_and_rolls_back
     assert BROKEN in took
     for node in WEB:  # every node is back on 1.0: the very directory unpacked first, no new download
         assert _current(tmp, node) == "releases/1.0", (node, lines)
+        # and its last report says so: the version each app runs is what the rollout judges
+        assert fleet["master"].ctx.store.reports(node, last=1)[0]["releases"] == {"shop": "1.0"}
         assert os.stat(tmp / "agents" / node / "root/srv/shop/releases/1.0").st_ino == first[node]
         assert not (tmp / "agents" / node / "root/srv/shop/.incoming/1.0.part").exists()
     for node in set(WEB) - set(took):  # nodes after the failure never got 2.0

@@ -115,8 +115,8 @@ def test_the_report_is_puppets_and_the_additions_go_to_the_store_only(shell_root
     assert data["report_format"] == REPORT_FORMAT and data["transaction_completed"] is True
     assert data["puppet_version"].startswith("bunraku ") and data["configuration_version"] == 1
     assert not set(STORE_ONLY_KEYS) & set(data) and "kind" not in data and "bunraku_version" not in data
-    # agent_upgrade only when the master offered an agent version (agent.upgrade)
-    assert set(STORE_ONLY_KEYS) - {"agent_upgrade"} <= set(report.to_store_dict())
+    # agent_upgrade only when the master offered an agent version (agent.upgrade), releases with a release
+    assert set(STORE_ONLY_KEYS) - {"agent_upgrade", "releases"} <= set(report.to_store_dict())
     report.agent_upgrade = {"from": "0.1.0", "to": "0.2.0", "state": "staged", "reason": None}
     assert report.to_store_dict()["agent_upgrade"]["state"] == "staged" and "agent_upgrade" not in report.to_dict()
     assert all(PUPPET_TIME.match(t) for t in [data["time"], *(log["time"] for log in data["logs"])])

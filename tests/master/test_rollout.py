@@ -285,3 +285,32 @@ def test_two_masters_on_one_postgresql_store_one_drives_a_rollout() -> None:
         b_store.close()
     finally:
         schema.drop()
+
+
+def test_an_application_rollout_counts_only_runs_that_left_the_assigned_version_current(store: Store) -> None:
+    """A run that says which version of the app it left current must name the rollout's (a run whose catalog
+    did not pin it yet is not a pass); a report that says nothing of versions (an older agent) is any run."""
+    clock = Clock()
+    node = "web00.example.com"
+    rollouts = Rollouts(store, dispatcher=Fleet(store, clock), clock=clock)  # triggered; the test runs it
+    rid = rollouts.start("1.4.2", "artifact:shop", options=RolloutOptions.parse(canary=1, health_timeout=600),
+                         nodes=[node, "web01.example.com"])
+
+    def run(version: str | None, status: str = "changed") -> None:
+        clock.advance(5)
+        store.save_report({
+            "host": node, "time": clock().isoformat(), "code_id": "c0ffee", "transaction_uuid": str(uuid.uuid4()),
+            "environment": "production", "status": status, "noop": False, "noop_pending": False,
+            "corrective_change": False, "resource_statuses": {}, "metrics": {}, "logs": [],
+            "health": {"status": "healthy", "checks": {}}, "configuration_version": "1",
+            **({"releases": {"shop": version}} if version else {})})
+
+    rollouts.tick()
+    run("1.4.1")  # still the old version: not this rollout's run
+    clock.advance(5)
+    rollouts.tick()
+    assert rollouts.get(rid)["nodes"][0]["state"] == "triggered"
+    run("1.4.2")
+    clock.advance(5)
+    rollouts.tick()
+    assert rollouts.get(rid)["nodes"][0]["state"] == "succeeded"
