@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from engine.catalog import KIND_OF_DECLARATION, Catalog, Resource, capitalize_type
+from engine.catalog import KIND_OF_DECLARATION, Catalog, CatalogError, Resource, capitalize_type, default_kind
 
 from . import ast, compilecache
 from . import types as T
@@ -37,8 +37,9 @@ from .resource_types import (
     show_key,
     uniqueness_key,
 )
+from .resource_types import _hashable as _hashable_key
 from .trusted import trusted_data
-from .valuerules import puppet_equal, tag_segments, to_str, truthy
+from .valuerules import _tag_segments, puppet_equal, tag_segments, to_str, truthy
 from .valuerules import to_data as _to_data
 from .values import RegexValue, Sensitive
 
@@ -46,6 +47,7 @@ from .values import RegexValue, Sensitive
 _VALID_TAG_RE = re.compile(r"\A\w[\w:.\-]*\Z")
 #: the metaparameters a resource inherits from its container, in Puppet's order
 _INHERITED_METAPARAMS = ("noop", "schedule", "audit", "loglevel", "alias", "tag", "stage")
+_INHERITED_SET = frozenset(_INHERITED_METAPARAMS)
 #: the Puppet version whose language and catalogs Bunraku reproduces (``$serverversion``)
 PUPPET_COMPAT_VERSION = "7.23.0"
 #: types Puppet's static loader and Pcore define besides the data types: ``Node[...]``, ``Deferred`` ...
@@ -151,10 +153,6 @@ class CResource:
                 have.append(t)
 
 
-def _type_tags(type_: str) -> list[str]:
-    return tag_segments(type_.lower())
-
-
 class _Relationship:
     __slots__ = ("sources", "targets", "param", "node")
 
@@ -206,6 +204,15 @@ class Compiler(Evaluator):
         self.op_spans: dict[str, Span] = {}
         self._exports_ok = request.exported_allowed or request.exported_source is not None
         self._hiera: Any = None
+        #: resource type names as written -> (capitalised name, kind), once resolved (they stay so)
+        self._type_names: dict[str, tuple[str, str]] = {}
+        #: (type, kind) -> its TypeSpec (or None), see type_spec
+        self._type_specs: dict[tuple[str, str], TypeSpec | None] = {}
+        #: a definition's parameter list -> the set of its names (keyed by id; the list is kept alive)
+        self._param_names: dict[int, tuple[Any, frozenset[str]]] = {}
+        #: (id of a TypeSpec, title) -> what its title stands for (see _parse_title)
+        self._parsed_titles: dict[tuple[int, str], Any] = {}
+        self._live: set[str] = set()
         self._dispatch.update({
             ast.ResourceExpr: self._resource_expr, ast.ResourceDefaults: self._resource_defaults,
             ast.ResourceOverride: self._resource_override, ast.Collector: self._collector,
@@ -216,6 +223,24 @@ class Compiler(Evaluator):
 
     # -- entry point -----------------------------------------------------------------------------
     def compile(self) -> Catalog:
+        self._evaluate()
+        return self._build_catalog()
+
+    def compile_document(self) -> dict[str, Any]:
+        """:meth:`compile`, as the catalog's ``to_dict()``."""
+        self._evaluate()
+        return self._build_document()
+
+    def release(self) -> None:
+        """Once the catalog is built: break the compile's reference cycles (the evaluator and its bound
+        handlers, the top scope and Class[main], Hiera and its converter), so that what it built is freed
+        as the last reference to it goes rather than by the cyclic collector, which would otherwise walk
+        the tens of thousands of objects of a large compile now and then. The compiler is not used again."""
+        self._dispatch.clear()
+        self.top.resource = None
+        self._hiera = None
+
+    def _evaluate(self) -> None:
         req = self.request
         programs = [parse_file(p) for p in req.manifests]
         for program in programs:
@@ -241,7 +266,6 @@ class Compiler(Evaluator):
         self._evaluate_generators()
         self._finish_overrides()
         self._evaluate_generators()
-        return self._build_catalog()
 
     def _setup_top_scope(self) -> None:
         req = self.request
@@ -347,6 +371,14 @@ class Compiler(Evaluator):
 
     def normalize_type(self, name: str, node: ast.Node) -> tuple[str, str]:
         """Return (capitalised type name, kind) for a resource type name, autoloading defines."""
+        known = self._type_names.get(name)
+        if known is not None:
+            return known
+        known = self._normalize_type(name, node)
+        self._type_names[name] = known  # the module path and the definitions loaded only grow
+        return known
+
+    def _normalize_type(self, name: str, node: ast.Node) -> tuple[str, str]:
         lname = name.lower().lstrip(":")
         if lname in BUILTIN_TYPES:
             return capitalize_type(lname), "builtin"
@@ -374,26 +406,34 @@ class Compiler(Evaluator):
         refs: list[Any] = []
         # A body titled `default` sets defaults for the other bodies of the same expression.
         body_defaults: dict[str, Any] = {}
-        for body in node.bodies:
-            if type(body.title) is ast.DefaultLit:
-                body_defaults = self._eval_ops(body.ops, type_, for_defaults=True)
-        for body in node.bodies:
+        bodies = node.bodies
+        if len(bodies) != 1 or type(bodies[0].title) is ast.DefaultLit:
+            for body in bodies:
+                if type(body.title) is ast.DefaultLit:
+                    body_defaults = self._eval_ops(body.ops, type_, for_defaults=True)
+        form = node.form
+        dispatch = self._dispatch
+        for body in bodies:
             if type(body.title) is ast.DefaultLit:
                 continue
-            title_value = self.eval(body.title)
+            handler = dispatch.get(type(body.title))  # what eval() does, without its call
+            title_value = handler(body.title) if handler is not None else self.eval_statement(body.title)
             titles = title_value if isinstance(title_value, list) else [title_value]
             params = self._eval_ops(body.ops, type_)
             for title in titles:
-                if isinstance(title, (int, float)) and not isinstance(title, bool):
+                if type(title) is not str and isinstance(title, (int, float)) and not isinstance(title, bool):
                     title = to_str(title)
                 if not isinstance(title, str):
                     self.fail(body.title, f"resource titles must be strings, got {T.generalized_name(title)}")
                 if title == "":
                     self.fail(body.title, "a resource title cannot be empty")
-                merged = dict(body_defaults)
-                merged.update(params)
+                if body_defaults:
+                    merged = dict(body_defaults)
+                    merged.update(params)
+                else:
+                    merged = params  # (declare_resource copies what it keeps)
                 res = self.declare_resource(type_, kind, title, merged, node, node.span,
-                                            virtual=node.form != "regular", exported=node.form == "exported")
+                                            virtual=form != "regular", exported=form == "exported")
                 refs.append(T.PResource(res.type, res.title))
         return refs
 
@@ -401,6 +441,7 @@ class Compiler(Evaluator):
                   allow_append: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {}
         spans = self.op_spans = {}
+        dispatch = self._dispatch
         for op in ops:
             if op.name == "*":
                 value = self.eval(op.value)
@@ -417,7 +458,12 @@ class Compiler(Evaluator):
                 continue
             if op.name in params:
                 self.fail(op, f"the attribute '{op.name}' is set more than once")
-            value = self.eval(op.value)
+            vnode = op.value
+            if type(vnode) is ast.Literal and type(vnode.value) is str:
+                value = vnode.value  # what _literal gives for a string
+            else:
+                handler = dispatch.get(type(vnode))  # what eval() does, without its call
+                value = handler(vnode) if handler is not None else self.eval_statement(vnode)
             spans[op.name] = op.span
             if op.op == "+>":
                 if not allow_append:
@@ -438,12 +484,16 @@ class Compiler(Evaluator):
                          node: ast.Node, span: Span, virtual: bool = False,
                          exported: bool = False, string_title: bool = True) -> CResource:
         ref = f"{type_}[{title}]"
-        old = self.resources.get(ref) or self.resources.get(self.aliases.get(ref, ""))
+        resources = self.resources
+        old = resources.get(ref)
+        if old is None and self.aliases:
+            old = resources.get(self.aliases.get(ref, ""))
         if old is not None:
             where = f"{old.span.file}:{old.span.line}" if old.span.line else "another place"
             self.fail(span, f"duplicate declaration: {ref} is already declared at {where}; "
                             "a resource can be declared only once")
-        key_alias = self._uniqueness_alias(type_, kind, title, params, span)
+        key_alias = None if kind == "define" and not params.get("name") else \
+            self._uniqueness_alias(type_, kind, title, params, span)  # (a define's key is then its title)
         scope = self.scope
         res = CResource(type_, title, span, scope, kind)
         res.virtual = virtual
@@ -453,27 +503,36 @@ class Compiler(Evaluator):
         # Attributes are checked as Puppet does: a defined type's when its instance is evaluated (an
         # exported one that is never collected is never checked), a resource type's when the
         # catalog is finished - with defaults and overrides, at the resource's line.
-        for k, v in params.items():
-            if v is None:
-                continue
-            res.params[k] = v
+        res.params = {k: v for k, v in params.items() if v is not None}
         # an attribute given undef is still given: no default replaces it
-        self._apply_defaults(res, scope, set(params))
-        container = self._container_for(scope)
-        res.container = container.ref
-        res.add_tags(_type_tags(type_))
+        s: Scope | None = scope
+        while s is not None:  # (from the first scope that has defaults: the ones below it add none)
+            if s.defaults is not None:
+                self._apply_defaults(res, s, params)
+                break
+            s = s.parent
+        owner = scope
+        while owner.local and owner.enclosing is not None:  # _container_for, inline
+            owner = owner.enclosing
+        container = owner.resource
+        if container is None:
+            container = resources["Class[main]"]
+        container_ref = f"{container.type}[{container.title}]"
+        res.container = container_ref
+        # the type's tags, the title's, the container's: each once, in that order (as add_tags)
         if string_title:
-            res.add_tags(tag_segments(title))
-        elif kind in ("builtin", "define"):
-            res.keep_name = True
-            res.params.setdefault("name", title)
-        res.add_tags(container.tags)
+            res.tags = list(dict.fromkeys((*_tag_segments(type_.lower()), *_tag_segments(title), *container.tags)))
+        else:
+            res.tags = list(dict.fromkeys((*_tag_segments(type_.lower()), *container.tags)))
+            if kind in ("builtin", "define"):
+                res.keep_name = True
+                res.params.setdefault("name", title)
         extra = res.params.get("tag")
         if extra is not None:
             res.add_tags(self._explicit_tags(extra, span))
-        self.resources[ref] = res
+        resources[ref] = res
         if type_ != "Stage":
-            self.edges.append((container.ref, ref))
+            self.edges.append((container_ref, ref))
         alias = res.params.get("alias")
         if alias is not None:
             for a in alias if isinstance(alias, list) else [alias]:
@@ -492,8 +551,15 @@ class Compiler(Evaluator):
         """What the compiler knows of a resource type (None for defined types and the rest)."""
         if kind != "builtin":
             return None
+        try:
+            return self._type_specs[(type_, kind)]
+        except KeyError:
+            pass
         lname = type_.lower()
-        return BUILTIN_SPECS.get(lname) or self.autoloader.find_resource_type(lname)
+        spec = BUILTIN_SPECS.get(lname) or self.autoloader.find_resource_type(lname)
+        if spec is not None:  # (the module path does not change during a compile)
+            self._type_specs[(type_, kind)] = spec
+        return spec
 
     def _uniqueness_alias(self, type_: str, kind: str, title: str, params: dict[str, Any],
                           span: Span) -> str | tuple[Any, ...] | None:
@@ -503,7 +569,7 @@ class Compiler(Evaluator):
         if kind not in ("builtin", "define"):
             return None
         try:
-            key = uniqueness_key(self.type_spec(type_, kind), title, params)
+            key = self._uniqueness_key(self.type_spec(type_, kind), title, params)
         except TitleMismatch as exc:
             self.fail(span, f"{type_}[{title}]: {exc}")
         if key is None or key == (title,):
@@ -522,9 +588,11 @@ class Compiler(Evaluator):
 
     def _check_attributes(self, type_: str, kind: str, params: dict[str, Any], node: ast.Node | Span,
                           title: str | None = None) -> None:
-        label = f"{type_}[{title}]" if title is not None else type_
         lname = type_.lower()
         allowed = BUILTIN_TYPES.get(lname)
+        if allowed is not None and allowed.issuperset(params):
+            return  # (the common case: the loop at the end finds nothing)
+        label = f"{type_}[{title}]" if title is not None else type_
         if allowed is None:
             if kind == "define":
                 ddef = self.definitions.defines[lname]
@@ -542,7 +610,7 @@ class Compiler(Evaluator):
             if k not in allowed:
                 self.fail(node, f"{label}: has no parameter named '{k}'")
 
-    def _apply_defaults(self, res: CResource, scope: Scope, given: set[str] | None = None) -> None:
+    def _apply_defaults(self, res: CResource, scope: Scope, given: Container[str] | None = None) -> None:
         s: Scope | None = scope
         type_ = res.type
         params = res.params
@@ -886,11 +954,13 @@ class Compiler(Evaluator):
 
     def _bind_parameters(self, res: CResource, declared: Sequence[ast.Param], given: dict[str, Any],
                          scope: Scope, node: ast.Node, is_class: bool) -> None:
-        names = {p.name for p in declared}
-        label = res.ref
+        cached = self._param_names.get(id(declared))
+        if cached is None or cached[0] is not declared:
+            cached = self._param_names[id(declared)] = (declared, frozenset(p.name for p in declared))
+        names = cached[1]
         for k in given:
             if k not in names and k not in METAPARAMS and k not in ("name", "title"):
-                self.fail(node, f"{label}: has no parameter named '{k}'")
+                self.fail(node, f"{res.ref}: has no parameter named '{k}'")
         scope.vars["title"] = res.title.lower() if is_class else res.title
         scope.vars["name"] = scope.vars["title"] if is_class else given.get("name", res.title)
         mod = (res.title.lower() if is_class else res.type.lower()).split("::")[0]
@@ -918,22 +988,31 @@ class Compiler(Evaluator):
                     found = True  # an explicit undef is a value: no "expects a value" error
             if not found:
                 if p.type_expr is not None:
-                    t = self._eval_type_in(p.type_expr, scope)
+                    t = self._param_type(p.type_expr, scope)
                     if t.instance(None):
                         scope.vars[p.name] = None
                         continue
-                self.fail(node, f"{label}: expects a value for parameter '{p.name}'", DslTypeError)
+                self.fail(node, f"{res.ref}: expects a value for parameter '{p.name}'", DslTypeError)
             if p.type_expr is not None:
-                t = self._eval_type_in(p.type_expr, scope)
+                t = self._param_type(p.type_expr, scope)
                 if not t.instance(value):
                     source = f" (the value is Hiera data from {', '.join(map(str, origins))})" if origins else ""
-                    self.fail(node, f"{label}: parameter '{p.name}' {T.mismatch_message(t, value)}{source}",
+                    self.fail(node, f"{res.ref}: parameter '{p.name}' {T.mismatch_message(t, value)}{source}",
                               DslTypeError)
             if isinstance(value, Sensitive):
                 res.sensitive.add(p.name)
             scope.vars[p.name] = value
             if value is not None:
                 res.params[p.name] = value
+
+    def _param_type(self, node: ast.Node, scope: Scope) -> T.PType:
+        """A parameter's type: :meth:`_eval_type_in`, which for the name of a simple type (``Integer``,
+        ``String``: see types.SIMPLE_TYPES, which resolve_type_name looks at first) is always the same."""
+        if type(node) is ast.TypeRef:
+            simple = T.SIMPLE_TYPES.get(node.name)
+            if simple is not None:
+                return simple
+        return self._eval_type_in(node, scope)
 
     def _eval_type_in(self, node: ast.Node, scope: Scope) -> T.PType:
         saved = self.scope
@@ -1099,13 +1178,15 @@ class Compiler(Evaluator):
         resource inherits the non-relationship metaparameters (``noop``, ``tag``, ``loglevel`` ...) of its
         container where it has none of its own, so a defined-type instance's reach its resources. Classes
         hang off their stage, not ``Class[main]``, so theirs stay put (unless contained from main)."""
+        if all(_INHERITED_SET.isdisjoint(res.params) for res in self.resources.values()):
+            return  # no resource has any of them: none to hand down
         children: dict[str, list[str]] = {}
         for source, target in self.edges:
             children.setdefault(source, []).append(target)
 
         def own(ref: str) -> dict[str, Any]:
             res = self.resources.get(ref)
-            if res is None:
+            if res is None or _INHERITED_SET.isdisjoint(res.params):
                 return {}
             return {p: res.params[p] for p in _INHERITED_METAPARAMS if res.params.get(p) is not None}
 
@@ -1127,6 +1208,48 @@ class Compiler(Evaluator):
                 queue.append(target)
 
     def _build_catalog(self) -> Catalog:
+        catalog = self._new_catalog()
+        for entry in self._catalog_entries():
+            catalog.add(Resource(*entry))
+        for source, target in self._catalog_edges():
+            catalog.add_edge(source, target)
+        catalog.classes = list(self.class_list)
+        catalog.tags = self._final_tags()
+        return catalog
+
+    def _build_document(self) -> dict[str, Any]:
+        """The catalog as :meth:`engine.catalog.Catalog.to_dict` writes the one :meth:`_build_catalog`
+        builds, built directly (no Resource and Edge objects, no copies of them)."""
+        catalog = self._new_catalog()
+        catalog.classes = list(self.class_list)
+        catalog.tags = self._final_tags()
+        doc = catalog.to_dict()
+        resources: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for type_, title, params, tags, file, line, exported, sensitive, kind in self._catalog_entries():
+            ref = f"{type_}[{title}]"
+            if ref in seen:  # as Catalog.add
+                raise CatalogError(f"duplicate resource {ref}")
+            seen.add(ref)
+            out: dict[str, Any] = {"type": type_, "title": title, "tags": tags}  # as Resource.to_dict
+            if file is not None:
+                out["file"] = file
+            if line is not None:
+                out["line"] = line
+            out["exported"] = exported
+            out["kind"] = kind or default_kind(type_)
+            if params:
+                out["parameters"] = params
+            if sensitive:
+                out["sensitive_parameters"] = sensitive
+            resources.append(out)
+        doc["resources"] = resources
+        doc["edges"] = [{"source": source, "target": target} for source, target in self._catalog_edges()]
+        return doc
+
+    def _new_catalog(self) -> Catalog:
+        """The catalog without its resources: relationships resolved, attributes checked and metaparameters
+        propagated first (errors in that order, as Puppet finishes a catalog)."""
         req = self.request
         for rel in self.relationships:
             sources = self._expand_rel(rel.sources, source=True)
@@ -1155,20 +1278,34 @@ class Compiler(Evaluator):
         catalog = Catalog(req.node, version=req.version, code_id=req.code_id, environment=req.environment)
         live = {ref for ref, r in self.resources.items() if not r.virtual}
         live.update(a for a, target in self.aliases.items() if target in live)
-        for res in self.resources.values():
+        self._live = live
+        return catalog
+
+    def _final_tags(self) -> list[str]:
+        return list(self.catalog_tags) + [t for t in ("node", "class") if t not in self.catalog_tags]
+
+    def _catalog_entries(self) -> Iterator[tuple[Any, ...]]:
+        """Each resource of the catalog, in order, as the fields of an :class:`engine.catalog.Resource`
+        (type, title, parameters, tags, file, line, exported, sensitive_parameters, kind)."""
+        resources = self.resources
+        live = self._live
+        type_spec = self.type_spec
+        parse = self._parse_title
+        for res in resources.values():
             if res.virtual and not res.exported:
                 continue
             params: dict[str, Any] = {}
             sensitive = list(res.sensitive)
             given = res.params
-            if res.kind in ("builtin", "define"):
-                given = catalog_parameters(self.type_spec(res.type, res.kind), res.title, given)
+            kind = res.kind
+            if kind == "builtin" or kind == "define":
+                given = catalog_parameters(type_spec(res.type, kind), res.title, given, parse=parse)
                 if res.keep_name and "name" not in given and "name" in res.params:
                     given = {"name": res.params["name"], **given}
             for k, v in given.items():
                 if v is None:
                     continue
-                if k in RELATIONSHIP_METAPARAMS:
+                if k in _RELATIONSHIP_SET:
                     refs = _to_refs(v)
                     for r in refs:
                         if r not in live:
@@ -1176,27 +1313,69 @@ class Compiler(Evaluator):
                                                 f"{res.ref}; declare it or fix the reference")
                     params[k] = refs if (isinstance(v, list) or len(refs) != 1) else refs[0]
                     continue
+                kind_of_value = type(v)
+                if kind_of_value is str or kind_of_value is int or kind_of_value is bool:
+                    params[k] = v  # as to_data gives them back
+                    continue
                 if isinstance(v, Sensitive):
                     sensitive.append(k)
                     v = v.value
                 elif isinstance(v, (list, dict)) and _holds_sensitive(v):
                     sensitive.append(k)  # the catalog holds the value unwrapped: the whole parameter is secret
                 params[k] = _to_data(v)
-            resource = Resource(
-                type=res.type, title=res.title, parameters=params, tags=list(res.tags),
-                file=res.span.file if res.span.line and res.positioned else None,
-                line=(res.span.line or None) if res.positioned else None,
-                exported=res.exported, sensitive_parameters=sorted(set(sensitive)),
-                kind=KIND_OF_DECLARATION.get(res.kind),
-            )
-            catalog.add(resource)
+            positioned = res.positioned
+            span = res.span
+            yield (res.type, res.title, params, list(res.tags),
+                   span.file if span.line and positioned else None,
+                   (span.line or None) if positioned else None,
+                   res.exported, sorted(set(sensitive)) if sensitive else [],
+                   KIND_OF_DECLARATION.get(kind))
+
+    def _catalog_edges(self) -> Iterator[tuple[str, str]]:
+        live = self._live
         emitted = live | {ref for ref, r in self.resources.items() if r.exported}
         for source, target in self.edges:
             if source in emitted and target in emitted:
-                catalog.add_edge(source, target)
-        catalog.classes = list(self.class_list)
-        catalog.tags = list(self.catalog_tags) + [t for t in ("node", "class") if t not in self.catalog_tags]
-        return catalog
+                yield source, target
+
+    def _parse_title(self, spec: TypeSpec, title: str) -> dict[str, Any] | None:
+        """``spec.parse_title(title)``, worked out once per compile for a type and title (a resource's
+        title is parsed for its uniqueness key and again for its catalog parameters)."""
+        found = self._parsed_title(spec, title)
+        return None if found is None else dict(found)
+
+    def _parsed_title(self, spec: TypeSpec, title: str) -> dict[str, Any] | None:
+        """:meth:`_parse_title`, the one dict the compile keeps (not to be changed)."""
+        key = (id(spec), title)
+        found = self._parsed_titles.get(key, _UNPARSED)
+        if found is _UNPARSED:
+            try:
+                found = spec.parse_title(title)
+            except TitleMismatch as exc:
+                found = exc
+            self._parsed_titles[key] = found
+        if isinstance(found, TitleMismatch):
+            raise TitleMismatch(str(found))
+        return found  # type: ignore[no-any-return]
+
+    def _uniqueness_key(self, spec: TypeSpec | None, title: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """:func:`uniqueness_key`; for a type of one key attribute that the parameters do not set (nor
+        ``name``), from the title alone: what the title stands for, else its ``name``, else the title."""
+        if spec is not None and spec.isomorphic and len(spec.key_attributes) == 1:
+            namevar = spec.key_attributes[0]
+            if params.get(namevar) is None and params.get("name") is None:
+                parsed = self._parsed_title(spec, title)
+                if parsed is None:
+                    return None
+                value = parsed.get(namevar)
+                if value is None or value is False:
+                    value = parsed.get("name") or title
+                return (_hashable_key(value),)
+        return uniqueness_key(spec, title, params, parse=self._parse_title)
+
+
+_UNPARSED: Any = object()
+_RELATIONSHIP_SET = frozenset(RELATIONSHIP_METAPARAMS)
 
 
 class _SpanNode(ast.Node):
@@ -1245,9 +1424,21 @@ def _to_refs(v: Any) -> list[str]:
 # -- public API ------------------------------------------------------------------------------------
 def compile_catalog(request: CompileRequest) -> Catalog:
     """Compile the catalog of ``request.node``. Raises :class:`DslError` for anything a user can fix."""
+    return _compile(request, Compiler.compile)
+
+
+def compile_catalog_document(request: CompileRequest) -> dict[str, Any]:
+    """``compile_catalog(request).to_dict()``, without building the Catalog object (the master's workers
+    send the document)."""
+    return _compile(request, Compiler.compile_document)
+
+
+def _compile(request: CompileRequest, how: Any) -> Any:
     compiler = Compiler(request)
     try:
-        return compiler.compile()
+        result = how(compiler)
+        compiler.release()
+        return result
     except RecursionError:
         raise EvaluationError("manifest nesting too deep (recursion limit reached)",
                               Span(request.manifests[0].as_posix() if request.manifests else "", 0, 0, 0, 0)
@@ -1272,4 +1463,4 @@ def lookup_for_node(request: CompileRequest, key: str, merge: str | None = None,
     return hiera.lookup(key, compiler.hiera_scope_lookup, merge, explain=explain)
 
 
-__all__ = ["CompileRequest", "compile_catalog", "lookup_for_node", "DslError", "truthy"]
+__all__ = ["CompileRequest", "compile_catalog", "compile_catalog_document", "lookup_for_node", "DslError", "truthy"]

@@ -117,26 +117,32 @@ class DeferredValue:
 class Closure:
     """A lambda together with the scope it was written in."""
 
-    __slots__ = ("lam", "scope", "ev")
+    __slots__ = ("lam", "scope", "ev", "min_arity", "_plain")
 
     def __init__(self, lam: ast.Lambda, scope: Scope, ev: Evaluator) -> None:
         self.lam = lam
         self.scope = scope
         self.ev = ev
+        #: how many arguments the block needs (its parameters without a default or ``*``)
+        self.min_arity = sum(1 for p in lam.params if p.default is None and not p.captures_rest)
+        #: no parameter has a type, a default or ``*``: given as many arguments, each is just bound
+        self._plain = all(p.type_expr is None and p.default is None and not p.captures_rest for p in lam.params)
 
     @property
     def arity(self) -> int:
         return len(self.lam.params)
 
-    @property
-    def min_arity(self) -> int:
-        return sum(1 for p in self.lam.params if p.default is None and not p.captures_rest)
-
     def __call__(self, *args: Any) -> Any:
         ev = self.ev
         scope = self.scope.child("lambda")
-        ev.bind_positional(self.lam.params, args, scope, label="block", at=self.lam,
-                           missing_expected=self.min_arity, type_errors_at_parameter=True)
+        params = self.lam.params
+        if self._plain and len(args) == len(params):  # what bind_positional does for them
+            bound = scope.vars
+            for p, value in zip(params, args):
+                bound[p.name] = value
+        else:
+            ev.bind_positional(params, args, scope, label="block", at=self.lam,
+                               missing_expected=self.min_arity, type_errors_at_parameter=True)
         saved = ev.scope
         ev.scope = scope
         try:
@@ -199,11 +205,12 @@ class Evaluator:
 
     def eval_block(self, block: ast.Block) -> Any:
         result = None
-        ev = self.eval
+        dispatch = self._dispatch
         for stmt in block.statements:
             if type(stmt) is ast.QName and stmt.name in ("break", "next", "return"):
                 self._control(stmt.name, None, stmt)
-            result = ev(stmt)
+            handler = dispatch.get(type(stmt))  # what eval() does, without its call
+            result = handler(stmt) if handler is not None else self.eval_statement(stmt)
         return result
 
     def _control(self, name: str, value: Any, node: ast.Node) -> NoReturn:
@@ -225,11 +232,18 @@ class Evaluator:
 
     def _concat(self, node: ast.Concat) -> str:
         out = []
+        dispatch = self._dispatch
         for part in node.parts:
-            if type(part) is str:
+            kind = type(part)
+            if kind is str:
                 out.append(part)
+                continue
+            if kind is ast.Var:
+                value = self._var(part)
             else:
-                out.append(interpolated_str(self.eval(part)))
+                handler = dispatch.get(kind)  # what eval() does, without its call
+                value = handler(part) if handler is not None else self.eval_statement(part)
+            out.append(value if type(value) is str else interpolated_str(value))
         return "".join(out)
 
     def _regex(self, node: ast.RegexLit) -> RegexValue:
@@ -255,8 +269,13 @@ class Evaluator:
 
     def eval_args(self, nodes: Iterable[ast.Node]) -> list[Any]:
         out: list[Any] = []
+        dispatch = self._dispatch
         for n in nodes:
-            if type(n) is ast.Splat:
+            if type(n) is not ast.Splat:
+                handler = dispatch.get(type(n))  # what eval() does, without its call
+                out.append(handler(n) if handler is not None else self.eval_statement(n))
+            else:
+                assert isinstance(n, ast.Splat)
                 v = self.eval(n.operand)
                 if isinstance(v, list):
                     out.extend(v)
@@ -266,8 +285,6 @@ class Evaluator:
                     out.extend([[k, x] for k, x in v.items()])
                 else:
                     out.append(v)
-            else:
-                out.append(self.eval(n))
         return out
 
     def _splat_alone(self, node: ast.Splat) -> Any:
@@ -279,7 +296,17 @@ class Evaluator:
 
     # -- variables ---------------------------------------------------------------------------------
     def _var(self, node: ast.Var) -> Any:
-        found, value = self.lookup_var(node.name, node)
+        name = node.name
+        if "::" not in name and not name[0].isdigit():  # lookup_var's last case, inline
+            s: Scope | None = self.scope
+            while s is not None:
+                v = s.vars
+                if name in v:
+                    return v[name]
+                s = s.enclosing
+            found, value = False, None
+        else:
+            found, value = self.lookup_var(name, node)
         if not found:
             if self.strict_variables:
                 self.fail(node, f"unknown variable '${node.name}'")
@@ -403,8 +430,16 @@ class Evaluator:
 
     # -- access ------------------------------------------------------------------------------------
     def _access(self, node: ast.Access) -> Any:
-        target = self.eval(node.target)
-        keys = self.eval_args(node.keys)
+        dispatch = self._dispatch
+        handler = dispatch.get(type(node.target))  # what eval() does, without its call
+        target = handler(node.target) if handler is not None else self.eval_statement(node.target)
+        key_nodes = node.keys
+        if type(target) is dict and len(key_nodes) == 1 and type(key_nodes[0]) is not ast.Splat:
+            # the most common access, $h['key']: the end of eval_args and of the dict case below
+            handler = dispatch.get(type(key_nodes[0]))
+            key = handler(key_nodes[0]) if handler is not None else self.eval_statement(key_nodes[0])
+            return target.get(_hashable(key))
+        keys = self.eval_args(key_nodes)
         if isinstance(target, T.PType):
             return self.parametrize(target, keys, node)
         if isinstance(target, str):
@@ -465,8 +500,16 @@ class Evaluator:
 
     def _binop(self, node: ast.BinOp) -> Any:
         op = node.op
-        left = self.eval(node.left)
-        right = self.eval(node.right)
+        dispatch = self._dispatch  # what eval() does, without its call
+        handler = dispatch.get(type(node.left))
+        left = handler(node.left) if handler is not None else self.eval_statement(node.left)
+        handler = dispatch.get(type(node.right))
+        right = handler(node.right) if handler is not None else self.eval_statement(node.right)
+        if type(left) is int and type(right) is int and (op == "+" or op == "-"):
+            result = left + right if op == "+" else left - right  # what _arith gives for two Integers
+            if not _INT_MIN <= result <= _INT_MAX:
+                self.fail(node, f"the result of '{op}' is outside of the 64-bit Integer range")
+            return result
         if op == "==":
             return puppet_equal(left, right)
         if op == "!=":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -225,16 +225,18 @@ BUILTIN_SPECS: dict[str, TypeSpec] = {name: _spec_of_builtin(name, attrs) for na
 
 
 # -- titles, namevars and uniqueness -------------------------------------------------------------------
-def uniqueness_key(spec: TypeSpec | None, title: str, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+def uniqueness_key(spec: TypeSpec | None, title: str, params: Mapping[str, Any], *,
+                   parse: Callable[[TypeSpec, str], dict[str, Any] | None] | None = None) -> tuple[Any, ...] | None:
     """What makes a resource unique in a catalog (Puppet's ``uniqueness_key``): the values of the
     type's key attributes, from the title (through its patterns) and the given parameters. For a
     defined type (``spec`` None) it is the ``name``. None when the type's titles are not known.
-    Raises :class:`TitleMismatch` like :meth:`TypeSpec.parse_title`."""
+    Raises :class:`TitleMismatch` like :meth:`TypeSpec.parse_title` (``parse``: what stands for it, given
+    the spec and the title, returning a dict of its own)."""
     if spec is None:
         return (_hashable(params.get("name") or title),)
     if not spec.key_attributes or not spec.isomorphic:
         return None
-    values = spec.parse_title(title)
+    values = parse(spec, title) if parse is not None else spec.parse_title(title)
     if values is None:
         return None
     values.update((k, v) for k, v in params.items() if v is not None)
@@ -246,7 +248,8 @@ def uniqueness_key(spec: TypeSpec | None, title: str, params: Mapping[str, Any])
     return tuple(_hashable(values.get(k)) for k in sorted(spec.key_attributes))
 
 
-def catalog_parameters(spec: TypeSpec | None, title: str, params: dict[str, Any]) -> dict[str, Any]:
+def catalog_parameters(spec: TypeSpec | None, title: str, params: dict[str, Any], *,
+                       parse: Callable[[TypeSpec, str], dict[str, Any] | None] | None = None) -> dict[str, Any]:
     """A resource's parameters as Puppet writes them in the catalog: what the title stands for
     comes first (``file { '/x/': }`` has ``path => '/x'``), ``name`` is written as the namevar it
     stands for, and the namevar is left out when it equals the title."""
@@ -256,7 +259,7 @@ def catalog_parameters(spec: TypeSpec | None, title: str, params: dict[str, Any]
         return params
     namevar = spec.namevar
     try:
-        derived = spec.parse_title(title)
+        derived = parse(spec, title) if parse is not None else spec.parse_title(title)
     except TitleMismatch:
         derived = None
     if derived is None:

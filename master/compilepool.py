@@ -77,6 +77,8 @@ class Compiled:
     header: dict[str, Any] = field(default_factory=dict)
     #: the exported resources (``@@``), as JSON text
     exports: str = "[]"
+    #: ``data`` holds no secret the store's copy would redact: ``json.loads(data)`` is that copy
+    redacted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def compile_job(job: CompileJob) -> bytes:
 
 def compile_job_full(job: CompileJob) -> Compiled:
     """Compile one catalog (in a worker process), with its digest and exports; raises CompileFailure."""
-    from dsl.compiler import CompileRequest, compile_catalog
+    from dsl.compiler import CompileRequest, compile_catalog_document
     from dsl.errors import DslError
 
     try:
@@ -143,7 +145,7 @@ def compile_job_full(job: CompileJob) -> Compiled:
         request.version = job.code_id[:12] if job.code_id else job.version
         if job.store_url:
             request.exported_source = _exported_source(job.store_url, job.environment)
-        catalog = compile_catalog(request)
+        doc = compile_catalog_document(request)  # compile_catalog(request).to_dict(), without the objects
     except DslError as exc:
         if isinstance(exc.__context__, MemoryError):  # the compiler's own word for it hides the limit
             raise exc.__context__ from None
@@ -152,32 +154,66 @@ def compile_job_full(job: CompileJob) -> Compiled:
         raise CompileFailure("manifest nesting too deep") from None
     from master.store.documents import DIGEST_EXCLUDED_KEYS
 
-    doc = catalog.to_dict()
-    data, digest = _serialise(doc)
+    data, digest, redacted = _serialise_full(doc)
     exported = [r for r in doc.get("resources") or [] if isinstance(r, dict) and r.get("exported")]
     return Compiled(data, digest, {k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc},
-                    json.dumps(exported, sort_keys=True, default=str))
+                    json.dumps(exported, sort_keys=True, default=str), redacted)
 
 
 def _serialise(doc: dict[str, Any]) -> tuple[bytes, str]:
+    data, digest, _redacted = _serialise_full(doc)
+    return data, digest
+
+
+def _serialise_full(doc: dict[str, Any]) -> tuple[bytes, str, bool]:
     """The catalog's JSON to send and its digest (:func:`master.store.documents.catalog_digest`), encoding
     the catalog once where it can: the digest is taken over the canonical JSON of the catalog without its
     per-compilation keys; when no value had to be redacted for it and it holds no rich data, that very
     text, with those keys put back in front, is what is sent (the same document, its keys sorted)."""
     from master.store.documents import DIGEST_EXCLUDED_KEYS, canonical_json, redact_catalog
 
-    redacted = redact_catalog(doc)
-    body = canonical_json({k: v for k, v in redacted.items() if k not in DIGEST_EXCLUDED_KEYS})
-    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    same = all(a is b for a, b in zip(redacted.get("resources") or (), doc.get("resources") or (), strict=True))
+    redacted = redact_catalog(doc) if _has_secrets(doc) else doc  # (else redact_catalog changes nothing)
+    body = _canonical({k: v for k, v in redacted.items() if k not in DIGEST_EXCLUDED_KEYS})
+    raw = body.encode("utf-8")
+    digest = hashlib.sha256(raw).hexdigest()
+    same = redacted is doc or all(a is b for a, b in zip(redacted.get("resources") or (), doc.get("resources") or (),
+                                                         strict=True))
     # Puppet's rich data (Deferred, Sensitive, ...: objects tagged "__ptype") is read by the order of its
     # keys, which a sorted text would change; and secrets redacted for the digest must reach the agent
     if not same or '"__ptype"' in body:
-        return json.dumps(doc, ensure_ascii=False).encode("utf-8"), digest
+        return json.dumps(doc, ensure_ascii=False).encode("utf-8"), digest, same
     header = canonical_json({k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc})
     if header == "{}":
-        return body.encode("utf-8"), digest
-    return (header[:-1] + ("," + body[1:] if body != "{}" else "}")).encode("utf-8"), digest
+        return raw, digest, True
+    if body == "{}":
+        return header.encode("utf-8"), digest, True
+    # header[:-1] + "," + body[1:], encoded: the body's bytes copied once
+    return b"".join((header[:-1].encode("utf-8"), b",", memoryview(raw)[1:])), digest, True
+
+
+#: :func:`master.store.documents.canonical_json`'s encoder, without its check for circular references (a
+#: catalog is a tree: the text is the same, sooner)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
+                              check_circular=False)
+
+
+def _canonical(value: Any) -> str:
+    return _CANONICAL.encode(value)
+
+
+def _has_secrets(doc: dict[str, Any]) -> bool:
+    """Whether :func:`master.store.documents.redact_catalog` may hide anything of ``doc``: a resource
+    with sensitive parameters, or of a type whose properties are secret."""
+    from master.store.documents import TYPE_SENSITIVE_PARAMETERS
+
+    resources = doc.get("resources")
+    if not isinstance(resources, list):
+        return False
+    for resource in resources:
+        if not isinstance(resource, dict) or resource.get("sensitive_parameters") or \
+                str(resource.get("type", "")).lower() in TYPE_SENSITIVE_PARAMETERS:
+            return True
+    return False
 
 
 # -- the worker process ------------------------------------------------------------------------------
@@ -228,8 +264,11 @@ def _on_cpu_limit(signum: int, frame: Any) -> None:
 
 
 PR_SET_PDEATHSIG = 1
-#: after a compile with facts or a catalog this big, the worker hands its freed memory back
+#: after a compile with facts or a catalog this big, the worker hands its freed memory back: at once if it
+#: last did so TRIM_SECONDS ago or more, else when no job has come for TRIM_SECONDS (a busy worker would
+#: otherwise give back, and fault in again, the memory of every compile)
 LARGE_PAYLOAD = 256 * 1024
+TRIM_SECONDS = 1.0
 
 
 def _die_with_parent(parent: int) -> None:
@@ -308,8 +347,12 @@ def worker_main(conn: Connection, parent: int, parse_cache: str | None, user: st
         signal.signal(signal.SIGPROF, _on_cpu_limit)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C on the master's terminal: the master stops us
     conn.send(("ready", os.getpid()))
+    trimmed, trim_pending = 0.0, False
     while True:
         try:
+            if trim_pending and not conn.poll(TRIM_SECONDS):
+                heap.trim()  # idle after large compiles: their memory goes back to the system
+                trimmed, trim_pending = time.monotonic(), False
             _kind, job, has_raw = conn.recv()
             if has_raw:
                 job = dataclasses.replace(job, facts_json=conn.recv_bytes())
@@ -317,7 +360,7 @@ def worker_main(conn: Connection, parent: int, parse_cache: str | None, user: st
             return
         large = len(job.facts_json or b"") >= LARGE_PAYLOAD
         data = b""
-        meta: tuple[str, dict[str, Any], str] | None = None
+        meta: tuple[str, dict[str, Any], str, bool] | None = None
         out_of_memory = False
         try:
             if limits.cpu_seconds:
@@ -327,7 +370,7 @@ def worker_main(conn: Connection, parent: int, parse_cache: str | None, user: st
             finally:
                 if limits.cpu_seconds:
                     _unlimit_cpu()
-            data, meta = compiled.data, (compiled.digest, compiled.header, compiled.exports)
+            data, meta = compiled.data, (compiled.digest, compiled.header, compiled.exports, compiled.redacted)
             del compiled
             reply: tuple[str, Any] = ("ok", meta)
         except CompileFailure as exc:
@@ -349,7 +392,11 @@ def worker_main(conn: Connection, parent: int, parse_cache: str | None, user: st
         except (EOFError, OSError):
             return
         if large or len(data) >= LARGE_PAYLOAD:
-            heap.trim()  # a large compile's memory goes back to the system before the next one
+            if time.monotonic() - trimmed >= TRIM_SECONDS:
+                heap.trim()  # a large compile's memory goes back to the system before the next one
+                trimmed, trim_pending = time.monotonic(), False
+            else:
+                trim_pending = True
         data = b""
         if out_of_memory:
             return  # its heap may be in pieces: the master starts a fresh worker in its place
@@ -492,7 +539,9 @@ class CompilePool:
                 worker.kill()
                 return
             self._idle.append(worker)
-            self._cond.notify_all()
+            # one worker for one waiter: with many requests waiting, waking them all for it costs each a
+            # thread switch for nothing (any waiter that wakes, notified or timed out, looks at the idle list)
+            self._cond.notify()
 
     def _replace(self, worker: _Worker) -> None:
         worker.kill()
@@ -527,8 +576,8 @@ class CompilePool:
             self._replace(worker)
         node = job.node
         if kind == "ok":
-            digest_, header, exports = detail
-            return Compiled(data, digest_, header, exports)
+            digest_, header, exports, redacted = detail
+            return Compiled(data, digest_, header, exports, redacted)
         if kind == "failed":
             raise CompileFailure(detail)
         if kind == "cpu":

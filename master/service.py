@@ -366,8 +366,8 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     if not hit:
         # the worker digested the catalog: an unchanged one is stored without being parsed here again
         _bookkeep(ctx.store.save_catalog_digest, node, compiled.digest, compiled.header,
-                  lambda: redact_catalog(json.loads(data)), code_id=env.code_id, environment=env.name,
-                  compile_seconds=seconds)
+                  lambda: data if compiled.redacted else redact_catalog(json.loads(data)),
+                  code_id=env.code_id, environment=env.name, compile_seconds=seconds)
         if store_url:
             _save_exports(ctx, node, env.name, compiled.exports)
     _bookkeep(ctx.store.heartbeat, node, group=cls.group)

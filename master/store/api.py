@@ -138,6 +138,12 @@ class _Statements:
             where=catalogs.c.compiled_at <= stmt.excluded.compiled_at)
         self.document_insert = insert(catalog_documents).on_conflict_do_nothing(
             index_elements=[catalog_documents.c.digest])
+        # the same with the document given as its JSON text, stored as it is (neither parsed nor encoded again)
+        text = sa.bindparam("b_text", type_=sa.Text())
+        self.document_insert_text = insert(catalog_documents).values(
+            digest=sa.bindparam("b_digest", type_=sa.String()), stored_at=sa.bindparam("b_stored", type_=UTCDateTime()),
+            catalog=sa.cast(text, pg_dialect.JSONB) if postgres else sa.type_coerce(text, sa.Text()),
+        ).on_conflict_do_nothing(index_elements=[catalog_documents.c.digest])
         self.document_exists = sa.select(catalog_documents.c.digest).where(
             catalog_documents.c.digest == sa.bindparam("b_digest"))
 
@@ -393,11 +399,13 @@ class Store:
         return digest
 
     def save_catalog_digest(self, node: str, digest: str, header: Mapping[str, Any],
-                            redacted: Callable[[], Mapping[str, Any]], *, code_id: str | None, environment: str,
-                            compiled_at: datetime | None = None, compile_seconds: float | None = None) -> None:
+                            redacted: Callable[[], Mapping[str, Any] | bytes | str], *, code_id: str | None,
+                            environment: str, compiled_at: datetime | None = None,
+                            compile_seconds: float | None = None) -> None:
         """:meth:`save_catalog` for a caller that has the digest already (the compile workers take it):
         ``redacted()`` is asked for the redacted catalog only when the store does not hold that digest yet,
-        so an unchanged catalog costs a few small writes and no JSON at all."""
+        so an unchanged catalog costs a few small writes and no JSON at all. It may give the catalog as its
+        JSON text (a compile worker's, when nothing in it needed redacting), stored as it is."""
         at = utc(compiled_at) if compiled_at else now_utc()
         code = code_id if code_id is not None else header.get("code_id")
         head = dict(header)
@@ -405,7 +413,12 @@ class Store:
         def work(conn: Connection) -> None:
             self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_catalog)
             if conn.execute(self._sql.document_exists, {"b_digest": digest}).first() is None:
-                conn.execute(self._sql.document_insert, {"digest": digest, "stored_at": at, "catalog": redacted()})
+                document = redacted()
+                if isinstance(document, (bytes, str)):
+                    text = document.decode("utf-8") if isinstance(document, bytes) else document
+                    conn.execute(self._sql.document_insert_text, {"b_digest": digest, "b_stored": at, "b_text": text})
+                else:
+                    conn.execute(self._sql.document_insert, {"digest": digest, "stored_at": at, "catalog": document})
             conn.execute(self._sql.catalog_upsert,
                          {"node": node, "digest": digest, "code_id": code, "environment": environment,
                           "compiled_at": at, "compile_seconds": compile_seconds, "header": head})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from master.compilepool import CompileJob, compile_job_full
-from master.store.documents import DIGEST_EXCLUDED_KEYS, catalog_digest
+from master.store.documents import DIGEST_EXCLUDED_KEYS, catalog_digest, redact_catalog
 
 SITES = {
     "plain": "node default {\n  file { '/etc/motd': content => \"hi ${facts['seq']}\\n\" }\n"
@@ -33,6 +33,10 @@ def test_the_json_sent_is_the_catalog_and_its_digest_is_the_stores(tmp_path: Pat
     assert compiled.digest == catalog_digest(doc)
     assert compiled.header == {k: doc[k] for k in DIGEST_EXCLUDED_KEYS if k in doc}
     assert doc["code_id"] == "c0ffee" and doc["name"] == "n1.example.com"
+    # what the master stores without redacting it again is what redacting would give
+    assert compiled.redacted == (kind != "secret")
+    if compiled.redacted:
+        assert redact_catalog(doc) == doc
     if kind == "secret":
         key = next(r for r in doc["resources"] if r["title"] == "/etc/key")
         assert key["parameters"]["content"] == "s3cret"  # the agent gets the secret; the digest does not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import multiprocessing
 import os
 import socket
@@ -642,3 +643,24 @@ def test_a_writer_waits_for_a_lock_held_elsewhere(tmp_path: Path) -> None:
         timer.join()
         other.close()
         assert {s.name for s in store.node_statuses()} == {"n1", "other"}
+
+
+def test_a_catalog_given_as_its_json_text_is_stored_as_it_is(store: Store) -> None:
+    """A compile worker's catalog that needed no redaction reaches the store as the very JSON it sent the
+    agent: stored without being parsed or encoded again, and read back as the same document."""
+    catalog = {"name": "web01", "version": "1", "code_id": "c1", "resources": [
+        {"type": "File", "title": "/etc/motd", "parameters": {"content": "é ünicode \u2713", "mode": "0644"}}],
+        "edges": [], "tags": ["a"]}
+    text = json.dumps(catalog, separators=(",", ":"), ensure_ascii=False).encode()
+    asked: list[bool] = []
+
+    def document() -> bytes:
+        asked.append(True)
+        return text
+
+    for node in ("web01", "web02"):  # the second finds the digest stored: the text is not asked for again
+        store.save_catalog_digest(node, "d" * 64, {"version": "1", "code_id": "c1"}, document,
+                                  code_id="c1", environment="production")
+    assert asked == [True]
+    assert store.get_catalog("web01") == store.get_catalog("web02")
+    assert store.get_catalog("web01")["resources"] == catalog["resources"]  # type: ignore[index]
