@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from wire.client import MasterClient
+from wire.client import MasterBusy, MasterClient
 from wire.proto import bunraku_pb2 as pb
+
+log = logging.getLogger(__name__)
 
 #: as the master's chunks (master.artifacts.CHUNK_BYTES)
 CHUNK_BYTES = 1024 * 1024
+#: how long one chunk may wait, in all, for the master's rate limit to let it through
+PATIENCE_SECONDS = 300.0
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -41,11 +47,27 @@ def push(client: MasterClient, app: str, version: str, path: Path, meta: Mapping
             data = fh.read(CHUNK_BYTES)
             if not data:  # the file shrank while being sent
                 raise OSError(f"{path} changed while being pushed")
-            held = int(client.call("PushArtifact", pb.PushArtifactRequest(**base, offset=held, data=data)).received)
+            held = int(_patiently(client, pb.PushArtifactRequest(**base, offset=held, data=data)).received)
             if progress is not None:
                 progress(held, size)
     reply = client.call("PushArtifact", pb.PushArtifactRequest(**base, offset=held, finish=True))
     return dict(json.loads(reply.artifact_json))
+
+
+def _patiently(client: MasterClient, request: pb.PushArtifactRequest) -> Any:
+    """One chunk: the master's rate limit allows a certificate so many calls a minute (bursts more), and a
+    large artifact is hundreds of chunks; when it says to slow down, wait and send the chunk again."""
+    waited, delay = 0.0, 0.25
+    while True:
+        try:
+            return client.call("PushArtifact", request)
+        except MasterBusy:
+            if waited >= PATIENCE_SECONDS:
+                raise
+            log.info("the master asks this push to slow down; waiting %.2fs", delay)
+            time.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)
 
 
 def command(client: MasterClient, name: str, app: str = "", version: str = "", older_than: float = 0) -> Any:

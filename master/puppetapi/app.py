@@ -57,6 +57,23 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: a large answer goes out in pieces of this size, each once the client has taken the one before: a
+#: slow client holds the master's copy of its catalog, not also an encrypted one in the connection's buffer
+SEND_CHUNK = 64 * 1024
+
+
+async def _send(request: web.Request, data: bytes, content_type: str) -> web.StreamResponse:
+    if len(data) <= SEND_CHUNK:
+        return web.Response(body=data, content_type=content_type)
+    response = web.StreamResponse()
+    response.content_type = content_type
+    response.content_length = len(data)
+    await response.prepare(request)
+    view = memoryview(data)
+    for start in range(0, len(view), SEND_CHUNK):
+        await response.write(view[start:start + SEND_CHUNK])  # waits while the connection's buffer is full
+    await response.write_eof()
+    return response
 
 #: the largest certificate request read (anyone may send one: it is read whole before it is checked)
 CSR_MAX_BYTES = 64 * 1024
@@ -327,7 +344,8 @@ class PuppetAPI:
         data, _code_id, _env, _hit = await self._call(service.get_catalog, self.ctx, peer, name,
                                                      params.get("environment", ""), facts_json,
                                                      not_found=formats.ENVIRONMENT_NOT_FOUND)
-        return web.Response(body=data, content_type=formats.JSON)
+        del facts_json, params
+        return await _send(request, data, formats.JSON)
 
     async def report(self, request: web.Request) -> web.Response:
         peer = self._node(request)

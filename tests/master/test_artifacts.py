@@ -310,3 +310,21 @@ def test_two_masters_on_one_store_serve_what_the_other_stored(store_url: str) ->
         assert first.get("shop", "1.0") == info
         assert b"".join(first.chunks(digest, 5)) == blob[5:]
         assert b"".join(first.chunks(digest, CHUNK_BYTES + 3)) == blob[CHUNK_BYTES + 3:]
+
+
+def test_a_push_of_more_chunks_than_the_rate_limit_allows_at_once_slows_down_and_completes(tmp_path: Path) -> None:
+    """A large artifact is one call per MiB: more than a certificate's burst of calls. The push waits when the
+    master says to slow down and carries on, rather than failing half-way."""
+    from master import artifactclient
+
+    make_site(tmp_path / "envs")
+    master = start_master(tmp_path, tmp_path / "envs", rate_limit={"per_node_per_minute": 600, "burst": 3})
+    try:
+        ci = client_for(master, _identity(master, tmp_path, "ci", "publisher"))
+        data = bytes(range(256)) * (4096 * 10 + 7)  # ten chunks and a bit
+        (tmp_path / "big.bin").write_bytes(data)
+        info = artifactclient.push(ci, "big", "1", tmp_path / "big.bin")
+        assert info["size"] == len(data) and info["sha256"] == hashlib.sha256(data).hexdigest()
+        ci.close()
+    finally:
+        master.stop()

@@ -192,6 +192,23 @@ def test_a_node_gets_its_catalog_from_puppets_form_encoded_facts(master, tmp: Pa
     assert stored["os"]["family"] == "Debian" and "trusted" not in stored
 
 
+def test_a_large_catalog_arrives_whole_with_its_length(master, tmp: Path) -> None:
+    """A catalog larger than one piece of the answer (app.SEND_CHUNK) is sent a piece at a time as the
+    client takes it, with its Content-Length: the agent reads the same document."""
+    from master.puppetapi.app import SEND_CHUNK
+
+    name = "big01.example.com"
+    role = "r" * (3 * SEND_CHUNK)  # the demo class puts the role fact into /etc/motd's content
+    with Client(master, issue_identity(master, tmp, name)) as client:
+        status, head, data = client.request("POST", f"/puppet/v3/catalog/{name}?environment=production",
+                                            _catalog_form(dict(FACTS, role=role), name), FORM)
+    assert status == 200 and len(data) > 3 * SEND_CHUNK
+    assert int(head["Content-Length"]) == len(data) and head.get("Transfer-Encoding") is None
+    assert head["Content-Type"].startswith("application/json")
+    motd = next(r for r in json.loads(data)["resources"] if r["title"] == "/etc/motd")
+    assert motd["parameters"]["content"] == f"hello from {name} (remote) role={role}\n"
+
+
 def test_classification_overrides_the_environment_the_agent_asks_for(master, tmp: Path) -> None:
     name = "stage01.example.com"
     paths = issue_identity(master, tmp, name)
