@@ -40,7 +40,7 @@ def push(client: MasterClient, app: str, version: str, path: Path, meta: Mapping
     digest, size = file_digest(path)
     base: dict[str, Any] = {"app": app, "version": version, "sha256": digest, "size": size,
                             "filename": path.name, "meta": dict(meta or {})}
-    held = int(client.call("PushArtifact", pb.PushArtifactRequest(**base)).received)
+    held = int(_patiently(client, pb.PushArtifactRequest(**base)).received)
     with open(path, "rb") as fh:
         while held < size:
             fh.seek(held)
@@ -50,13 +50,13 @@ def push(client: MasterClient, app: str, version: str, path: Path, meta: Mapping
             held = int(_patiently(client, pb.PushArtifactRequest(**base, offset=held, data=data)).received)
             if progress is not None:
                 progress(held, size)
-    reply = client.call("PushArtifact", pb.PushArtifactRequest(**base, offset=held, finish=True))
+    reply = _patiently(client, pb.PushArtifactRequest(**base, offset=held, finish=True))
     return dict(json.loads(reply.artifact_json))
 
 
 def _patiently(client: MasterClient, request: pb.PushArtifactRequest) -> Any:
-    """One chunk: the master's rate limit allows a certificate so many calls a minute (bursts more), and a
-    large artifact is hundreds of chunks; when it says to slow down, wait and send the chunk again."""
+    """One call of a push: the master's rate limit allows a certificate so many calls a minute (bursts more),
+    and a large artifact is hundreds of chunks; when it says to slow down, wait and send the call again."""
     waited, delay = 0.0, 0.25
     while True:
         try:

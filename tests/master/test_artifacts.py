@@ -318,10 +318,12 @@ def test_a_push_of_more_chunks_than_the_rate_limit_allows_at_once_slows_down_and
     from master import artifactclient
 
     make_site(tmp_path / "envs")
-    master = start_master(tmp_path, tmp_path / "envs", rate_limit={"per_node_per_minute": 600, "burst": 3})
+    # two calls at once, then one every half second: the first chunk's call, the later ones and the call that
+    # finishes the push are each turned away at least once
+    master = start_master(tmp_path, tmp_path / "envs", rate_limit={"per_node_per_minute": 120, "burst": 2})
     try:
         ci = client_for(master, _identity(master, tmp_path, "ci", "publisher"))
-        data = bytes(range(256)) * (4096 * 10 + 7)  # ten chunks and a bit
+        data = bytes(range(256)) * (4096 * 3 + 7)  # three chunks and a bit
         (tmp_path / "big.bin").write_bytes(data)
         info = artifactclient.push(ci, "big", "1", tmp_path / "big.bin")
         assert info["size"] == len(data) and info["sha256"] == hashlib.sha256(data).hexdigest()
