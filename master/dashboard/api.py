@@ -65,6 +65,8 @@ def rollout(dash: Dashboard, request: Request, rollout_id: str) -> Response:
 
 #: a deploy request's body is a small JSON document
 DEPLOY_MAX_BODY = 4096
+#: what a form on any web page can post without asking (a cross-site request a browser sends as it is)
+_FORM_TYPES = ("", "application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
 
 
 def deploy(dash: Dashboard, request: Request) -> Response:
@@ -77,6 +79,10 @@ def deploy(dash: Dashboard, request: Request) -> Response:
         raise HTTPError(401, "deploying takes an operator certificate or an Authorization: Bearer token")
     if not (viewer.access.allows("operator") and viewer.access.covers(None)):
         raise HTTPError(403, "deploying code takes the operator or admin role over every group")
+    media = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if viewer.method == "certificate" and media in _FORM_TYPES:
+        # a browser holding the certificate sends it to any page's form too; a form cannot send JSON's type
+        raise HTTPError(415, "with a certificate, send the deploy request with Content-Type: application/json")
     if dash.deployer is None:
         raise HTTPError(404, "this master does not fetch code from a git server (set git_remote or git_repo)")
     try:

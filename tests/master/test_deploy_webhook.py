@@ -14,10 +14,11 @@ from tests.master.test_deploy import deployer, git, make_remote, push
 
 
 def _post(app: Any, body: bytes, *, token: str | None = None, cookie: str | None = None,
-          authorization: str | None = None) -> tuple[int, Any]:
+          authorization: str | None = None, peer_cert: bytes | None = None,
+          content_type: str = "application/json") -> tuple[int, Any]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST", "PATH_INFO": "/deploy", "QUERY_STRING": "", "wsgi.input": io.BytesIO(body),
-        "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json", "wsgi.url_scheme": "https",
+        "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": content_type, "wsgi.url_scheme": "https",
         "REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "localhost", "SERVER_PORT": "443",
     }
     if token:
@@ -26,6 +27,8 @@ def _post(app: Any, body: bytes, *, token: str | None = None, cookie: str | None
         environ["HTTP_COOKIE"] = f"bunraku_token={cookie}"
     if authorization:
         environ["HTTP_AUTHORIZATION"] = authorization
+    if peer_cert is not None:
+        environ["bunraku.peer_cert"] = peer_cert
     captured: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
@@ -54,5 +57,15 @@ def test_the_webhook_deploys_for_operators_only(tmp_path: Path) -> None:
         assert _post(app, b"{}", cookie=operator, authorization="Basic dXNlcjpwYXNz")[0] == 401
         assert _post(app, b'{"environment": "../x"}', token=operator)[0] == 400
         assert _post(app, b"x" * 5000, token=operator)[0] == 413
+        # an operator certificate deploys with JSON's content type; a form's (what any web page can make a
+        # browser holding the certificate post) is refused
+        from tests.master.test_dashboard_tls import Pki
+
+        pki = Pki()
+        cert = pki.der(pki.issue("ops-alice", operator=True))
+        assert _post(app, b"{}", peer_cert=cert)[0] == 200
+        for form in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""):
+            status, reply = _post(app, b"{}", peer_cert=cert, content_type=form)
+            assert status == 415 and "Content-Type: application/json" in reply["error"], (form, reply)
         # a master that does not fetch from git says so
         assert _post(create_app(store, tokens=tokens), b"{}", token=operator)[0] == 404
