@@ -312,7 +312,7 @@ class PuppetAPI:
                                     request.query.get("environment", ""))
         return self._json(formats.node_document(name, env.name, cls.classes, cls.parameters))
 
-    async def catalog(self, request: web.Request) -> web.Response:
+    async def catalog(self, request: web.Request) -> web.StreamResponse:
         peer = self._node(request)
         name = request.match_info["name"]
         params: dict[str, str] = dict(request.query)
@@ -323,7 +323,8 @@ class PuppetAPI:
         async with self._charged(request, limit):
             return await self._catalog(request, peer, name, params)
 
-    async def _catalog(self, request: web.Request, peer: Peer, name: str, params: dict[str, str]) -> web.Response:
+    async def _catalog(self, request: web.Request, peer: Peer, name: str,
+                       params: dict[str, str]) -> web.StreamResponse:
         if request.method == "POST":
             try:
                 async with asyncio.timeout(BODY_SECONDS):
