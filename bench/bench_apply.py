@@ -271,7 +271,7 @@ def main() -> int:
             lines.append(f"- {case}, {what} ÷ bunraku: wall **{harness.ratio(theirs.wall, ours.wall)}**, "
                          f"CPU {harness.ratio(theirs.cpu, ours.cpu)}{target}")
 
-    compare(f"converged, {n} files", "puppet", "`puppet apply`", " (target ≥10x)")
+    compare(f"converged, {n} files", "puppet", "`puppet apply`", " (target ≥15x)")
     compare(f"converged, {n} files", "puppet --catalog", "`puppet apply --catalog` (no compile, no facts)")
     compare(f"converged, {n} files", "cf-agent", "`cf-agent`", " (target: no slower, ≥1.0x)")
     compare(f"first apply, {n} files", "puppet", "`puppet apply`", " (target ≥5x)")
