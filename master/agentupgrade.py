@@ -76,8 +76,14 @@ def agent_version_of(facts: Any) -> str | None:
 def start_agent_rollout(ctx: MasterContext, peer: Peer, version: str, environment: str, group: str | None,
                         options: dict[str, Any]) -> dict[str, Any]:
     """Roll agent ``version`` out to the Bunraku agents of ``group`` (and ``environment``, if given)."""
-    from master.artifacts import ArtifactError, _guarded, _repository, _service_error, check_name
-    from master.rollout import PlanError, RolloutOptions
+    from master.artifacts import (
+        ArtifactError,
+        _guarded,
+        _service_error,
+        available,
+        check_name,
+        rollout_options,
+    )
     from master.service import _kick, _require_rollouts, _rollouts, require_role, rollout_status
 
     try:
@@ -86,18 +92,10 @@ def start_agent_rollout(ctx: MasterContext, peer: Peer, version: str, environmen
         raise _service_error("invalid_argument", str(exc)) from None
     require_role(peer, "operator", group, what="start an agent upgrade")
     rollouts = _require_rollouts(ctx)
-    options = {k: v for k, v in options.items() if k not in ("force", "incremental")}
-    try:
-        opts = RolloutOptions.parse(**options)
-    except PlanError as exc:
-        raise _service_error("invalid_argument", str(exc)) from None
-    found = _guarded(_repository(ctx).get, AGENT_APP, version)
-    if found is None:
-        raise _service_error("failed_precondition", f"no agent build {version}; push it first with "
-                                                    f"`bunraku artifact push {AGENT_APP} {version} FILE` "
-                                                    "(a wheel or a zipapp of Bunraku)")
-    if found["yanked"]:
-        raise _service_error("failed_precondition", f"agent build {version} was yanked")
+    opts = rollout_options(options, drop=("force", "incremental"))
+    available(ctx, AGENT_APP, version, what=f"agent build {version}",
+              missing=f"no agent build {version}; push it first with `bunraku artifact push {AGENT_APP} {version} "
+                      "FILE` (a wheel or a zipapp of Bunraku)")
     statuses = _guarded(ctx.store.node_statuses)
     previous: dict[str, str] = {}
     skipped = 0

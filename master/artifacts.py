@@ -402,6 +402,28 @@ def _deploys(ctx: MasterContext, node: str, app: str) -> bool:
                for r in catalog.get("resources") or [])
 
 
+def rollout_options(options: dict[str, Any], *, drop: tuple[str, ...]) -> Any:
+    """The rollout options of an artifact's rollout (those in ``drop`` do not apply to it), or a one-line
+    invalid_argument."""
+    from master.rollout import PlanError, RolloutOptions
+
+    try:
+        return RolloutOptions.parse(**{k: v for k, v in options.items() if k not in drop})
+    except PlanError as exc:
+        raise _service_error("invalid_argument", str(exc)) from None
+
+
+def available(ctx: MasterContext, app: str, version: str, *, what: str, missing: str) -> dict[str, Any]:
+    """The stored artifact ``app`` ``version``; failed_precondition (``missing``) when there is none, or
+    when it was yanked."""
+    found = _guarded(_repository(ctx).get, app, version)
+    if found is None:
+        raise _service_error("failed_precondition", missing)
+    if found["yanked"]:
+        raise _service_error("failed_precondition", f"{what} was yanked")
+    return dict(found)
+
+
 def start_artifact_rollout(ctx: MasterContext, peer: Peer, spec: str, environment: str, group: str | None,
                            options: dict[str, Any]) -> dict[str, Any]:
     """Roll ``APP=VERSION`` out to the nodes (of ``environment`` and ``group``) whose catalogs deploy APP.
@@ -410,7 +432,6 @@ def start_artifact_rollout(ctx: MasterContext, peer: Peer, spec: str, environmen
     ``artifact:APP`` and whose release is the version: each node's assigned version overrides the one in
     its manifest (:func:`pin_catalog`), and rolling back assigns the version it had before (none: its
     manifest's), which the agent finds on disk."""
-    from master.rollout import PlanError, RolloutOptions
     from master.service import _kick, _require_rollouts, _rollouts, require_role, rollout_status
 
     app, sep, version = spec.partition("=")
@@ -423,17 +444,9 @@ def start_artifact_rollout(ctx: MasterContext, peer: Peer, spec: str, environmen
         raise _service_error("invalid_argument", str(exc)) from None
     require_role(peer, "operator", group, what="start a rollout")
     rollouts = _require_rollouts(ctx)
-    options = {k: v for k, v in options.items() if k != "force"}
-    try:
-        opts = RolloutOptions.parse(**options)
-    except PlanError as exc:
-        raise _service_error("invalid_argument", str(exc)) from None
-    found = _guarded(_repository(ctx).get, app, version)
-    if found is None:
-        raise _service_error("failed_precondition", f"no artifact {app} {version}; push it first with "
-                                                    f"`bunraku artifact push {app} {version} FILE`")
-    if found["yanked"]:
-        raise _service_error("failed_precondition", f"artifact {app} {version} was yanked")
+    opts = rollout_options(options, drop=("force",))
+    available(ctx, app, version, what=f"artifact {app} {version}",
+              missing=f"no artifact {app} {version}; push it first with `bunraku artifact push {app} {version} FILE`")
     environment = environment or "production"
     nodes = [n for n in _rollouts(rollouts.nodes_in_scope, environment, group or None)
              if _guarded(_deploys, ctx, n, app)]

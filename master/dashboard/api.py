@@ -74,24 +74,16 @@ def deploy(dash: Dashboard, request: Request) -> Response:
     Puppetfiles and answer with what each environment serves. Operators and admins of every group only;
     with a bearer token or an operator certificate (a browser's login cookie does not deploy)."""
     viewer = request.viewer
-    bearer = request.environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
-    if viewer is None or viewer.method == "token" and not bearer:  # never the cookie nor the query string
+    if viewer is None or viewer.method == "token" and not request.bearer:  # never the cookie nor the query string
         raise HTTPError(401, "deploying takes an operator certificate or an Authorization: Bearer token")
     if not (viewer.access.allows("operator") and viewer.access.covers(None)):
         raise HTTPError(403, "deploying code takes the operator or admin role over every group")
-    media = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if viewer.method == "certificate" and media in _FORM_TYPES:
+    if viewer.method == "certificate" and request.media_type in _FORM_TYPES:
         # a browser holding the certificate sends it to any page's form too; a form cannot send JSON's type
         raise HTTPError(415, "with a certificate, send the deploy request with Content-Type: application/json")
     if dash.deployer is None:
         raise HTTPError(404, "this master does not fetch code from a git server (set git_remote or git_repo)")
-    try:
-        length = int(request.environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > DEPLOY_MAX_BODY:
-        raise HTTPError(413, "request body too large")
-    body = request.environ["wsgi.input"].read(length) if length > 0 else b""
+    body = request.body(DEPLOY_MAX_BODY)
     log.info("deploy requested by %s (%s)", viewer.name, viewer.method)
     status, reply = dash.deployer.webhook(body)
     return json_response(reply, status)

@@ -99,14 +99,29 @@ class Request:
         except ValueError:
             raise HTTPError(400, f"{name} must be a whole number, not {text!r}") from None
 
-    def form(self) -> dict[str, str]:
+    def body(self, limit: int | None = None) -> bytes:
+        """The request's body (its Content-Length's worth); 413 when that is more than ``limit``."""
         try:
             length = int(self.environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > MAX_BODY:
+        if limit is not None and length > limit:
             raise HTTPError(413, "request body too large")
-        body = self.environ["wsgi.input"].read(length) if length > 0 else b""
+        return self.environ["wsgi.input"].read(length) if length > 0 else b""
+
+    @property
+    def media_type(self) -> str:
+        """The body's media type, lower case, without its parameters ("" when none is given)."""
+        return str(self.environ.get("CONTENT_TYPE", "")).split(";")[0].strip().lower()
+
+    @property
+    def bearer(self) -> bool:
+        """The request carries ``Authorization: Bearer ...``: a header no page elsewhere can make a browser
+        send (a cookie or the query string it can)."""
+        return str(self.environ.get("HTTP_AUTHORIZATION", ""))[:7].lower() == "bearer "
+
+    def form(self) -> dict[str, str]:
+        body = self.body(MAX_BODY)
         return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
     @property

@@ -58,11 +58,7 @@ def _arguments(request: Request) -> dict[str, Any]:
     """The request's parameters: the query string, or for a POST its JSON body."""
     if request.method != "POST":
         return dict(request.query)
-    try:
-        length = int(request.environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    body = request.environ["wsgi.input"].read(length) if length > 0 else b""
+    body = request.body()
     if not body.strip():
         return {}
     try:
@@ -283,22 +279,17 @@ def command(dash: Dashboard, request: Request) -> Response:
     viewer = request.viewer
     # the token read from a header (a Bearer one first, as the dashboard reads them), never from the cookie
     # or the query string: a page elsewhere can make a browser send those, not these headers
-    in_header = request.environ.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer " \
-        or bool(request.environ.get("HTTP_X_AUTHENTICATION", "").strip())
+    in_header = request.bearer or bool(request.environ.get("HTTP_X_AUTHENTICATION", "").strip())
     if viewer is None or viewer.method == "token" and not in_header:
         raise HTTPError(401, "commands take an operator certificate or a token in X-Authentication or "
                              "Authorization: Bearer")
-    media = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if viewer.method == "certificate" and media != "application/json":
+    if viewer.method == "certificate" and request.media_type != "application/json":
         # a browser holding the certificate sends it to any page's form too; a form cannot send JSON's type
         return _error(415, "a command is JSON: send it with Content-Type: application/json")
     try:
-        length = int(request.environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > COMMAND_MAX_BODY:
-        return _error(413, "request body too large")
-    body = request.environ["wsgi.input"].read(length) if length > 0 else b""
+        body = request.body(COMMAND_MAX_BODY)
+    except HTTPError as exc:  # PuppetDB's form of the error
+        return _error(exc.status, exc.message)
     try:
         data = json.loads(body) if body.strip() else {}
     except (json.JSONDecodeError, UnicodeDecodeError):

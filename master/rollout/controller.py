@@ -513,12 +513,7 @@ class Rollouts:
                 continue  # a run that kept another version (its catalog was not this one's yet)
             if puppet:
                 return _puppet_verdict(report)
-            health = (report.get("health") or {}).get("status")
-            if health == "unhealthy":
-                return False, health, _unhealthy_reason(report)
-            if report.get("status") == "failed":
-                return False, health, _failure_reason(report)
-            return True, health, f"applied ({report.get('status')})"
+            return _run_verdict(report, "applied")
         return None
 
     def _agent_verdict(self, node: str, version: str | None, since: datetime) -> tuple[bool, str | None, str] | None:
@@ -533,12 +528,7 @@ class Rollouts:
                 return False, None, f"agent {version}: {upgrade.get('reason')}"
             if version is not None and report.get("puppet_version") != f"bunraku {version}":
                 continue
-            health = (report.get("health") or {}).get("status")
-            if health == "unhealthy":
-                return False, health, _unhealthy_reason(report)
-            if report.get("status") == "failed":
-                return False, health, _failure_reason(report)
-            return True, health, f"runs agent {version} ({report.get('status')})"
+            return _run_verdict(report, f"runs agent {version}")
         return None
 
     def _advance(self, conn: Connection, rollout_id: int) -> list[tuple[str, str]]:
@@ -629,6 +619,16 @@ def _event(conn: Connection, rollout_id: int, at: datetime, kind: str, node: str
     conn.execute(sa.insert(rollout_timeline).values(
         rollout_id=rollout_id, at=at, kind=kind, node=node,
         detail=None if detail is None else json.dumps(detail, sort_keys=True)))
+
+
+def _run_verdict(report: dict[str, Any], passed: str) -> tuple[bool, str | None, str]:
+    """A Bunraku agent's run: failed when unhealthy or failed, else passed (``passed (its status)``)."""
+    health = (report.get("health") or {}).get("status")
+    if health == "unhealthy":
+        return False, health, _unhealthy_reason(report)
+    if report.get("status") == "failed":
+        return False, health, _failure_reason(report)
+    return True, health, f"{passed} ({report.get('status')})"
 
 
 def _assign(conn: Connection, node: str, environment: str, code_id: str | None, previous: str | None,
