@@ -23,6 +23,19 @@ MAX_PATTERN = 1000
 _REPEATS = {"MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"}
 
 
+def _groups(name: str, av: Any) -> list[Any]:
+    """The parsed sub-patterns a group, lookaround or conditional holds (none for other items)."""
+    if name == "SUBPATTERN":
+        return [av[-1]]
+    if name == "ATOMIC_GROUP":
+        return [av]
+    if name in ("ASSERT", "ASSERT_NOT"):
+        return [av[1]]
+    if name == "GROUPREF_EXISTS":
+        return [part for part in (av[1], av[2]) if part is not None]
+    return []
+
+
 def _repeats_inside(items: Any) -> str | None:
     """What, inside an unbounded repetition, makes backtracking explode ("a repetition", "an
     alternation"), or None."""
@@ -35,16 +48,8 @@ def _repeats_inside(items: Any) -> str | None:
             found = _repeats_inside(sub)
         elif name == "BRANCH":
             return "an alternation"
-        elif name == "SUBPATTERN":
-            found = _repeats_inside(av[-1])
-        elif name == "ATOMIC_GROUP":
-            found = _repeats_inside(av)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            found = _repeats_inside(av[1])
-        elif name == "GROUPREF_EXISTS":
-            found = _repeats_inside(av[1]) or (_repeats_inside(av[2]) if av[2] is not None else None)
         else:
-            found = None
+            found = next((f for f in map(_repeats_inside, _groups(name, av)) if f), None)
         if found:
             return found
     return None
@@ -62,16 +67,8 @@ def _check(items: Any) -> str | None:
             found = _check(sub)
         elif name == "BRANCH":
             found = next((f for f in (_check(branch) for branch in av[1]) if f), None)
-        elif name == "SUBPATTERN":
-            found = _check(av[-1])
-        elif name == "ATOMIC_GROUP":
-            found = _check(av)
-        elif name in ("ASSERT", "ASSERT_NOT"):
-            found = _check(av[1])
-        elif name == "GROUPREF_EXISTS":
-            found = _check(av[1]) or (_check(av[2]) if av[2] is not None else None)
         else:
-            found = None
+            found = next((f for f in map(_check, _groups(name, av)) if f), None)
         if found:
             return found
     return None
