@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 DEFAULT_PATH = Path("bunraku.db")
 #: How long an SQLite writer waits for the lock (milliseconds) before SQLite reports it busy.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: How long a PostgreSQL session may sit idle inside a transaction before the server ends it (milliseconds),
+#: unless the URL's ``options``, the role or the database set it: a master that hangs (stopped, swapped out,
+#: cut off) between two statements of a write releases its row locks within this time, instead of
+#: stalling every other master's writes to the same rows until it is killed.
+PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 5_000
 #: Execution option that marks a connection's transaction as a writer (``BEGIN IMMEDIATE`` on SQLite).
 WRITE_OPTION = "bunraku_write"
 
@@ -156,6 +161,17 @@ def describe(url: str | None, resolved: URL) -> str:
     return display(sa.make_url(url))
 
 
+def _postgres_on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """Bound the time a session may hold its locks while idle in a transaction (see
+    PG_IDLE_IN_TRANSACTION_TIMEOUT_MS), where nothing else has set a bound."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        row = cursor.fetchone()
+        if row is not None and str(row[0]) == "0":
+            cursor.execute(f"SET idle_in_transaction_session_timeout = {PG_IDLE_IN_TRANSACTION_TIMEOUT_MS}")
+    dbapi_connection.commit()
+
+
 def create_engine(url: URL, where: str) -> Engine:
     """An engine for ``url`` (already resolved), named ``where`` in errors: StoreError when the driver is
     missing or the file cannot be created."""
@@ -172,8 +188,10 @@ def create_engine(url: URL, where: str) -> Engine:
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine
         connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 10}
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
-                                connect_args=connect_args)
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800,
+                                  connect_args=connect_args)
+        event.listen(engine, "connect", _postgres_on_connect)
+        return engine
     except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         raise StoreError(f"cannot open store at {where}: {one_line(exc)}") from None
     except OSError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import multiprocessing
 import os
@@ -572,6 +573,35 @@ def test_a_lost_postgresql_connection_is_replaced(pre_ping: bool) -> None:
             assert killed and all(killed)
             store.save_facts("n1", {"after": "loss"})
             assert store.get_facts("n1") == {"after": "loss"}
+    finally:
+        pg.drop()
+
+
+@needs_pg
+def test_a_store_bounds_how_long_an_idle_transaction_holds_its_locks() -> None:
+    pg = PgSchema()
+    bounded = (f"postgresql+psycopg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}?options=-csearch_path%3D{pg.name}"
+               "%20-cidle_in_transaction_session_timeout%3D1000")
+    try:
+        with Store.open(bounded) as configured, configured.engine.connect() as conn:  # a bound set is kept
+            assert conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() == "1s"
+        with Store.open(pg.url()) as hung, Store.open(pg.url()) as other:
+            other.heartbeat("n1")
+            # a master stopped between a write and its commit (SIGSTOP, swapped out) holds its row lock
+            conn = hung.engine.connect()
+            try:
+                assert conn.exec_driver_sql("SHOW idle_in_transaction_session_timeout").scalar() == "5s"
+                conn.exec_driver_sql("SELECT 1 FROM nodes WHERE name = 'n1' FOR UPDATE")
+                done = threading.Event()
+                writer = threading.Thread(target=lambda: (other.heartbeat("n1"), done.set()), daemon=True)
+                writer.start()
+                # the other master's write to that row goes through once the server ends the idle session
+                assert done.wait(30), "a write waited on the lock of a session idle in its transaction"
+            finally:
+                with contextlib.suppress(sa.exc.DBAPIError):
+                    conn.close()
+            hung.heartbeat("n2")  # its ended session is replaced
+            assert {s.name for s in other.node_statuses(now=T0)} >= {"n1", "n2"}
     finally:
         pg.drop()
 
