@@ -55,6 +55,9 @@
                                       # with everything stored about them after this (0: never)
     catalog_history_per_node: 20      # distinct catalogs remembered per node (the catalog diff history)
     store_maintenance_seconds: 3600   # how often one master (holding a lease in the store) applies the above
+    store_write_behind: true          # facts, catalogs served and contacts: journaled in <vardir>/store-journal
+                                      # and committed in batches by one thread, off the request path
+                                      # (false: each written in its request)
     handshake_timeout: 10             # seconds a new connection has to finish its TLS handshake
     idle_timeout: 300                 # seconds an agent connection may stay without a call
     ca_idle_timeout: 30               # the same on the certificate-request listener
@@ -150,6 +153,7 @@ class MasterConfig:
     node_purge_ttl: float = 14 * 86400.0
     catalog_history_per_node: int = 20
     store_maintenance_seconds: float = 3600.0
+    store_write_behind: bool = True
     handshake_timeout: float = 10.0
     idle_timeout: float = 300.0
     ca_idle_timeout: float = 30.0
@@ -297,6 +301,9 @@ def load_config(path: Path | str | None, overrides: dict[str, Any] | None = None
     if unknown:
         where = f"{path}: " if path else ""
         raise ConfigError(f"{where}error: unknown setting(s): {', '.join(unknown)}")
+    if not isinstance(data.get("store_write_behind", True), bool):
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}error: store_write_behind must be true or false")
     for key in _PATHS:
         if data.get(key) is not None:
             data[key] = Path(os.path.expanduser(str(data[key])))

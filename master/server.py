@@ -168,6 +168,8 @@ class MasterServicer(pb_grpc.MasterServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, f"the certificate of {peer.certname} has been revoked")
 
     def _call(self, context: grpc.ServicerContext, func: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        if args and isinstance(args[0], Peer) and args[0].operator:
+            self.ctx.store.settle(1.0)  # an operator sees the writes this master still holds behind requests
         try:
             return func(self.ctx, *args, **kw)
         except ServiceError as exc:
@@ -370,6 +372,11 @@ def open_store(config: MasterConfig, *, create: bool = False) -> Any:
     return open_for_master(config.store_url, config.store_path, config.vardir, create=create)
 
 
+def journal_dir(config: MasterConfig) -> Path:
+    """Where the master journals the store writes it commits behind its requests."""
+    return config.vardir / "store-journal"
+
+
 class MasterServer:
     """The whole master: CA, store, environments, classifier, compile pool and the gRPC server."""
 
@@ -406,6 +413,14 @@ class MasterServer:
             from master.privileges import drop_privileges
 
             drop_privileges(cfg.user, [cfg.ssldir, cfg.vardir])
+        journal = journal_dir(cfg)
+        if cfg.store_write_behind and self.store.write_behind is None:
+            # what a master killed before committing left in the journal is committed first (in the background)
+            self.store.start_write_behind(journal)
+        elif not cfg.store_write_behind and any(journal.glob("*.journal")):
+            self.store.start_write_behind(journal)  # left while it was on: committed before serving
+            if not self.store.stop_write_behind():
+                log.warning("store: the writes left in %s could not all be committed; they stay there", journal)
         from master.deploy import Deployer
 
         # git_repo / git_remote: fetching, Puppetfile modules and deploys (envs.deploy, deployer.trigger)
@@ -701,6 +716,10 @@ class MasterServer:
         if self._payload_threads is not None:
             self._payload_threads.shutdown(wait=False, cancel_futures=True)
             self._payload_threads = None
+        if self.store is not None:  # no request is left to defer a write: commit what waits
+            if not self.store.stop_write_behind():
+                log.warning("store: bookkeeping writes not committed at stop stay in %s for the next start",
+                            journal_dir(self.config))
         if self.ctx is not None:
             self.ctx.pool.shutdown()
 

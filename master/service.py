@@ -297,8 +297,8 @@ def _bookkeep(op: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
 
 
 def record_contact(ctx: MasterContext, node: str) -> None:
-    """``node`` was heard from (a live-channel heartbeat): best effort."""
-    _bookkeep(ctx.store.heartbeat, node)
+    """``node`` was heard from (a live-channel heartbeat): best effort, written behind."""
+    _bookkeep(ctx.store.defer_contact, node)
 
 
 def _facts_digest(facts_json: bytes) -> str:
@@ -314,18 +314,24 @@ def _facts_known(ctx: MasterContext, node: str, facts_digest: str) -> bool:
 
 
 def _save_facts(ctx: MasterContext, node: str, facts: dict[str, Any], environment: str, *,
-                best_effort: bool = False, facts_digest: str | None = None) -> None:
+                facts_digest: str | None = None) -> None:
     d = facts_digest or digest(facts)
     with ctx._lock:
         if ctx._facts_seen.get(node) == d:
             return
-    if best_effort:
-        if _bookkeep(ctx.store.save_facts, node, facts, environment=environment) is _NOT_WRITTEN:
-            return  # not remembered as saved: the next request tries again
-    else:
-        _store(ctx.store.save_facts, node, facts, environment=environment)
+    _store(ctx.store.save_facts, node, facts, environment=environment)
     with ctx._lock:
         ctx._facts_seen[node] = d
+
+
+def _note_facts(ctx: MasterContext, node: str, facts_json: bytes, facts_digest: str, environment: str,
+                drop: tuple[str, ...]) -> None:
+    """Keep the facts a catalog request brought (checked already), as their JSON text less ``drop``:
+    best effort, written behind."""
+    if _bookkeep(ctx.store.defer_facts, node, facts_json, environment=environment, drop=drop) is _NOT_WRITTEN:
+        return  # not remembered as saved: the next request tries again
+    with ctx._lock:
+        ctx._facts_seen[node] = facts_digest
 
 
 # -- node calls -----------------------------------------------------------------------------------
@@ -335,15 +341,14 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     node = _act_for(ctx, peer, node)
     _count_facts(ctx, facts_json)
     facts_digest = _facts_digest(facts_json)
-    facts: dict[str, Any] | None = None
+    drop: tuple[str, ...] | None = None  # the facts are new: kept less these keys
     if not _facts_known(ctx, node, facts_digest):  # else checked and stored already: not parsed again
-        facts = _json_mapping(facts_json, "facts")
-        facts.pop("trusted", None)  # $trusted comes from the certificate, never from facts
+        # $trusted comes from the certificate, never from facts; the worker parses the checked bytes itself
+        drop = ("trusted",) if "trusted" in _json_mapping(facts_json, "facts") else ()
     env, cls = classify(ctx, node, environment)
     env = release_environment(ctx, node, env)
-    if facts is not None:
-        _save_facts(ctx, node, facts, env.name, best_effort=True, facts_digest=facts_digest)
-        del facts  # the worker parses the checked bytes itself: no parsed copy is held while it compiles
+    if drop is not None:
+        _note_facts(ctx, node, facts_json, facts_digest, env.name, drop)
     store_url = ctx.store.connect_url()
     job = CompileJob(node=node, facts={}, facts_json=facts_json, facts_digest=facts_digest, env_dir=env.path,
                      environment=env.name, code_id=env.code_id, version=env.version, classes=cls.classes,
@@ -364,13 +369,13 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
     if not hit and ctx.metrics is not None:
         ctx.metrics.catalog_compiled(seconds)
     if not hit:
-        # the worker digested the catalog: an unchanged one is stored without being parsed here again
-        _bookkeep(ctx.store.save_catalog_digest, node, compiled.digest, compiled.header,
-                  lambda: data if compiled.redacted else redact_catalog(json.loads(data)),
+        # the worker digested the catalog, and redacted it when it held no secret: stored as it is, behind
+        stored = data if compiled.redacted else json.dumps(redact_catalog(json.loads(data))).encode()
+        _bookkeep(ctx.store.defer_catalog, node, compiled.digest, compiled.header, stored,
                   code_id=env.code_id, environment=env.name, compile_seconds=seconds)
         if store_url:
             _save_exports(ctx, node, env.name, compiled.exports)
-    _bookkeep(ctx.store.heartbeat, node, group=cls.group)
+    _bookkeep(ctx.store.defer_contact, node, group=cls.group)
     data = _pin_artifacts(ctx, node, data)
     log.info("catalog served", extra=_fields(node=node, env=env.name, code_id=env.code_id, cache_hit=hit,
                                              ms=round(seconds * 1000, 1), bytes=len(data)))
@@ -502,6 +507,7 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes, *, node: s
         _act_for(ctx, peer, host)
     if not report.get("transaction_uuid"):
         raise ServiceError("invalid_argument", "the report has no transaction_uuid")
+    ctx.store.settle()  # what the node's catalog request left behind is stored before its report
     rid = _store(ctx.store.save_report, report, keep=ctx.config.reports_per_node or None)
     if ctx.metrics is not None:
         ctx.metrics.report_received(str(report.get("status")))
@@ -718,7 +724,7 @@ def heartbeat(ctx: MasterContext, peer: Peer, disabled: str | None = None) -> No
     if ctx.live is not None:
         ctx.live.heard_from(peer.certname)
     else:
-        _bookkeep(ctx.store.heartbeat, peer.certname)
+        _bookkeep(ctx.store.defer_contact, peer.certname)
 
 
 #: seconds after which an agent's unchanged disabled state is written to the store again (another master

@@ -412,6 +412,7 @@ class Dashboard:
             if request.method not in route.methods:
                 return Response(405, b"method not allowed", "text/plain; charset=utf-8",
                                 [("Allow", ", ".join(route.methods))])
+            self.store.settle(1.0)  # a viewer sees the writes the master still holds behind its requests
             try:
                 return route.handler(self, request, **match.groupdict())
             except HTTPError as exc:

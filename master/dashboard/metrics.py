@@ -91,7 +91,14 @@ class Metrics:
         self._store_writable = Gauge("bunraku_store_writable", "1 while the store takes writes; 0 while it is "
                                      "full or its file was deleted or replaced.", registry=r)
         self._store_writable.set_function(lambda: 0.0 if getattr(self.store, "write_problem", None) else 1.0)
+        self._writes_waiting = Gauge("bunraku_store_writes_waiting", "Store writes journaled behind the "
+                                     "requests and not committed yet (store_write_behind).", registry=r)
+        self._writes_waiting.set_function(self._waiting)
         r.register(_FleetCollector(self))
+
+    def _waiting(self) -> float:
+        behind = getattr(self.store, "write_behind", None)
+        return float(behind.status()["waiting"]) if behind is not None else 0.0
 
     # -- what the master calls ------------------------------------------------------------------------------
 

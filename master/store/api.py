@@ -210,6 +210,7 @@ class Store:
         #: whether writes are possible now (disk full, file deleted or replaced): see master.store.health
         self.health = WriteHealth(str(file) if file is not None else backend.display(url), file)
         self._held: list[Any] = []  # things that live as long as the store is open (the master's lock)
+        self._behind: Any = None  # master.store.writebehind.WriteBehind while writes are deferred
 
     # -- opening ----------------------------------------------------------------------------------------------
 
@@ -245,6 +246,7 @@ class Store:
         return store
 
     def close(self) -> None:
+        self.stop_write_behind()
         self._engine.dispose()
         for thing in self._held:
             thing.close()
@@ -353,8 +355,14 @@ class Store:
                    received_at: datetime | None = None) -> None:
         """Keep ``facts_doc`` as the node's latest facts (an older delivery never replaces a newer one)."""
         at = utc(received_at) if received_at else now_utc()
+        self._run("save_facts", self.facts_work(node, facts_doc, environment=environment, at=at), write=True)
+
+    def facts_work(self, node: str, facts_doc: Mapping[str, Any], *, environment: str,
+                   at: datetime) -> Callable[[Connection], None]:
+        """:meth:`save_facts` as a step of a transaction (:meth:`write_batch`)."""
         document = dict(facts_doc)
         digest = documents.digest_of(document)
+        at = utc(at)
 
         def work(conn: Connection) -> None:
             self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_facts)
@@ -363,7 +371,7 @@ class Store:
             conn.execute(self._sql.facts_upsert, {"node": node, "environment": environment, "received_at": at,
                                                   "facts": document, "digest": digest})
 
-        self._run("save_facts", work, write=True)
+        return work
 
     def get_facts(self, node: str) -> dict[str, Any] | None:
         def work(conn: Connection) -> dict[str, Any] | None:
@@ -407,6 +415,15 @@ class Store:
         so an unchanged catalog costs a few small writes and no JSON at all. It may give the catalog as its
         JSON text (a compile worker's, when nothing in it needed redacting), stored as it is."""
         at = utc(compiled_at) if compiled_at else now_utc()
+        self._run("save_catalog", self.catalog_work(node, digest, header, redacted, code_id=code_id,
+                                                    environment=environment, at=at, compile_seconds=compile_seconds),
+                  write=True)
+
+    def catalog_work(self, node: str, digest: str, header: Mapping[str, Any],
+                     redacted: Callable[[], Mapping[str, Any] | bytes | str], *, code_id: str | None,
+                     environment: str, at: datetime, compile_seconds: float | None) -> Callable[[Connection], None]:
+        """:meth:`save_catalog_digest` as a step of a transaction (:meth:`write_batch`)."""
+        at = utc(at)
         code = code_id if code_id is not None else header.get("code_id")
         head = dict(header)
 
@@ -425,7 +442,7 @@ class Store:
             conn.execute(self._sql.history_upsert,
                          {"node": node, "digest": digest, "code_id": code, "first_seen": at, "last_seen": at})
 
-        self._run("save_catalog", work, write=True)
+        return work
 
     def save_exported(self, node: str, environment: str, resources: list[Mapping[str, Any]], *,
                       at: datetime | None = None) -> bool:
@@ -742,14 +759,91 @@ class Store:
 
     def heartbeat(self, node: str, *, at: datetime | None = None, group: str | None = None) -> None:
         """Record that ``node`` is alive (and, when given, which group it belongs to)."""
-        when = utc(at) if at else now_utc()
+        self._run("heartbeat", self.contact_work(node, at=utc(at) if at else now_utc(), group=group), write=True)
+
+    def contact_work(self, node: str, *, at: datetime, group: str | None = None) -> Callable[[Connection], None]:
+        """:meth:`heartbeat` as a step of a transaction (:meth:`write_batch`)."""
+        when = utc(at)
 
         def work(conn: Connection) -> None:
             self._touch_node(conn, node, when)
             if group is not None:
                 conn.execute(self._sql.set_group, {"b_node": node, "b_group": group})
 
-        self._run("heartbeat", work, write=True)
+        return work
+
+    # -- bookkeeping writes off the request path (master.store.writebehind) ------------------------------------
+
+    def write_batch(self, steps: list[Callable[[Connection], None]]) -> None:
+        """Run ``steps`` (:meth:`facts_work` and the like) in one transaction: all of them or none."""
+        def work(conn: Connection) -> None:
+            for step in steps:
+                step(conn)
+
+        self._run("bookkeeping", work, write=True)
+
+    def start_write_behind(self, directory: Path, **limits: int) -> int:
+        """From now on :meth:`defer_facts`, :meth:`defer_catalog` and :meth:`defer_contact` journal their
+        write in ``directory`` and return; a writer thread commits them. Returns how many writes a master
+        that died left in the journal (committed first)."""
+        from master.store.writebehind import WriteBehind
+
+        self._behind = WriteBehind(self, directory, **limits)
+        return self._behind.start()
+
+    def stop_write_behind(self, timeout: float = 30.0) -> bool:
+        """Commit what waits and stop writing behind; False when some of it stays in the journal."""
+        behind, self._behind = self._behind, None
+        return behind.close(timeout) if behind is not None else True
+
+    def settle(self, timeout: float = 5.0) -> bool:
+        """Wait until the writes deferred before this call are committed (at once without write-behind)."""
+        behind = self._behind
+        return behind.settle(timeout) if behind is not None else True
+
+    @property
+    def write_behind(self) -> Any:
+        """The running :class:`~master.store.writebehind.WriteBehind`, or None."""
+        return self._behind
+
+    def _defer(self, kind: str, meta: dict[str, Any], payload: bytes, write_now: Callable[[], None]) -> None:
+        from master.store.writebehind import Record
+
+        behind = self._behind
+        if behind is None or not behind.submit(Record(kind, meta, payload)):
+            write_now()
+
+    def defer_facts(self, node: str, facts_json: bytes, *, environment: str, drop: tuple[str, ...] = ()) -> None:
+        """:meth:`save_facts` of the facts as their JSON text, less the top-level keys ``drop``, written
+        behind when write-behind runs."""
+        at = now_utc()
+
+        def now() -> None:
+            from master.store.writebehind import _facts_document
+
+            self.save_facts(node, _facts_document(facts_json, list(drop)), environment=environment, received_at=at)
+
+        self._defer("facts", {"node": node, "at": at.isoformat(), "environment": environment, "drop": list(drop)},
+                    facts_json, now)
+
+    def defer_catalog(self, node: str, digest: str, header: Mapping[str, Any], redacted_json: bytes, *,
+                      code_id: str | None, environment: str, compile_seconds: float | None = None) -> None:
+        """:meth:`save_catalog_digest` of a redacted catalog's JSON text, written behind when write-behind
+        runs."""
+        at = now_utc()
+        behind = self._behind
+        self._defer("catalog", {"node": node, "at": at.isoformat(), "digest": digest, "header": dict(header),
+                                "code_id": code_id, "environment": environment, "seconds": compile_seconds},
+                    b"" if behind is not None and behind.stored_lately(digest) else redacted_json,
+                    lambda: self.save_catalog_digest(node, digest, header, lambda: redacted_json, code_id=code_id,
+                                                     environment=environment, compiled_at=at,
+                                                     compile_seconds=compile_seconds))
+
+    def defer_contact(self, node: str, *, group: str | None = None) -> None:
+        """:meth:`heartbeat`, written behind when write-behind runs."""
+        at = now_utc()
+        self._defer("contact", {"node": node, "at": at.isoformat(), "group": group}, b"",
+                    lambda: self.heartbeat(node, at=at, group=group))
 
     def note_agent_disabled(self, node: str, message: str | None, *, at: datetime | None = None) -> bool:
         """Keep what ``node``'s agent says of itself: disabled with ``message``, or (None) running. Returns

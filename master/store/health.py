@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 #: How often (seconds) a write looks at the file's identity; a report's acknowledgement always does.
 IDENTITY_CHECK_SECONDS = 1.0
+#: Free bytes an SQLite store's disk needs before a full store counts as taking writes again: a write
+#: that squeezes into the last free pages does not end the alarm (it would flap with every write)
+RECOVERED_FREE_BYTES = 1024 * 1024
 
 WRITABLE, FULL, GONE = "writable", "full", "gone"
 
@@ -41,9 +45,11 @@ _PROBLEMS = {
 class WriteHealth:
     """The store's write state: writable, full (until a write succeeds again) or gone (for good)."""
 
-    def __init__(self, where: str, path: Path | None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, where: str, path: Path | None, *, clock: Callable[[], float] = time.monotonic,
+                 recovered_free: int = RECOVERED_FREE_BYTES) -> None:
         self._where = where
         self._path = path
+        self._recovered_free = recovered_free
         self._clock = clock
         self._lock = threading.Lock()
         self._state = WRITABLE
@@ -125,7 +131,7 @@ class WriteHealth:
         return self.unavailable(FULL) if self._state == FULL else self.unavailable()
 
     def write_succeeded(self) -> None:
-        if self._state != FULL:
+        if self._state != FULL or not self._room_again():
             return
         with self._lock:
             changed = self._state == FULL
@@ -133,6 +139,16 @@ class WriteHealth:
                 self._state = WRITABLE
         if changed:
             log.warning("store %s takes writes again", self._where)
+
+
+    def _room_again(self) -> bool:
+        """Whether the full store's disk has room again (PostgreSQL's disk is not ours to look at)."""
+        if self._path is None:
+            return True
+        try:
+            return shutil.disk_usage(self._path.parent).free >= self._recovered_free
+        except OSError:
+            return True
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

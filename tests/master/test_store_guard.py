@@ -141,6 +141,27 @@ def test_a_store_that_cannot_take_writes_shows_on_the_metrics_and_the_dashboard(
         store.close()
 
 
+def test_a_full_store_counts_as_writable_again_only_once_its_disk_has_room(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A write that squeezes into the last free pages of a full disk does not end the alarm: it would
+    flap (an error and a recovery for every other write) until space is really freed."""
+    from master.store.health import FULL, WRITABLE, WriteHealth
+
+    db = tmp_path / "store.sqlite"
+    db.touch()
+    free = shutil.disk_usage(tmp_path).free
+    health = WriteHealth(str(db), db, recovered_free=free * 2)  # more than this disk has free
+    with caplog.at_level(logging.WARNING):
+        health.write_failed_full()
+        health.write_succeeded()
+        assert health.state == FULL and "takes writes again" not in caplog.text
+        health.write_failed_full()
+        assert caplog.text.count("is full") == 1
+        health._recovered_free = free // 2  # space came back
+        health.write_succeeded()
+        assert health.state == WRITABLE and "takes writes again" in caplog.text
+
+
 def test_a_deleted_store_shows_on_the_metrics_while_nothing_writes(tmp_path: Path) -> None:
     from master.dashboard import Metrics
 

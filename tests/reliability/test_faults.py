@@ -641,3 +641,67 @@ def _store_down(line: str) -> bool:
     """Whether a run's error line says its master could not be used because the store was down."""
     return _master_down_kind(line) is not None or (
         "no master answered (" in line and "the master's store failed" in line)
+
+
+# -- the master killed with store writes still behind its requests --------------------------------------------
+def test_master_killed_with_writes_behind_its_requests_commits_them_when_it_starts_again(tmp_path: Path) -> None:
+    """Facts and contacts a master acknowledged (the catalog reply sent) but had not committed when it was
+    killed -9 are in the store once it runs again. The store's write lock is held by the test while the
+    second round of requests is answered, so the kill lands before any of its writes could be committed."""
+    import sqlite3
+
+    import grpc
+
+    from master.store import Store
+    from master.store.writebehind import read_segment
+    from wire.proto import bunraku_pb2 as pb
+    from wire.proto import bunraku_pb2_grpc as pb_grpc
+
+    make_site(tmp_path / "envs")
+    master = MasterProcess(tmp_path / "m", tmp_path / "envs")
+    master.start()
+    db = master.vardir / "store.sqlite"
+    ca = master.ca()
+    names = [f"wb{i:02d}.example.com" for i in range(12)]
+    ids = [issue(ca, tmp_path / "ids", name) for name in names]
+
+    def catalog_round(k: int) -> None:
+        for paths in ids:
+            creds = grpc.ssl_channel_credentials(paths.ca.read_bytes(), paths.key.read_bytes(),
+                                                 paths.cert.read_bytes())
+            with grpc.secure_channel(master.address, creds) as channel:
+                facts = {"networking": {"fqdn": paths.certname}, "round": k}
+                pb_grpc.MasterStub(channel).GetCatalog(pb.CatalogRequest(facts_json=json.dumps(facts).encode()),
+                                                       timeout=30)
+
+    def rounds_stored() -> list[int | None]:
+        with Store.open(path=db, create=False) as store:
+            return [(store.get_facts(n) or {}).get("round") for n in names]
+
+    try:
+        catalog_round(1)  # every node known, its exports and group written: what follows only defers
+        deadline = time.monotonic() + 10
+        while rounds_stored() != [1] * len(names):
+            assert time.monotonic() < deadline, rounds_stored()
+            time.sleep(0.05)
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # no write commits until this ends
+        try:
+            catalog_round(2)  # all acknowledged
+            journal = master.vardir / "store-journal"
+            queued = Counter(r.kind for path in journal.glob("*.journal") for r in read_segment(path))
+            assert queued["facts"] == len(names) and queued["contact"] == len(names), queued
+            master.kill()
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert rounds_stored() == [1] * len(names)  # the kill landed before any of round 2 was committed
+        master.start()
+        deadline = time.monotonic() + 20
+        while rounds_stored() != [2] * len(names):
+            assert time.monotonic() < deadline, rounds_stored()
+            time.sleep(0.05)
+        assert not list((master.vardir / "store-journal").glob("*.journal"))
+        assert "committing them now" in master.log_text()
+    finally:
+        master.stop()
