@@ -120,7 +120,10 @@ class _Statements:
         # Facts are written when they changed and are the newest delivery (the node's facts_at, moved
         # forward just before in the same transaction, equals theirs); unchanged facts only move facts_at.
         stmt = insert(facts)
-        newest_facts = sa.select(nodes.c.facts_at).where(nodes.c.name == stmt.excluded.node).scalar_subquery()
+        # (the node by a parameter of its own: a subquery naming ``excluded`` gets a FROM of its own in
+        # SQLAlchemy - every node's facts_at, which PostgreSQL refuses and SQLite takes the first of)
+        newest_facts = sa.select(nodes.c.facts_at).where(
+            nodes.c.name == sa.bindparam("b_node", type_=sa.String())).scalar_subquery()
         self.facts_upsert = stmt.on_conflict_do_update(
             index_elements=[facts.c.node],
             set_={name: stmt.excluded[name] for name in ("environment", "received_at", "facts", "digest")},
@@ -368,8 +371,8 @@ class Store:
             self._touch_node(conn, node, at, environment=environment, touch=self._sql.touch_facts)
             if conn.execute(self._sql.facts_digest, {"b_node": node}).scalar_one_or_none() == digest:
                 return  # unchanged: the node's facts_at says when they were last received
-            conn.execute(self._sql.facts_upsert, {"node": node, "environment": environment, "received_at": at,
-                                                  "facts": document, "digest": digest})
+            conn.execute(self._sql.facts_upsert, {"node": node, "b_node": node, "environment": environment,
+                                                  "received_at": at, "facts": document, "digest": digest})
 
         return work
 

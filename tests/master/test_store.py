@@ -233,6 +233,17 @@ def test_facts_keep_the_latest_delivery(store: Store) -> None:
     assert status.last_seen == T0 + timedelta(minutes=5) and status.status == "unreported"
 
 
+def test_changed_facts_replace_a_nodes_own_whatever_the_other_nodes(store: Store) -> None:
+    """Each node's facts are compared with its own last delivery, never another node's (on PostgreSQL a
+    second node's changed facts failed to save; on SQLite a node whose neighbour reported later kept its
+    old facts)."""
+    store.save_facts("b", {"v": 1}, received_at=T0 + timedelta(minutes=10))
+    store.save_facts("a", {"v": 1}, received_at=T0)
+    store.save_facts("a", {"v": 2}, received_at=T0 + timedelta(minutes=1))
+    store.save_facts("b", {"v": 2}, received_at=T0 + timedelta(minutes=11))
+    assert (store.get_facts("a"), store.get_facts("b")) == ({"v": 2}, {"v": 2})
+
+
 def test_nodes_with_fact(store: Store) -> None:
     store.save_facts("a", {"os": {"release": {"major": "12"}}, "processors": {"count": 4}, "is_virtual": True,
                            "networking": {"interfaces": [{"name": "eth0"}]}})
