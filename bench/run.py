@@ -9,7 +9,8 @@ bench/harness.py). Benchmarks need a quiet machine: run nothing else meanwhile.
 ``--allow-busy`` is handed to every script (print, do not write, on a busy machine); ``--no-write`` prints
 only. Order and the longest parts at the default sizes: facts (about a minute), compile (a few minutes of
 Puppet), corpus (Puppet compiles 233 cases: about 10 minutes), apply (Puppet's 1,000-file runs: several
-minutes), master, puppetserver (its start takes about a minute), store, dashboard.
+minutes), master, puppetserver (its start takes about a minute), store writes behind the requests (about
+15 minutes, most of it waiting for the machine to settle between runs), store, dashboard.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SCRIPTS = [
     ("bench_apply.py", ["--write"]),
     ("bench_master.py", ["--write"]),
     ("bench_puppetserver.py", ["--write"]),
+    ("bench_writebehind.py", ["--write"]),
     ("bench_store.py", []),
     ("bench_dashboard.py", []),
 ]
