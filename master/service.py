@@ -507,7 +507,7 @@ def submit_report(ctx: MasterContext, peer: Peer, report_json: bytes, *, node: s
         _act_for(ctx, peer, host)
     if not report.get("transaction_uuid"):
         raise ServiceError("invalid_argument", "the report has no transaction_uuid")
-    ctx.store.settle()  # what the node's catalog request left behind is stored before its report
+    ctx.store.settle(1.0)  # what the node's catalog request left behind is stored before its report
     rid = _store(ctx.store.save_report, report, keep=ctx.config.reports_per_node or None)
     if ctx.metrics is not None:
         ctx.metrics.report_received(str(report.get("status")))
