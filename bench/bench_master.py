@@ -66,20 +66,26 @@ def facts_for(node: str) -> dict:
 
 
 def start_master(base: Path, cache_size: int) -> tuple[subprocess.Popen[bytes], str]:
-    port_file = base / f"ports-{cache_size}"
-    config = base / f"master-{cache_size}.yaml"
+    return launch(base, str(cache_size), f"catalog_cache_size: {cache_size}\nlog_format: kv\nmax_threads: 32\n")
+
+
+def launch(base: Path, name: str, settings: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`bunraku master` (2 compile workers, CA in base/ssl, vardir base/var-NAME) with ``settings`` (YAML
+    lines) besides, started and listening: (the process, its address)."""
+    port_file = base / f"ports-{name}"
+    port_file.unlink(missing_ok=True)
+    config = base / f"master-{name}.yaml"
     config.write_text(f"listen: 127.0.0.1:0\nca_listen: 127.0.0.1:0\ncertname: master.bench\n"
-                      f"ssldir: {base / 'ssl'}\nvardir: {base / f'var-{cache_size}'}\n"
-                      f"environmentpath: {base / 'environments'}\nworkers: 2\ncatalog_cache_size: {cache_size}\n"
-                      f"log_format: kv\nmax_threads: 32\n")
-    log = open(base / f"master-{cache_size}.log", "wb")  # noqa: SIM115
+                      f"ssldir: {base / 'ssl'}\nvardir: {base / f'var-{name}'}\n"
+                      f"environmentpath: {base / 'environments'}\nworkers: 2\n{settings}")
+    log = open(base / f"master-{name}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, str(ROOT / "bunraku.py"), "master", "--config", str(config),
-                             "--port-file", str(port_file)], stdout=log, stderr=subprocess.STDOUT,
+                             "--port-file", str(port_file), *extra], stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, PYTHONWARNINGS="ignore"))
     deadline = time.monotonic() + 60
     while not (port_file.exists() and port_file.read_text().strip()):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("master did not start: " + (base / f"master-{cache_size}.log").read_text()[-2000:])
+            raise SystemExit("master did not start: " + (base / f"master-{name}.log").read_text()[-2000:])
         time.sleep(0.1)
     return proc, f"127.0.0.1:{port_file.read_text().split()[0]}"
 

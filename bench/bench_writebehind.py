@@ -22,10 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,26 +75,10 @@ async def run_clients(address: str, ids: list, requests: int) -> tuple[float, li
 
 
 def start(base: Path, name: str, store_url: str | None, behind: bool) -> tuple:
-    port_file = base / f"ports-{name}"
-    port_file.unlink(missing_ok=True)
-    config = base / f"master-{name}.yaml"
-    lines = ["listen: 127.0.0.1:0", "ca_listen: 127.0.0.1:0", "certname: master.bench",
-             f"ssldir: {base / 'ssl'}", f"vardir: {base / f'var-{name}'}", f"environmentpath: {base / 'environments'}",
-             "workers: 2", "catalog_cache_size: 0", "log_format: kv", "max_threads: 32", "puppet_listen: off",
-             f"store_write_behind: {'true' if behind else 'false'}", "rate_limit: false"]
-    if store_url:
-        lines.append(f"store_url: {store_url}")
-    config.write_text("\n".join(lines) + "\n")
-    log = open(base / f"master-{name}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, str(ROOT / "bunraku.py"), "master", "--config", str(config),
-                             "--port-file", str(port_file), "--create-store"], stdout=log,
-                            stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONWARNINGS="ignore"))
-    deadline = time.monotonic() + 60
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("master did not start: " + (base / f"master-{name}.log").read_text()[-2000:])
-        time.sleep(0.1)
-    return proc, f"127.0.0.1:{port_file.read_text().split()[0]}"
+    settings = ("catalog_cache_size: 0\nlog_format: kv\nmax_threads: 32\npuppet_listen: off\nrate_limit: false\n"
+                f"store_write_behind: {'true' if behind else 'false'}\n"
+                + (f"store_url: {store_url}\n" if store_url else ""))
+    return bench_master.launch(base, name, settings, "--create-store")
 
 
 class DelayingProxy:
@@ -201,7 +183,7 @@ def request_path(bench: harness.Bench, store_name: str, url: str, base: Path, mo
             store.save_catalog_digest(node, "d-" + node, {}, lambda: catalog, code_id="c1", environment="production")
         if mode == "behind":
             for node in nodes:
-                store.defer_catalog(node, "d-" + node, {}, catalog, code_id="c1", environment="production")
+                store.defer_catalog(node, "d-" + node, {}, lambda: catalog, code_id="c1", environment="production")
             store.settle(30)
         bench.before(f"request path: {store_name}, writes {mode}")
         waits = []
@@ -212,7 +194,8 @@ def request_path(bench: harness.Bench, store_name: str, url: str, base: Path, mo
             started = time.perf_counter()
             if mode == "behind":
                 store.defer_facts(node, facts, environment="production")
-                store.defer_catalog(node, "d-" + node, {"version": k}, catalog, code_id="c1", environment="production")
+                store.defer_catalog(node, "d-" + node, {"version": k}, lambda: catalog, code_id="c1",
+                                    environment="production")
                 store.defer_contact(node, group="web")
             else:
                 store.save_facts(node, json.loads(facts), environment="production")

@@ -413,11 +413,13 @@ class MasterServer:
             from master.privileges import drop_privileges
 
             drop_privileges(cfg.user, [cfg.ssldir, cfg.vardir])
+        from master.store import writebehind
+
         journal = journal_dir(cfg)
         if cfg.store_write_behind and self.store.write_behind is None:
             # what a master killed before committing left in the journal is committed first (in the background)
             self.store.start_write_behind(journal)
-        elif not cfg.store_write_behind and any(journal.glob("*.journal")):
+        elif not cfg.store_write_behind and any(journal.glob(f"*{writebehind.SUFFIX}")):
             self.store.start_write_behind(journal)  # left while it was on: committed before serving
             if not self.store.stop_write_behind():
                 log.warning("store: the writes left in %s could not all be committed; they stay there", journal)

@@ -370,8 +370,8 @@ def get_catalog(ctx: MasterContext, peer: Peer, node: str, environment: str, fac
         ctx.metrics.catalog_compiled(seconds)
     if not hit:
         # the worker digested the catalog, and redacted it when it held no secret: stored as it is, behind
-        stored = data if compiled.redacted else json.dumps(redact_catalog(json.loads(data))).encode()
-        _bookkeep(ctx.store.defer_catalog, node, compiled.digest, compiled.header, stored,
+        _bookkeep(ctx.store.defer_catalog, node, compiled.digest, compiled.header,
+                  lambda: data if compiled.redacted else json.dumps(redact_catalog(json.loads(data))).encode(),
                   code_id=env.code_id, environment=env.name, compile_seconds=seconds)
         if store_url:
             _save_exports(ctx, node, env.name, compiled.exports)

@@ -822,23 +822,24 @@ class Store:
         at = now_utc()
 
         def now() -> None:
-            from master.store.writebehind import _facts_document
+            from master.store.writebehind import facts_document
 
-            self.save_facts(node, _facts_document(facts_json, list(drop)), environment=environment, received_at=at)
+            self.save_facts(node, facts_document(facts_json, list(drop)), environment=environment, received_at=at)
 
         self._defer("facts", {"node": node, "at": at.isoformat(), "environment": environment, "drop": list(drop)},
                     facts_json, now)
 
-    def defer_catalog(self, node: str, digest: str, header: Mapping[str, Any], redacted_json: bytes, *,
-                      code_id: str | None, environment: str, compile_seconds: float | None = None) -> None:
+    def defer_catalog(self, node: str, digest: str, header: Mapping[str, Any], redacted_json: Callable[[], bytes],
+                      *, code_id: str | None, environment: str, compile_seconds: float | None = None) -> None:
         """:meth:`save_catalog_digest` of a redacted catalog's JSON text, written behind when write-behind
-        runs."""
+        runs. ``redacted_json()`` is asked for it only when the journal or the store needs it (not for a
+        catalog committed lately, nor for one the store holds)."""
         at = now_utc()
         behind = self._behind
         self._defer("catalog", {"node": node, "at": at.isoformat(), "digest": digest, "header": dict(header),
                                 "code_id": code_id, "environment": environment, "seconds": compile_seconds},
-                    b"" if behind is not None and behind.stored_lately(digest) else redacted_json,
-                    lambda: self.save_catalog_digest(node, digest, header, lambda: redacted_json, code_id=code_id,
+                    b"" if behind is None or behind.stored_lately(digest) else redacted_json(),
+                    lambda: self.save_catalog_digest(node, digest, header, redacted_json, code_id=code_id,
                                                      environment=environment, compiled_at=at,
                                                      compile_seconds=compile_seconds))
 

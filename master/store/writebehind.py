@@ -38,7 +38,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from master.store.documents import now_utc
 from master.store.errors import StoreError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ class Record:
         m = self.meta
         at = datetime.fromisoformat(m["at"])
         if self.kind == "facts":
-            return store.facts_work(m["node"], _facts_document(self.payload, m.get("drop")),
+            return store.facts_work(m["node"], facts_document(self.payload, m.get("drop")),
                                     environment=m["environment"], at=at)
         if self.kind == "catalog":
             payload, digest = self.payload, m["digest"]
@@ -101,7 +100,8 @@ class Record:
         raise ValueError(f"unknown journal record kind {self.kind!r}")
 
 
-def _facts_document(payload: bytes, drop: list[str] | None) -> dict[str, Any]:
+def facts_document(payload: bytes, drop: list[str] | None) -> dict[str, Any]:
+    """Facts as a record holds them: their JSON text, less the top-level keys ``drop``."""
     document = json.loads(payload)
     if not isinstance(document, dict):
         raise ValueError("facts are not a JSON object")
@@ -388,7 +388,3 @@ def _unlink(path: Path) -> None:
     except OSError as exc:
         log.warning("store journal: cannot remove %s: %s", path, exc.strerror or exc)
 
-
-def stamp() -> str:
-    """The time a record is taken, as the journal keeps it."""
-    return now_utc().isoformat()

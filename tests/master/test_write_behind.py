@@ -38,7 +38,7 @@ def _defer_some(store: Store, nodes: list[str]) -> None:
     for i, node in enumerate(nodes):
         store.defer_facts(node, json.dumps({"i": i, "trusted": {"certname": "forged"}}).encode(),
                           environment="production", drop=("trusted",))
-        store.defer_catalog(node, f"digest-{node}", {"version": i}, json.dumps(CATALOG).encode(),
+        store.defer_catalog(node, f"digest-{node}", {"version": i}, lambda: json.dumps(CATALOG).encode(),
                             code_id="c1", environment="production", compile_seconds=0.1)
         store.defer_contact(node, group="web")
 
@@ -134,7 +134,7 @@ def test_an_unchanged_catalog_is_journaled_without_its_document(store: Store, tm
     document = json.dumps(CATALOG).encode()
 
     def serve(version: int) -> None:
-        store.defer_catalog("c.example.com", "d1", {"version": version}, document, code_id="c1",
+        store.defer_catalog("c.example.com", "d1", {"version": version}, lambda: document, code_id="c1",
                             environment="production")
 
     serve(1)
@@ -244,8 +244,10 @@ def test_stop_commits_what_waits(store: Store, tmp_path: Path) -> None:
 def test_journal_files_are_private(store: Store, tmp_path: Path) -> None:
     journal = tmp_path / "journal"
     behind = WriteBehind(store, journal)
-    journal.mkdir(mode=0o700)
-    assert behind.submit(Record("contact", {"node": "p", "at": "2026-01-01T00:00:00+00:00"}))
-    (segment,) = _segments(journal)
-    assert os.stat(segment).st_mode & 0o777 == 0o600
-    assert os.stat(journal).st_mode & 0o777 == 0o700
+    behind.start()  # makes the directory
+    with behind._cond:  # the writer cannot take the record (and remove its segment) meanwhile
+        assert behind.submit(Record("contact", {"node": "p", "at": "2026-01-01T00:00:00+00:00"}))
+        (segment,) = _segments(journal)
+        assert os.stat(segment).st_mode & 0o777 == 0o600
+        assert os.stat(journal).st_mode & 0o777 == 0o700
+    behind.close()
